@@ -1,0 +1,21 @@
+import { ServiceState, type ServiceInfo } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+
+export function stateName(state: ServiceState): string {
+  return (ServiceState[state] ?? "unspecified").toLowerCase();
+}
+
+/** The `--json` shape of a service (DESIGN §5). */
+export function serviceJson(info: ServiceInfo) {
+  return {
+    name: info.name,
+    state: stateName(info.state),
+    pid: info.pid || null,
+    uptime_secs: info.uptimeSecs,
+    restarts: info.restarts,
+    last_error: info.lastError || null,
+    last_exit_code: info.lastExitCode ?? null,
+    last_signal: info.lastSignal || null,
+    plugin: info.plugin || null,
+    command: info.command,
+  };
+}

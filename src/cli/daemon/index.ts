@@ -1,0 +1,14 @@
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "daemon", description: "Run, inspect and control the adi daemon and its services" },
+  subCommands: {
+    status: () => import("./status.ts").then((m) => m.default),
+    start: () => import("./start.ts").then((m) => m.default),
+    stop: () => import("./stop.ts").then((m) => m.default),
+    restart: () => import("./restart.ts").then((m) => m.default),
+    run: () => import("./run.ts").then((m) => m.default),
+    services: () => import("./services.ts").then((m) => m.default),
+    logs: () => import("./logs.ts").then((m) => m.default),
+  },
+});

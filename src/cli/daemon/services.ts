@@ -1,0 +1,45 @@
+import { defineCommand } from "citty";
+import { ServiceState } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { runningClient } from "../connect.ts";
+import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
+import { serviceJson, stateName } from "./format.ts";
+
+const stateColor: Partial<Record<ServiceState, Color>> = {
+  [ServiceState.RUNNING]: "green",
+  [ServiceState.FAILED]: "red",
+  [ServiceState.BACKOFF]: "yellow",
+  [ServiceState.STARTING]: "cyan",
+  [ServiceState.STOPPING]: "cyan",
+  [ServiceState.STOPPED]: "gray",
+};
+
+export default defineCommand({
+  meta: { name: "services", description: "List services and their state. Example: adi daemon services --json" },
+  args: { json: { type: "boolean", description: "Print one JSON array" } },
+  async run({ args }) {
+    const client = await runningClient();
+    let list;
+    try {
+      list = await client.listServices();
+    } finally {
+      client.close();
+    }
+    if (args.json) {
+      printJson(list.map(serviceJson));
+      return;
+    }
+    if (list.length === 0) {
+      out("no services (start one with `adi daemon start NAME -- CMD`)");
+      return;
+    }
+    const rows = list.map((s) => [
+      s.name,
+      paint(1, stateColor[s.state] ?? "gray", stateName(s.state)),
+      s.pid ? String(s.pid) : "-",
+      s.state === ServiceState.RUNNING ? formatDuration(s.uptimeSecs) : "-",
+      String(s.restarts),
+      s.lastError || "",
+    ]);
+    out(table(["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST ERROR"], rows));
+  },
+});

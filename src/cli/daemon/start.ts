@@ -1,0 +1,80 @@
+import { defineCommand } from "citty";
+import type { ServiceConfigInit } from "../../client/daemon-client.ts";
+import { cliClient, runningClient } from "../connect.ts";
+import { usageError } from "../exit.ts";
+import { out } from "../output.ts";
+import { passthrough } from "../passthrough.ts";
+
+/** `--env KEY=VALUE` may repeat; citty keeps only one value, so read them from the raw words. */
+export function envFlags(rawArgs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (let i = 0; i < rawArgs.length; i++) {
+    const word = rawArgs[i]!;
+    let pair: string | undefined;
+    if (word === "--env" || word === "-e") pair = rawArgs[++i];
+    else if (word.startsWith("--env=")) pair = word.slice("--env=".length);
+    else continue;
+    const eq = pair?.indexOf("=") ?? -1;
+    if (!pair || eq <= 0) throw usageError(`--env expects KEY=VALUE, got ${JSON.stringify(pair ?? "")}`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+function nonNegativeInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`--${flag} expects a whole number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export default defineCommand({
+  meta: {
+    name: "start",
+    description:
+      "Start the daemon in the background, or a service. Examples: adi daemon start | adi daemon start web | adi daemon start web -- python3 -m http.server",
+  },
+  args: {
+    name: { type: "positional", required: false, description: "Service to start (omit to start the daemon)" },
+    env: { type: "string", alias: "e", description: "KEY=VALUE for an ad-hoc service (repeatable)" },
+    cwd: { type: "string", description: "Working directory of an ad-hoc service (default: here)" },
+    restart: { type: "boolean", default: true, description: "Restart an ad-hoc service when it fails (--no-restart: never)" },
+    "max-restarts": { type: "string", description: "Restarts in a row before FAILED (default 5)" },
+    "stop-timeout": { type: "string", description: "Seconds between the stop signal and KILL (default 10)" },
+    "stop-signal": { type: "string", description: "Signal that asks the service to stop (default SIGTERM)" },
+  },
+  async run({ args, rawArgs }) {
+    if (!args.name) {
+      if (passthrough().length > 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
+      const client = cliClient();
+      const wasRunning = await client.isRunning();
+      if (!wasRunning) await client.ensureRunning();
+      const status = await client.status();
+      client.close();
+      out(wasRunning ? `adi daemon is already running (pid ${status.pid})` : `adi daemon started (pid ${status.pid})`);
+      return;
+    }
+    const words = passthrough();
+    let config: ServiceConfigInit | undefined;
+    if (words.length > 0) {
+      const stopTimeout = nonNegativeInt("stop-timeout", args["stop-timeout"]);
+      config = {
+        command: words[0]!,
+        args: words.slice(1),
+        env: envFlags(rawArgs),
+        workingDir: args.cwd ?? process.cwd(),
+        restartOnFailure: args.restart !== false,
+        maxRestarts: nonNegativeInt("max-restarts", args["max-restarts"]) ?? 5,
+        stopTimeoutMs: stopTimeout === undefined ? 0 : stopTimeout * 1000,
+        stopSignal: args["stop-signal"] ?? "",
+      };
+    }
+    const client = await runningClient();
+    try {
+      await client.startService(args.name, config);
+      out(`started ${args.name}`);
+    } finally {
+      client.close();
+    }
+  },
+});

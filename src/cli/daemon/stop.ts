@@ -1,0 +1,31 @@
+import { defineCommand } from "citty";
+import { cliClient, runningClient } from "../connect.ts";
+import { out } from "../output.ts";
+
+export default defineCommand({
+  meta: {
+    name: "stop",
+    description: "Stop the daemon (and its services), or one service. Example: adi daemon stop web --force",
+  },
+  args: {
+    name: { type: "positional", required: false, description: "Service to stop (omit to stop the daemon)" },
+    force: { type: "boolean", description: "Kill the service's process group at once, skipping the stop timeout" },
+  },
+  async run({ args }) {
+    if (args.name) {
+      const client = await runningClient();
+      try {
+        await client.stopService(args.name, { force: Boolean(args.force) });
+        out(`stopped ${args.name}`);
+      } finally {
+        client.close();
+      }
+      return;
+    }
+    // Stopping must not start a daemon: talk to the running one or report it is not running.
+    const client = cliClient();
+    const { pid } = await client.status();
+    await client.shutdown(true);
+    out(`adi daemon stopped (pid ${pid})`);
+  },
+});

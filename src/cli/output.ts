@@ -1,0 +1,70 @@
+import { writeSync } from "node:fs";
+import { isatty } from "node:tty";
+
+/**
+ * Terminal output without touching `process.stdout` (PLATFORM-NOTES: it alone
+ * costs ~25 ms of start-up). Colour only on a TTY, never with NO_COLOR.
+ */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EAGAIN") continue;
+      if ((err as NodeJS.ErrnoException).code === "EPIPE") return;
+      throw err;
+    }
+  }
+}
+
+export const out = (text: string): void => writeAll(1, text.endsWith("\n") ? text : `${text}\n`);
+export const err = (text: string): void => writeAll(2, text.endsWith("\n") ? text : `${text}\n`);
+
+export function printJson(value: unknown): void {
+  out(JSON.stringify(value, null, 2));
+}
+
+export function colorEnabled(fd: number, env: Record<string, string | undefined> = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  if (env.FORCE_COLOR) return true;
+  return isatty(fd);
+}
+
+const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1 } as const;
+export type Color = keyof typeof codes;
+
+export function paint(fd: number, color: Color, text: string): string {
+  return colorEnabled(fd) ? `\x1b[${codes[color]}m${text}\x1b[0m` : text;
+}
+
+/** Visible width, ignoring colour escapes. */
+function width(text: string): number {
+  return text.replace(/\x1b\[[0-9;]*m/g, "").length;
+}
+
+/** An aligned table: every column padded to its widest cell. */
+export function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, col) => Math.max(...all.map((row) => width(row[col] ?? ""))));
+  return all
+    .map((row) =>
+      row
+        .map((cell, col) => (col === row.length - 1 ? cell : cell + " ".repeat(widths[col]! - width(cell))))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+export function formatDuration(totalSecs: number): string {
+  const d = Math.floor(totalSecs / 86400);
+  const h = Math.floor((totalSecs % 86400) / 3600);
+  const m = Math.floor((totalSecs % 3600) / 60);
+  const s = totalSecs % 60;
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s}s`;
+  return `${s}s`;
+}

@@ -1,0 +1,56 @@
+import { renderUsage, runCommand, type CommandDef } from "citty";
+import { AdiError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { Exit, ExitWith, exitCodeFor } from "./exit.ts";
+import { err, out, paint } from "./output.ts";
+import { setPassthrough } from "./passthrough.ts";
+import { root } from "./root.ts";
+
+type AnyCommand = CommandDef<any>;
+
+async function resolve<T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
+  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+}
+
+/** The command a list of words names, and its parent (for usage text). */
+async function resolveCommand(args: string[]): Promise<[AnyCommand, AnyCommand | undefined]> {
+  let current: AnyCommand = root;
+  let parent: AnyCommand | undefined;
+  for (const word of args) {
+    if (word.startsWith("-")) continue;
+    const subs = await resolve(current.subCommands);
+    const next = subs?.[word];
+    if (!next) break;
+    parent = current;
+    current = await resolve(next);
+  }
+  return [current, parent];
+}
+
+/** Run the CLI with these arguments (argv without the executable); resolves with the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const split = argv.indexOf("--");
+  const args = split === -1 ? argv : argv.slice(0, split);
+  setPassthrough(split === -1 ? [] : argv.slice(split + 1));
+
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
+    out(VERSION);
+    return Exit.ok;
+  }
+  if (args.length === 0 || args.includes("--help") || args.includes("-h")) {
+    out(await renderUsage(...(await resolveCommand(args))));
+    return args.length === 0 ? Exit.usage : Exit.ok;
+  }
+  try {
+    await runCommand(root, { rawArgs: args });
+    return Exit.ok;
+  } catch (error) {
+    const code = exitCodeFor(error);
+    if (error instanceof ExitWith) return code;
+    const isUsage = error instanceof Error && error.name === "CLIError";
+    if (isUsage) err(`${await renderUsage(...(await resolveCommand(args)))}\n`);
+    const message = error instanceof AdiError || isUsage ? (error as Error).message : String((error as Error)?.stack ?? error);
+    err(`${paint(2, "red", "error")}: ${message}`);
+    return code;
+  }
+}

@@ -1,0 +1,169 @@
+import type { Socket } from "bun";
+import type { Response } from "../gen/adi/daemon/v1/daemon_pb.ts";
+import { AdiError, ErrorCode } from "../errors.ts";
+import {
+  FrameDecoder,
+  MAX_RESPONSE_FRAME,
+  WriteQueue,
+  decodeResponse,
+  encodeRequestFrame,
+  makeRequest,
+  type RequestKindInit,
+} from "../protocol/index.ts";
+
+/** Receives every response frame for one request id; return true when it was the last. */
+type FrameHandler = (response: Response) => boolean;
+
+interface Pending {
+  onFrame: FrameHandler;
+  fail: (err: AdiError) => void;
+  timer?: Timer;
+}
+
+export function notRunningError(socketPath: string, cause?: unknown): AdiError {
+  return new AdiError(
+    ErrorCode.UNAVAILABLE,
+    `daemon is not running (no answer on ${socketPath}): start it with \`adi daemon start\``,
+    { cause },
+  );
+}
+
+/** Reached when the connection drops: every pending request gets this. */
+function connectionLostError(): AdiError {
+  return new AdiError(ErrorCode.UNAVAILABLE, "the connection to the daemon was lost");
+}
+
+export function addressOf(socketPath: string): string {
+  return socketPath.startsWith("@") ? `\0${socketPath.slice(1)}` : socketPath;
+}
+
+/**
+ * One socket to the daemon with many requests in flight. Ids are allocated
+ * here; a dropped connection rejects everything pending with UNAVAILABLE. It
+ * never reconnects: a new DaemonClient call opens a new connection.
+ */
+export class ClientConnection {
+  private readonly decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
+  private readonly pending = new Map<number, Pending>();
+  private out!: WriteQueue;
+  private socket!: Socket<undefined>;
+  private nextId = 1;
+  private closedError: AdiError | null = null;
+
+  private constructor() {}
+
+  static async open(socketPath: string): Promise<ClientConnection> {
+    const conn = new ClientConnection();
+    try {
+      conn.socket = await Bun.connect({
+        unix: addressOf(socketPath),
+        socket: {
+          data: (_s, chunk) => conn.onData(chunk),
+          drain: () => conn.out.drain(),
+          close: () => conn.fail(connectionLostError()),
+          error: () => conn.fail(connectionLostError()),
+        },
+      });
+    } catch (err) {
+      throw notRunningError(socketPath, err);
+    }
+    conn.out = new WriteQueue(conn.socket);
+    return conn;
+  }
+
+  get isOpen(): boolean {
+    return this.closedError === null;
+  }
+
+  /**
+   * Send a request; every response frame with its id goes to `onFrame` until
+   * it returns true. `timeoutMs` 0 = no timeout (streams).
+   */
+  send(kind: RequestKindInit, onFrame: FrameHandler, fail: (err: AdiError) => void, timeoutMs: number): number {
+    if (this.closedError) {
+      fail(this.closedError);
+      return 0;
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const pending: Pending = { onFrame, fail };
+    if (timeoutMs > 0) {
+      pending.timer = setTimeout(() => {
+        this.pending.delete(id);
+        fail(new AdiError(ErrorCode.DEADLINE_EXCEEDED, `the daemon did not answer ${kind.case} within ${timeoutMs} ms`));
+      }, timeoutMs);
+    }
+    this.pending.set(id, pending);
+    this.out.push(encodeRequestFrame(makeRequest(id, kind)));
+    return id;
+  }
+
+  /** Send and resolve with the single response (errors reject). */
+  call(kind: RequestKindInit, timeoutMs: number): Promise<Response["kind"]> {
+    return new Promise((resolve, reject) => {
+      this.send(
+        kind,
+        (response) => {
+          if (response.kind.case === "error") {
+            reject(new AdiError(response.kind.value.code, response.kind.value.message));
+          } else {
+            resolve(response.kind);
+          }
+          return true;
+        },
+        reject,
+        timeoutMs,
+      );
+    });
+  }
+
+  /** Stop waiting for more frames of a request (the stream was cancelled). */
+  forget(id: number): void {
+    const pending = this.pending.get(id);
+    if (pending?.timer) clearTimeout(pending.timer);
+    this.pending.delete(id);
+  }
+
+  close(): void {
+    if (this.closedError) return;
+    this.out.flush();
+    this.socket.end();
+    this.fail(new AdiError(ErrorCode.CANCELLED, "the client closed the connection"));
+  }
+
+  private onData(chunk: Uint8Array): void {
+    let frames: Uint8Array[];
+    try {
+      frames = this.decoder.push(chunk);
+      for (const frame of frames) this.dispatch(decodeResponse(frame));
+    } catch (err) {
+      this.fail(AdiError.from(err));
+      this.socket.end();
+    }
+  }
+
+  private dispatch(response: Response): void {
+    if (response.id === 0 && response.kind.case === "error") {
+      // A connection-level error (refused, malformed frame): the daemon closes next.
+      this.fail(new AdiError(response.kind.value.code, response.kind.value.message));
+      return;
+    }
+    const pending = this.pending.get(response.id);
+    if (!pending) return;
+    if (pending.onFrame(response)) {
+      if (pending.timer) clearTimeout(pending.timer);
+      this.pending.delete(response.id);
+    }
+  }
+
+  private fail(err: AdiError): void {
+    if (this.closedError) return;
+    this.closedError = err;
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) {
+      if (p.timer) clearTimeout(p.timer);
+      p.fail(err);
+    }
+  }
+}

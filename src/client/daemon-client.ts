@@ -1,0 +1,286 @@
+import type {
+  CommandResult,
+  DaemonStatus,
+  HelloReply,
+  LogLine,
+  Pong,
+  Response,
+  ServiceConfig,
+  ServiceEvent,
+  ServiceInfo,
+  SudoDenied,
+} from "../gen/adi/daemon/v1/daemon_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ServiceConfigSchema } from "../gen/adi/daemon/v1/daemon_pb.ts";
+import { AdiError, ErrorCode } from "../errors.ts";
+import type { RequestKindInit } from "../protocol/index.ts";
+import { ClientConnection } from "./connection.ts";
+import { defaultLauncher, spawnDaemon, START_DEADLINE_MS } from "./launch.ts";
+import { PushIterator } from "./stream.ts";
+
+export type ServiceConfigInit = MessageInitShape<typeof ServiceConfigSchema>;
+
+export interface DaemonClientOptions {
+  /** Socket path (`@name` = Linux abstract socket). Default: ADI_DAEMON_SOCKET, else $ADI_HOME/daemon.sock. */
+  socketPath?: string;
+  /** Per-request timeout in ms (default 10 s). Streams have none. */
+  timeoutMs?: number;
+  /** argv that runs adi, for ensureRunning (default: ADI_BIN, else `adi` on PATH). */
+  launcher?: string[];
+  /** Environment for a daemon started by ensureRunning (default: this process's). */
+  env?: Record<string, string | undefined>;
+}
+
+export type SudoRunResult = { allowed: true; result: CommandResult } | { allowed: false; reason: string };
+
+function defaultSocketPath(env: Record<string, string | undefined>): string {
+  if (env.ADI_DAEMON_SOCKET) return env.ADI_DAEMON_SOCKET;
+  if (process.platform === "win32") return "\\\\.\\pipe\\adi-daemon";
+  const home = env.ADI_HOME || `${env.XDG_DATA_HOME || `${env.HOME ?? ""}/.local/share`}/adi`;
+  return `${home}/daemon.sock`;
+}
+
+function unexpected(kind: Response["kind"], wanted: string): AdiError {
+  return new AdiError(ErrorCode.INTERNAL, `expected ${wanted} from the daemon, got ${kind.case ?? "nothing"}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The client plugins and the CLI use to talk to the daemon. One lazily opened
+ * connection carries every call; if it drops, pending calls reject with
+ * UNAVAILABLE and the next call opens a new one (calls are never retried).
+ */
+export class DaemonClient {
+  readonly socketPath: string;
+  private readonly timeoutMs: number;
+  private readonly env: Record<string, string | undefined>;
+  private readonly launcher?: string[];
+  private conn: ClientConnection | null = null;
+  private connecting: Promise<ClientConnection> | null = null;
+
+  constructor(opts: DaemonClientOptions = {}) {
+    this.env = opts.env ?? process.env;
+    this.socketPath = opts.socketPath ?? defaultSocketPath(this.env);
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.launcher = opts.launcher;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async isRunning(): Promise<boolean> {
+    try {
+      await this.ping();
+      return true;
+    } catch (err) {
+      if (err instanceof AdiError && err.code === ErrorCode.UNAVAILABLE) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Start the daemon if nothing answers. Safe under races: every racer may
+   * spawn one, exactly one wins the daemon's lock, the rest exit and every
+   * caller returns once the winner answers.
+   */
+  async ensureRunning(): Promise<void> {
+    if (await this.isRunning()) return;
+    const launcher = this.launcher ?? defaultLauncher(this.env);
+    const env = { ...this.env, ADI_DAEMON_SOCKET: this.socketPath };
+    let earlyExit: number | null = null;
+    spawnDaemon(launcher, env).then((code) => {
+      earlyExit = code;
+    });
+    const deadline = performance.now() + START_DEADLINE_MS;
+    let delay = 2;
+    while (performance.now() < deadline) {
+      if (await this.isRunning()) return;
+      if (earlyExit !== null && earlyExit !== 0) {
+        throw new AdiError(
+          ErrorCode.UNAVAILABLE,
+          `the daemon exited with code ${earlyExit} while starting: run \`adi daemon run\` to see why`,
+        );
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 50);
+    }
+    throw new AdiError(ErrorCode.UNAVAILABLE, `the daemon did not answer within ${START_DEADLINE_MS} ms of being started`);
+  }
+
+  /** Close the connection; pending calls reject with CANCELLED. */
+  close(): void {
+    this.conn?.close();
+    this.conn = null;
+  }
+
+  // ------------------------------------------------------------ calls
+
+  async ping(): Promise<Pong> {
+    const kind = await this.call({ case: "ping", value: {} });
+    if (kind.case !== "pong") throw unexpected(kind, "pong");
+    return kind.value;
+  }
+
+  async hello(clientVersion = ""): Promise<HelloReply> {
+    const kind = await this.call({ case: "hello", value: { clientVersion } });
+    if (kind.case !== "hello") throw unexpected(kind, "hello");
+    return kind.value;
+  }
+
+  async status(): Promise<DaemonStatus> {
+    const kind = await this.call({ case: "status", value: {} });
+    if (kind.case !== "status") throw unexpected(kind, "status");
+    return kind.value;
+  }
+
+  /**
+   * Ask the daemon to stop. Resolves once it has stopped every service and
+   * closed the connection (graceful stops can take the services' stop timeouts).
+   */
+  async shutdown(graceful = true): Promise<void> {
+    const conn = await this.connection();
+    await new Promise<void>((resolve, reject) => {
+      conn.send(
+        { case: "shutdown", value: { graceful } },
+        (response) => {
+          if (response.kind.case === "error") reject(new AdiError(response.kind.value.code, response.kind.value.message));
+          return response.kind.case === "error";
+        },
+        // The daemon closing the connection is the success signal.
+        (err) => (err.code === ErrorCode.UNAVAILABLE ? resolve() : reject(err)),
+        0,
+      );
+    });
+    this.conn = null;
+  }
+
+  async startService(name: string, config?: ServiceConfigInit): Promise<void> {
+    await this.expectOk({ case: "startService", value: { name, config } });
+  }
+
+  async stopService(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.expectOk({ case: "stopService", value: { name, force: opts.force ?? false } });
+  }
+
+  async restartService(name: string): Promise<void> {
+    await this.expectOk({ case: "restartService", value: { name } });
+  }
+
+  async listServices(): Promise<ServiceInfo[]> {
+    const kind = await this.call({ case: "listServices", value: {} });
+    if (kind.case !== "services") throw unexpected(kind, "services");
+    return kind.value.list;
+  }
+
+  /** Recent lines of a service's log. */
+  logs(name: string, opts?: { lines?: number; follow?: false }): Promise<LogLine[]>;
+  /** Recent lines, then every new line as it is written; leave the loop to stop following. */
+  logs(name: string, opts: { lines?: number; follow: true }): AsyncIterableIterator<LogLine>;
+  logs(name: string, opts: { lines?: number; follow?: boolean } = {}): Promise<LogLine[]> | AsyncIterableIterator<LogLine> {
+    const request: RequestKindInit = { case: "serviceLogs", value: { name, lines: opts.lines ?? 0, follow: opts.follow ?? false } };
+    if (opts.follow) {
+      return this.stream(request, (kind, push) => {
+        if (kind.case === "logLine") push(kind.value);
+        else if (kind.case === "logs") for (const line of kind.value.lines) push(line);
+      });
+    }
+    return this.call(request).then((kind) => {
+      if (kind.case !== "logs") throw unexpected(kind, "logs");
+      return kind.value.lines;
+    });
+  }
+
+  /** Service state changes as they happen. */
+  watchEvents(): AsyncIterableIterator<ServiceEvent> {
+    return this.stream({ case: "watchEvents", value: {} }, (kind, push) => {
+      if (kind.case === "event") push(kind.value);
+    });
+  }
+
+  /** Run a command as the unprivileged ADI_USER (or the owner when isolation is off). */
+  async run(command: string, args: string[] = [], opts: { timeoutMs?: number } = {}): Promise<CommandResult> {
+    const kind = await this.call({ case: "run", value: { command, args, timeoutMs: opts.timeoutMs ?? 0 } }, this.commandTimeout(opts.timeoutMs));
+    if (kind.case !== "commandResult") throw unexpected(kind, "commandResult");
+    return kind.value;
+  }
+
+  /** Run an approved privileged command as ADI_ROOT_USER; denied unless a pattern the user approved matches. */
+  async sudoRun(command: string, args: string[], reason: string, opts: { timeoutMs?: number } = {}): Promise<SudoRunResult> {
+    const kind = await this.call(
+      { case: "sudoRun", value: { command, args, reason, timeoutMs: opts.timeoutMs ?? 0 } },
+      this.commandTimeout(opts.timeoutMs),
+    );
+    if (kind.case === "commandResult") return { allowed: true, result: kind.value };
+    if (kind.case === "sudoDenied") return { allowed: false, reason: (kind.value as SudoDenied).reason };
+    throw unexpected(kind, "commandResult or sudoDenied");
+  }
+
+  /** Ask the daemon to re-read plugin manifests and approvals. */
+  async reloadPlugins(): Promise<void> {
+    await this.expectOk({ case: "reloadPlugins", value: {} });
+  }
+
+  // ------------------------------------------------------------ plumbing
+
+  /** Commands run up to their own timeout (default 60 s): wait a little longer than that. */
+  private commandTimeout(commandTimeoutMs?: number): number {
+    return Math.max(this.timeoutMs, (commandTimeoutMs || 60_000) + 5_000);
+  }
+
+  private async expectOk(request: RequestKindInit): Promise<void> {
+    const kind = await this.call(request);
+    if (kind.case !== "ok") throw unexpected(kind, "ok");
+  }
+
+  private async call(request: RequestKindInit, timeoutMs = this.timeoutMs): Promise<Response["kind"]> {
+    const conn = await this.connection();
+    return conn.call(request, timeoutMs);
+  }
+
+  private stream<T>(
+    request: RequestKindInit,
+    onKind: (kind: Response["kind"], push: (item: T) => void) => void,
+  ): AsyncIterableIterator<T> {
+    let conn: ClientConnection | null = null;
+    let id = 0;
+    const iterator = new PushIterator<T>(() => {
+      if (!conn || !id) return;
+      conn.forget(id);
+      if (conn.isOpen) conn.send({ case: "cancelStream", value: { streamId: id } }, () => true, () => {}, this.timeoutMs);
+    });
+    this.connection().then(
+      (c) => {
+        conn = c;
+        id = c.send(
+          request,
+          (response) => {
+            const kind = response.kind;
+            if (kind.case === "error") {
+              iterator.end(new AdiError(kind.value.code, kind.value.message));
+              return true;
+            }
+            if (kind.case === "streamEnd") {
+              iterator.end();
+              return true;
+            }
+            onKind(kind, (item) => iterator.push(item));
+            return false;
+          },
+          (err) => iterator.end(err),
+          0,
+        );
+      },
+      (err: AdiError) => iterator.end(err),
+    );
+    return iterator;
+  }
+
+  private async connection(): Promise<ClientConnection> {
+    if (this.conn?.isOpen) return this.conn;
+    this.connecting ??= ClientConnection.open(this.socketPath).finally(() => {
+      this.connecting = null;
+    });
+    this.conn = await this.connecting;
+    return this.conn;
+  }
+}

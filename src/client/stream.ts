@@ -1,0 +1,62 @@
+import type { AdiError } from "../errors.ts";
+
+/**
+ * A push queue exposed as an async iterator: the connection pushes frames,
+ * the caller pulls with `for await`. `return()` (leaving the loop) runs
+ * `onCancel` so the daemon ends the stream.
+ */
+export class PushIterator<T> implements AsyncIterableIterator<T> {
+  private readonly items: T[] = [];
+  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
+  private done = false;
+  private error: AdiError | null = null;
+
+  constructor(private readonly onCancel: () => void) {}
+
+  push(item: T): void {
+    if (this.done) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.resolve({ value: item, done: false });
+    } else {
+      this.items.push(item);
+    }
+  }
+
+  end(error?: AdiError): void {
+    if (this.done) return;
+    this.done = true;
+    this.error = error ?? null;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      if (this.error) w.reject(this.error);
+      else w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const item = this.items.shift();
+    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (this.done) {
+      return this.error ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    if (!this.done) {
+      this.end();
+      this.onCancel();
+    }
+    this.items.length = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}

@@ -1,0 +1,93 @@
+import type { Socket } from "bun";
+import type { Response } from "../gen/adi/daemon/v1/daemon_pb.ts";
+import { AdiError, ErrorCode } from "../errors.ts";
+import {
+  FrameDecoder,
+  MAX_REQUEST_FRAME,
+  MAX_RESPONSE_FRAME,
+  WriteQueue,
+  encodeResponseFrame,
+  errorResponse,
+  makeResponse,
+  type ResponseKindInit,
+} from "../protocol/index.ts";
+import type { Caller } from "./caller.ts";
+
+/**
+ * A client that stops reading is cut off once this much output waits for it,
+ * so one stalled reader can never grow the daemon's memory without bound.
+ * Log followers stay far below it: they skip lines first (see log fan-out).
+ */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/** One accepted client: its decoder, output queue, identity and open streams. */
+export class Connection {
+  readonly decoder = new FrameDecoder(MAX_REQUEST_FRAME);
+  readonly out: WriteQueue;
+  private readonly streams = new Map<number, () => void>();
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket<Connection>,
+    readonly caller: Caller,
+  ) {
+    this.out = new WriteQueue(socket);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  send(response: Response): void {
+    if (this.closed) return;
+    let frame = encodeResponseFrame(response);
+    if (frame.length - 4 > MAX_RESPONSE_FRAME) {
+      frame = encodeResponseFrame(
+        errorResponse(
+          response.id,
+          new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `response of ${frame.length} bytes exceeds the frame limit`),
+        ),
+      );
+    }
+    this.out.push(frame);
+    if (this.out.queuedBytes > MAX_QUEUED_BYTES) this.close();
+  }
+
+  reply(id: number, kind: ResponseKindInit): void {
+    this.send(makeResponse(id, kind));
+  }
+
+  /** Register a stream (log follow, events) that `cancel` ends. */
+  openStream(id: number, cancel: () => void): void {
+    this.streams.set(id, cancel);
+  }
+
+  /** The stream finished on its own: forget it without cancelling. */
+  forgetStream(id: number): void {
+    this.streams.delete(id);
+  }
+
+  cancelStream(id: number): boolean {
+    const cancel = this.streams.get(id);
+    if (!cancel) return false;
+    this.streams.delete(id);
+    cancel();
+    return true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.out.flush();
+    this.socket.end();
+    this.onClosed();
+  }
+
+  /** Called once the socket is gone: end every stream it had open. */
+  onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const cancels = [...this.streams.values()];
+    this.streams.clear();
+    for (const cancel of cancels) cancel();
+  }
+}

@@ -1,0 +1,26 @@
+import type { AdiPaths } from "../config.ts";
+import type { Logger } from "./logger.ts";
+
+/** Whether run/sudo_run can switch to ADI_USER / ADI_ROOT_USER, and why not. */
+export interface IsolationState {
+  enabled: boolean;
+  reason: string;
+}
+
+/** What the daemon's parts share; built once by the composition root. */
+export interface DaemonContext {
+  paths: AdiPaths;
+  logger: Logger;
+  version: string;
+  /** performance.now() at start: uptime is monotonic, immune to clock jumps. */
+  startedAt: number;
+  /** Problems the user should see in `status` (e.g. an unwritable log dir). */
+  warnings: Set<string>;
+  isolation(): IsolationState;
+  /** Begin shutting down; resolves when everything is stopped. */
+  shutdown(graceful: boolean): Promise<void>;
+}
+
+export function uptimeSecs(ctx: DaemonContext): number {
+  return Math.floor((performance.now() - ctx.startedAt) / 1000);
+}

@@ -1,0 +1,120 @@
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import type { AdiPaths } from "../config.ts";
+import { isAbstractSocket } from "../config.ts";
+import { AdiError, ErrorCode } from "../errors.ts";
+import { tryLockExclusive } from "./native.ts";
+
+/**
+ * Exactly one daemon per ADI_HOME: an flock on daemon.lock held for the
+ * daemon's life (the kernel drops it on any death, kill -9 included), the
+ * socket and PID file claimed only by the lock holder.
+ */
+
+/** Create a directory 0700, refusing a symlink or another user's directory. */
+export function ensurePrivateDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  const st = lstatSync(path);
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${path} is not a directory (a symlink there is refused)`);
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new AdiError(ErrorCode.PERMISSION_DENIED, `${path} belongs to uid ${st.uid}, not to this user (${uid})`);
+  }
+  if ((st.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+}
+
+export function preparePaths(paths: AdiPaths): void {
+  ensurePrivateDir(paths.home);
+  ensurePrivateDir(paths.logDir);
+  ensurePrivateDir(paths.serviceLogDir);
+  ensurePrivateDir(paths.pluginDir);
+  for (const file of [paths.pidFile, paths.daemonLog]) ensurePrivateDir(dirname(file));
+  if (!isAbstractSocket(paths.socket)) ensurePrivateDir(dirname(paths.socket));
+}
+
+/** Open the lock file (never through a symlink) and try to take the lock. */
+export function tryAcquireLock(lockFile: string): number | null {
+  const fd = openSync(lockFile, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  if (tryLockExclusive(fd)) return fd;
+  closeSync(fd);
+  return null;
+}
+
+/** Does something answer on this socket path? (tailscale safesocket: dial before unlinking.) */
+export async function socketAnswers(address: string): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ unix: address, socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Remove a stale socket file left by a daemon that died without cleanup.
+ * Only a socket or a symlink is removed (unlinking a symlink never touches
+ * its target); anything else at the path is an error for the user to fix.
+ */
+export async function clearStaleSocket(socketPath: string, address: string): Promise<void> {
+  if (isAbstractSocket(socketPath)) return;
+  let st;
+  try {
+    st = lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (await socketAnswers(address)) {
+    throw new AdiError(ErrorCode.ALREADY_EXISTS, `another process is serving ${socketPath}`);
+  }
+  if (!st.isSocket() && !st.isSymbolicLink()) {
+    throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${socketPath} exists and is not a socket; remove it`);
+  }
+  unlinkSync(socketPath);
+}
+
+/** Write the PID file atomically: a new 0600 file renamed over the path (replaces, never follows, a symlink). */
+export function writePidFile(path: string, pid: number): void {
+  const tmp = `${path}.${pid}.tmp`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, `${pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export function readPidFile(path: string): number | null {
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile()) return null;
+    const pid = Number.parseInt(readFileSync(path, "utf8").trim(), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Remove the PID file only if it is still ours. */
+export function removePidFile(path: string, pid: number): void {
+  if (readPidFile(path) === pid) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Bind with a 177 umask so the socket is 0600 from the first instant (chmod after bind would race). */
+export function withPrivateUmask<T>(fn: () => T): T {
+  const previous = process.umask(0o177);
+  try {
+    return fn();
+  } finally {
+    process.umask(previous);
+  }
+}

@@ -1,0 +1,74 @@
+import { closeSync, constants, openSync, writeSync } from "node:fs";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  /** Reopen the log file (SIGHUP, after logrotate moved it). */
+  reopen(): void;
+  close(): void;
+}
+
+function formatFields(fields?: Record<string, unknown>): string {
+  if (!fields) return "";
+  let out = "";
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out += ` ${key}=${typeof value === "string" ? JSON.stringify(value) : String(value)}`;
+  }
+  return out;
+}
+
+/** Open for append, 0600, refusing to follow a symlink planted at the path. */
+export function openAppendNoFollow(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+}
+
+/**
+ * The daemon's own log: one line per event, written synchronously so a crash
+ * never loses the line that explains it. `path` null = stderr (foreground).
+ * If the file cannot be opened the logger falls back to stderr and says so
+ * through `onError`, so the daemon keeps running.
+ */
+export function createLogger(
+  path: string | null,
+  minLevel: LogLevel = "info",
+  onError: (err: Error) => void = () => {},
+): Logger {
+  const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+  let fd = 2;
+  const open = () => {
+    if (path === null) return;
+    try {
+      const next = openAppendNoFollow(path);
+      if (fd !== 2) closeSync(fd);
+      fd = next;
+    } catch (err) {
+      onError(err as Error);
+    }
+  };
+  open();
+  const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (order[level] < order[minLevel]) return;
+    const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}${formatFields(fields)}\n`;
+    try {
+      writeSync(fd, line);
+    } catch {
+      // A full or vanished disk must not take the daemon down with it.
+    }
+  };
+  return {
+    debug: (m, f) => write("debug", m, f),
+    info: (m, f) => write("info", m, f),
+    warn: (m, f) => write("warn", m, f),
+    error: (m, f) => write("error", m, f),
+    reopen: open,
+    close: () => {
+      if (fd !== 2) closeSync(fd);
+      fd = 2;
+    },
+  };
+}

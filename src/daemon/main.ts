@@ -1,0 +1,107 @@
+import { closeSync } from "node:fs";
+import { listenAddress, resolvePaths, type AdiPaths } from "../config.ts";
+import { AdiError, ErrorCode } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { identifyOwnerOrRoot } from "./caller.ts";
+import type { DaemonContext, IsolationState } from "./context.ts";
+import {
+  clearStaleSocket,
+  preparePaths,
+  removePidFile,
+  socketAnswers,
+  tryAcquireLock,
+  withPrivateUmask,
+  writePidFile,
+} from "./instance.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { coreMethods } from "./methods/core.ts";
+import { Router } from "./router.ts";
+import { startServer } from "./server.ts";
+
+export interface RunDaemonOptions {
+  /** true: log to ADI_DAEMON_LOG (started by `adi daemon start`); false: stderr. */
+  background: boolean;
+  paths?: AdiPaths;
+}
+
+/** How long a new daemon waits for a previous one that holds the lock but does not answer yet. */
+const LOCK_WAIT_MS = 5_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Take the instance lock, or learn that a live daemon already serves this ADI_HOME. */
+async function acquireInstance(paths: AdiPaths, logger: Logger): Promise<number | "already-running"> {
+  const deadline = performance.now() + LOCK_WAIT_MS;
+  for (;;) {
+    const fd = tryAcquireLock(paths.lockFile);
+    if (fd !== null) return fd;
+    if (await socketAnswers(listenAddress(paths.socket))) return "already-running";
+    // The holder is starting up or shutting down: wait for it to settle.
+    if (performance.now() > deadline) {
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `another daemon holds ${paths.lockFile} but does not answer on ${paths.socket}`);
+    }
+    logger.debug("waiting for the instance lock");
+    await sleep(20);
+  }
+}
+
+/**
+ * The composition root: builds every part of the daemon, serves until
+ * shutdown, and resolves with the process exit code.
+ */
+export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
+  const paths = opts.paths ?? resolvePaths();
+  const warnings = new Set<string>();
+  preparePaths(paths);
+  const logger = createLogger(opts.background ? paths.daemonLog : null, process.env.ADI_LOG_LEVEL === "debug" ? "debug" : "info", (err) =>
+    warnings.add(`daemon log ${paths.daemonLog} is not writable: ${err.message}`),
+  );
+
+  const lock = await acquireInstance(paths, logger);
+  if (lock === "already-running") {
+    logger.info("a daemon is already running for this ADI_HOME", { socket: paths.socket });
+    return 0;
+  }
+
+  const address = listenAddress(paths.socket);
+  await clearStaleSocket(paths.socket, address);
+
+  let stopping: Promise<void> | null = null;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const isolation: IsolationState = { enabled: false, reason: "run and sudo_run are not available in this build" };
+
+  const ctx: DaemonContext = {
+    paths,
+    logger,
+    version: VERSION,
+    startedAt: performance.now(),
+    warnings,
+    isolation: () => isolation,
+    shutdown(graceful) {
+      stopping ??= (async () => {
+        logger.info("shutting down", { graceful });
+        removePidFile(paths.pidFile, process.pid);
+        server.stop();
+        closeSync(lock);
+        logger.info("daemon stopped");
+        resolveDone();
+      })();
+      return stopping;
+    },
+  };
+
+  const router = new Router({ ...coreMethods(ctx, () => ({ total: 0, running: 0, failed: 0 })) }, logger);
+  const server = withPrivateUmask(() =>
+    startServer({ address, router, logger, identify: identifyOwnerOrRoot(process.getuid?.() ?? 0) }),
+  );
+  writePidFile(paths.pidFile, process.pid);
+
+  process.on("SIGTERM", () => void ctx.shutdown(true));
+  process.on("SIGINT", () => void ctx.shutdown(true));
+  process.on("SIGHUP", () => logger.reopen());
+
+  logger.info("daemon started", { pid: process.pid, version: VERSION, socket: paths.socket });
+  await done;
+  return 0;
+}

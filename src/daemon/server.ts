@@ -1,0 +1,131 @@
+import type { Socket, UnixSocketListener } from "bun";
+import { AdiError, ErrorCode } from "../errors.ts";
+import { decodeRequest, encodeResponseFrame, errorResponse } from "../protocol/index.ts";
+import type { IdentifyPeer } from "./caller.ts";
+import { Connection } from "./connection.ts";
+import type { Logger } from "./logger.ts";
+import { peerCredentials } from "./native.ts";
+import type { Router } from "./router.ts";
+
+export interface ServerOptions {
+  /** Address for Bun.listen (`\0name` for an abstract socket). */
+  address: string;
+  router: Router;
+  identify: IdentifyPeer;
+  logger: Logger;
+  /** Connections beyond this are answered RESOURCE_EXHAUSTED and closed. */
+  maxConnections?: number;
+  /** A frame left half-sent for this long closes the connection. */
+  readDeadlineMs?: number;
+}
+
+export interface Server {
+  readonly connections: Set<Connection>;
+  /** Stop listening (unlinks the socket) and close every connection. */
+  stop(): void;
+}
+
+interface SocketState {
+  conn?: Connection;
+  deadline?: Timer;
+}
+
+/** Refuse a peer with one error frame (id 0), then close. */
+function refuse(socket: Socket<SocketState>, error: AdiError): void {
+  socket.write(encodeResponseFrame(errorResponse(0, error)));
+  socket.end();
+}
+
+export function startServer(opts: ServerOptions): Server {
+  const { router, identify, logger } = opts;
+  const maxConnections = opts.maxConnections ?? 1024;
+  const readDeadlineMs = opts.readDeadlineMs ?? 10_000;
+  const connections = new Set<Connection>();
+
+  const listener: UnixSocketListener<SocketState> = Bun.listen<SocketState>({
+    unix: opts.address,
+    socket: {
+      open(socket) {
+        socket.data = {};
+        if (connections.size >= maxConnections) {
+          logger.warn("connection refused: too many connections", { limit: maxConnections });
+          refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `the daemon serves at most ${maxConnections} connections`));
+          return;
+        }
+        const fd = (socket as unknown as { fd: number }).fd;
+        const cred = peerCredentials(fd);
+        const caller = identify(cred);
+        if (!caller) {
+          logger.warn("connection refused: peer is neither the owner nor a managed service", { ...cred });
+          refuse(socket, new AdiError(ErrorCode.PERMISSION_DENIED, "this daemon belongs to another user"));
+          return;
+        }
+        const conn = new Connection(socket as unknown as Socket<Connection>, caller);
+        socket.data.conn = conn;
+        connections.add(conn);
+      },
+      data(socket, chunk) {
+        const state = socket.data;
+        const conn = state.conn;
+        if (!conn || conn.isClosed) return;
+        let frames: Uint8Array[];
+        try {
+          frames = conn.decoder.push(chunk);
+        } catch (err) {
+          protocolError(conn, err);
+          return;
+        }
+        for (const frame of frames) {
+          let request;
+          try {
+            request = decodeRequest(frame);
+          } catch (err) {
+            protocolError(conn, err);
+            return;
+          }
+          void router.dispatch(conn, request);
+        }
+        // A peer that sends half a frame and stalls is cut off after the deadline.
+        if (conn.decoder.pending > 0) {
+          state.deadline ??= setTimeout(() => {
+            logger.warn("connection closed: frame not completed in time", { ms: readDeadlineMs });
+            conn.send(errorResponse(0, new AdiError(ErrorCode.DEADLINE_EXCEEDED, "frame not completed in time")));
+            conn.close();
+          }, readDeadlineMs);
+        } else if (state.deadline) {
+          clearTimeout(state.deadline);
+          state.deadline = undefined;
+        }
+      },
+      drain(socket) {
+        socket.data.conn?.out.drain();
+      },
+      close(socket) {
+        const state = socket.data;
+        if (state.deadline) clearTimeout(state.deadline);
+        if (state.conn) {
+          connections.delete(state.conn);
+          state.conn.onClosed();
+        }
+      },
+      error(socket, err) {
+        logger.debug("socket error", { error: err.message });
+      },
+    },
+  });
+
+  function protocolError(conn: Connection, err: unknown): void {
+    const error = AdiError.from(err);
+    logger.warn("protocol error; closing connection", { pid: conn.caller.pid, error: error.message });
+    conn.send(errorResponse(0, new AdiError(ErrorCode.PROTOCOL, error.message)));
+    conn.close();
+  }
+
+  return {
+    connections,
+    stop() {
+      listener.stop(true);
+      for (const conn of connections) conn.close();
+    },
+  };
+}

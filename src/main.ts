@@ -1,0 +1,4 @@
+import { runCli } from "./cli/run.ts";
+
+const code = await runCli(process.argv.slice(2));
+process.exit(code);
