@@ -22,12 +22,16 @@ export class TestDaemon {
   /** Extra pids a test started and wants killed at cleanup (services, grandchildren). */
   readonly extraPids = new Set<number>();
 
+  /**
+   * The CLI under test is the compiled dist/adi (what `npm test` builds), or
+   * `bun src/main.ts` with `useSource` or ADI_TEST_CLI=source (no rebuild while developing).
+   */
   constructor(opts: { useSource?: boolean; env?: Record<string, string> } = {}) {
     const t = tempHome();
     this.home = t.home;
     this.env = { ...t.env, ...opts.env };
     this.removeDir = t.cleanup;
-    this.argv0 = opts.useSource ? [BUN, MAIN] : [ADI_BIN];
+    this.argv0 = opts.useSource || process.env.ADI_TEST_CLI === "source" ? [BUN, MAIN] : [ADI_BIN];
   }
 
   get socket(): string {
