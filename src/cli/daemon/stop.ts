@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { cliClient, runningClient } from "../connect.ts";
+import { processAlive } from "../../util/process-alive.ts";
 import { out } from "../output.ts";
 
 export default defineCommand({
@@ -26,6 +27,10 @@ export default defineCommand({
     const client = cliClient();
     const { pid } = await client.status();
     await client.shutdown(true);
+    // The connection closes just before the process exits: wait for the exit
+    // so that `stop && start` never finds the old daemon still holding its lock.
+    const deadline = performance.now() + 5_000;
+    while (processAlive(pid) && performance.now() < deadline) await Bun.sleep(5);
     out(`adi daemon stopped (pid ${pid})`);
   },
 });

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { AdiError, DaemonClient, ErrorCode } from "../../src/client/index.ts";
+import { FrameDecoder, MAX_REQUEST_FRAME } from "../../src/protocol/index.ts";
+import { TestDaemon } from "../helpers/daemon.ts";
+import { tempHome, waitFor } from "../helpers/env.ts";
+
+async function rejection(p: Promise<unknown>): Promise<AdiError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof AdiError) return e;
+    throw e;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("client against a real daemon", () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = new TestDaemon();
+    await d.start();
+  });
+  afterAll(() => d.cleanup());
+
+  test("many requests in flight on one connection, each matched to its id", async () => {
+    const client = d.client();
+    const results = await Promise.all([
+      ...Array.from({ length: 2000 }, () => client.ping()),
+      client.status(),
+      client.hello("test"),
+    ]);
+    expect(results.length).toBe(2002);
+    const status = results[2000] as Awaited<ReturnType<DaemonClient["status"]>>;
+    expect(status.pid).toBe(d.pid()!);
+    const hello = results[2001] as Awaited<ReturnType<DaemonClient["hello"]>>;
+    expect(hello.role).toBe("admin");
+    expect(hello.peerPid).toBe(process.pid);
+    client.close();
+  });
+
+  test("isRunning is true, ensureRunning is a no-op", async () => {
+    const client = d.client();
+    expect(await client.isRunning()).toBe(true);
+    const pid = d.pid();
+    await client.ensureRunning();
+    expect(d.pid()).toBe(pid);
+    client.close();
+  });
+});
+
+describe("client failure modes", () => {
+  test("no daemon: UNAVAILABLE telling the user how to start it", async () => {
+    const t = tempHome();
+    const client = new DaemonClient({ socketPath: join(t.home, "nope.sock") });
+    const err = await rejection(client.ping());
+    expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(err.message).toContain("adi daemon start");
+    expect(await client.isRunning()).toBe(false);
+    t.cleanup();
+  });
+
+  test("a request times out with DEADLINE_EXCEEDED", async () => {
+    const t = tempHome();
+    const path = `${t.home}.sock`;
+    const server = Bun.listen({ unix: path, socket: { data() {} } }); // never answers
+    const client = new DaemonClient({ socketPath: path, timeoutMs: 100 });
+    const started = performance.now();
+    const err = await rejection(client.ping());
+    expect(err.code).toBe(ErrorCode.DEADLINE_EXCEEDED);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    client.close();
+    server.stop(true);
+    t.cleanup();
+  });
+
+  test("a dropped connection rejects every pending request with UNAVAILABLE", async () => {
+    const t = tempHome();
+    const path = `${t.home}.sock`;
+    let received = 0;
+    const server = Bun.listen({
+      unix: path,
+      socket: {
+        data(socket, chunk) {
+          received += new FrameDecoder(MAX_REQUEST_FRAME).push(chunk).length;
+          if (received >= 3) socket.end();
+        },
+      },
+    });
+    const client = new DaemonClient({ socketPath: path, timeoutMs: 5_000 });
+    const errors = await Promise.all([client.ping(), client.ping(), client.ping()].map(rejection));
+    for (const e of errors) expect(e.code).toBe(ErrorCode.UNAVAILABLE);
+    server.stop(true);
+    try {
+      unlinkSync(path);
+    } catch {}
+    t.cleanup();
+  });
+
+  test("ensureRunning from many clients at once starts exactly one daemon", async () => {
+    const d = new TestDaemon();
+    try {
+      const clients = Array.from({ length: 6 }, () => d.client());
+      await Promise.all(clients.map((c) => c.ensureRunning()));
+      const pids = await Promise.all(clients.map((c) => c.status().then((s) => s.pid)));
+      expect(new Set(pids).size).toBe(1);
+      await waitFor(() => d.pid() === pids[0], 2_000, "pid file");
+      for (const c of clients) c.close();
+    } finally {
+      await d.cleanup();
+    }
+  });
+});

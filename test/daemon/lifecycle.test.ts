@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { TestDaemon } from "../helpers/daemon.ts";
+import { ADI_BIN, pidAlive, waitFor } from "../helpers/env.ts";
+
+const daemons: TestDaemon[] = [];
+function newDaemon(): TestDaemon {
+  const d = new TestDaemon();
+  daemons.push(d);
+  return d;
+}
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
+});
+
+/** Pids of `adi daemon run` processes serving this ADI_HOME (read from /proc). */
+function daemonProcesses(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (!cmdline.includes("run") || !cmdline.includes("daemon")) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (environ.includes(`ADI_HOME=${home}`)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+describe("daemon lifecycle (compiled binary)", () => {
+  test("status says not running with exit 3, in text and JSON", async () => {
+    const d = newDaemon();
+    const text = await d.cli(["daemon", "status"]);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toContain("not running");
+    const json = await d.cli(["daemon", "status", "--json"]);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ running: false });
+  });
+
+  test("start, status, stop round trip", async () => {
+    const d = newDaemon();
+    const started = await d.cli(["daemon", "start"]);
+    expect(started.code).toBe(0);
+    expect(started.stdout).toMatch(/started \(pid \d+\)/);
+    const pid = d.pid()!;
+    expect(pidAlive(pid)).toBe(true);
+
+    const status = await d.cli(["daemon", "status", "--json"]);
+    expect(status.code).toBe(0);
+    const doc = JSON.parse(status.stdout);
+    expect(doc).toMatchObject({ running: true, pid, socket: d.socket, version: expect.any(String) });
+    expect(doc.uptime_secs).toBeGreaterThanOrEqual(0);
+
+    const human = await d.cli(["daemon", "status"]);
+    expect(human.stdout).toContain("running");
+    expect(human.stdout).toContain(`${pid}`);
+    expect(human.stdout).not.toContain("\x1b["); // piped: no colour
+
+    const again = await d.cli(["daemon", "start"]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("already running");
+    expect(d.pid()).toBe(pid);
+
+    const stopped = await d.cli(["daemon", "stop"]);
+    expect(stopped.code).toBe(0);
+    expect(pidAlive(pid)).toBe(false);
+    expect(existsSync(d.socket)).toBe(false);
+    expect(existsSync(d.pidFile)).toBe(false);
+    expect((await d.cli(["daemon", "status"])).code).toBe(3);
+    expect((await d.cli(["daemon", "stop"])).code).toBe(3);
+  });
+
+  test("socket is 0600 and ADI_HOME 0700, even under umask 000", async () => {
+    const d = newDaemon();
+    // sh only sets the umask for the test; adi itself never uses a shell.
+    const proc = Bun.spawn(["sh", "-c", 'umask 000; exec "$0" daemon start', ADI_BIN], { env: d.env });
+    expect(await proc.exited).toBe(0);
+    expect(statSync(d.socket).mode & 0o777).toBe(0o600);
+    expect(statSync(d.home).mode & 0o777).toBe(0o700);
+    expect(statSync(d.pidFile).mode & 0o777).toBe(0o600);
+    expect(statSync(join(d.home, "logs", "daemon.log")).mode & 0o777).toBe(0o600);
+  });
+
+  test("ten concurrent starts give one daemon and all exit 0", async () => {
+    const d = newDaemon();
+    const results = await Promise.all(Array.from({ length: 10 }, () => d.cli(["daemon", "start"])));
+    for (const r of results) expect(r.code).toBe(0);
+    const pid = d.pid()!;
+    for (const r of results) expect(r.stdout).toContain(`pid ${pid}`);
+    // Losers of the lock exit on their own; only the winner remains.
+    await waitFor(() => daemonProcesses(d.home).length === 1, 5_000, "losing daemons to exit");
+    expect(daemonProcesses(d.home)).toEqual([pid]);
+  });
+
+  test("after kill -9 the next start recovers the stale socket and PID file", async () => {
+    const d = newDaemon();
+    await d.start();
+    const old = d.pid()!;
+    process.kill(old, "SIGKILL");
+    await waitFor(() => !pidAlive(old), 5_000, "daemon death");
+    expect(existsSync(d.socket)).toBe(true); // left behind
+    expect((await d.cli(["daemon", "status"])).code).toBe(3);
+    const r = await d.cli(["daemon", "start"]);
+    expect(r.code).toBe(0);
+    const pid = d.pid()!;
+    expect(pid).not.toBe(old);
+    expect((await d.cli(["daemon", "status"])).code).toBe(0);
+  });
+
+  test("SIGTERM and SIGINT shut the daemon down gracefully", async () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const d = newDaemon();
+      await d.start();
+      const pid = d.pid()!;
+      process.kill(pid, signal);
+      await waitFor(() => !pidAlive(pid), 5_000, `exit on ${signal}`);
+      expect(existsSync(d.socket)).toBe(false);
+      expect(existsSync(d.pidFile)).toBe(false);
+      expect(readFileSync(join(d.home, "logs", "daemon.log"), "utf8")).toContain("daemon stopped");
+    }
+  });
+
+  test("paths follow ADI_DAEMON_SOCKET, ADI_DAEMON_PID and ADI_DAEMON_LOG", async () => {
+    const d = newDaemon();
+    d.env.ADI_DAEMON_SOCKET = join(d.home, "..", "alt.sock");
+    d.env.ADI_DAEMON_PID = join(d.home, "..", "alt.pid");
+    d.env.ADI_DAEMON_LOG = join(d.home, "..", "alt.log");
+    await d.start();
+    expect(existsSync(d.env.ADI_DAEMON_SOCKET)).toBe(true);
+    expect(readFileSync(d.env.ADI_DAEMON_PID, "utf8").trim()).toBe(String(d.pid()));
+    expect(readFileSync(d.env.ADI_DAEMON_LOG, "utf8")).toContain("daemon started");
+  });
+
+  test("an abstract socket (@name) works", async () => {
+    const d = newDaemon();
+    d.env.ADI_DAEMON_SOCKET = `@adi-test-${process.pid}-${Date.now()}`;
+    await d.start();
+    const s = await d.cli(["daemon", "status", "--json"]);
+    expect(JSON.parse(s.stdout)).toMatchObject({ running: true, socket: d.env.ADI_DAEMON_SOCKET });
+  });
+
+  test("usage errors exit 2, unknown variants of the CLI say what is wrong", async () => {
+    const d = newDaemon();
+    const r = await d.cli(["daemon", "frobnicate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Unknown command");
+    const v = await d.cli(["--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const help = await d.cli(["daemon", "status", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--json");
+  });
+});
