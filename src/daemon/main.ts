@@ -2,19 +2,19 @@ import { closeSync } from "node:fs";
 import { listenAddress, resolvePaths, type AdiPaths } from "../config.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { identifyOwnerOrRoot } from "./caller.ts";
-import type { DaemonContext, IsolationState } from "./context.ts";
+import type { DaemonContext } from "./context.ts";
 import {
   clearStaleSocket,
   preparePaths,
   removePidFile,
   socketAnswers,
   tryAcquireLock,
-  withPrivateUmask,
   writePidFile,
 } from "./instance.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { coreMethods } from "./methods/core.ts";
+import { setupPrivilege } from "./privilege/index.ts";
+import { withUmask } from "./privilege/socket-access.ts";
 import { Router } from "./router.ts";
 import { startServer } from "./server.ts";
 
@@ -69,7 +69,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   let stopping: Promise<void> | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
-  const isolation: IsolationState = { enabled: false, reason: "run and sudo_run are not available in this build" };
+  // Privilege (DESIGN §7): isolation detection, run/sudo_run, caller identity, socket mode.
+  const privilege = setupPrivilege({ paths, logger, warnings, findBySession: () => undefined });
 
   const ctx: DaemonContext = {
     paths,
@@ -77,7 +78,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     version: VERSION,
     startedAt: performance.now(),
     warnings,
-    isolation: () => isolation,
+    isolation: () => privilege.isolation,
     shutdown(graceful) {
       stopping ??= (async () => {
         logger.info("shutting down", { graceful });
@@ -91,10 +92,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     },
   };
 
-  const router = new Router({ ...coreMethods(ctx, () => ({ total: 0, running: 0, failed: 0 })) }, logger);
-  const server = withPrivateUmask(() =>
-    startServer({ address, router, logger, identify: identifyOwnerOrRoot(process.getuid?.() ?? 0) }),
-  );
+  const router = new Router({ ...coreMethods(ctx, () => ({ total: 0, running: 0, failed: 0 })), ...privilege.methods }, logger);
+  const server = withUmask(privilege.socketUmask, () => startServer({ address, router, logger, identify: privilege.identify }));
   writePidFile(paths.pidFile, process.pid);
 
   process.on("SIGTERM", () => void ctx.shutdown(true));

@@ -10,5 +10,6 @@ export default defineCommand({
     run: () => import("./run.ts").then((m) => m.default),
     services: () => import("./services.ts").then((m) => m.default),
     logs: () => import("./logs.ts").then((m) => m.default),
+    "setup-users": () => import("./setup-users.ts").then((m) => m.default),
   },
 });

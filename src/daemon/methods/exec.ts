@@ -1,0 +1,123 @@
+import { AdiError, ErrorCode } from "../../errors.ts";
+import type { Caller } from "../caller.ts";
+import type { Logger } from "../logger.ts";
+import type { Approvals } from "../privilege/approvals.ts";
+import { capUtf8, MAX_REASON_BYTES, type AuditLog } from "../privilege/audit.ts";
+import { execute, type CommandResultInit } from "../privilege/executor.ts";
+import type { IsolationPlan, RunAs } from "../privilege/isolation.ts";
+import { decideSudo, type SudoDecision } from "../privilege/policy.ts";
+import { lookupOnFixedPath } from "../privilege/resolve-command.ts";
+import type { Methods } from "../router.ts";
+
+export interface ExecDeps {
+  plan: IsolationPlan;
+  logger: Logger;
+  audit: AuditLog;
+  /** Reads (and checks) the approvals file; throws when it is unusable. */
+  approvals: () => Approvals;
+  /** sha256 of an installed plugin's manifest now; null when it is not installed. */
+  manifestSha: (plugin: string) => string | null;
+}
+
+/** A request's command as an absolute path: a bare name through the fixed PATH, or an absolute path as given. */
+function resolveRunCommand(command: string): string {
+  if (command === "") throw new AdiError(ErrorCode.INVALID_ARGUMENT, "command is empty");
+  if (command.includes("\0")) throw new AdiError(ErrorCode.INVALID_ARGUMENT, "command contains a NUL byte");
+  if (command.includes("/")) {
+    if (!command.startsWith("/")) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `command ${JSON.stringify(command)} must be a bare name or an absolute path`);
+    return command;
+  }
+  const path = lookupOnFixedPath(command);
+  if (!path) throw new AdiError(ErrorCode.NOT_FOUND, `command ${JSON.stringify(command)} not found on the fixed PATH`);
+  return path;
+}
+
+function checkArgs(args: readonly string[]): void {
+  if (args.some((a) => a.includes("\0"))) throw new AdiError(ErrorCode.INVALID_ARGUMENT, "an argument contains a NUL byte");
+}
+
+function spawnAs(as: RunAs, argv: string[], timeoutMs: number): Promise<CommandResultInit> {
+  return execute({ argv: [...as.prefix, ...argv], uid: as.uid, gid: as.gid, timeoutMs });
+}
+
+function who(caller: Caller) {
+  return { plugin: caller.plugin ?? "", service: caller.service ?? "", peer_uid: caller.uid, peer_pid: caller.pid };
+}
+
+/** run and sudo_run (DESIGN §7). */
+export function execMethods(deps: ExecDeps): Methods {
+  const { plan, logger, audit } = deps;
+  return {
+    run: {
+      access: "any",
+      async handle({ request, caller }) {
+        checkArgs(request.args);
+        const path = resolveRunCommand(request.command);
+        const result = await spawnAs(plan.run, [path, ...request.args], request.timeoutMs);
+        logger.debug("run", { pid: caller.pid, plugin: caller.plugin, command: path, exit: result.exitCode });
+        return { case: "commandResult", value: result };
+      },
+    },
+    sudoRun: {
+      access: "any",
+      async handle({ request, caller }) {
+        const reason = capUtf8(request.reason, MAX_REASON_BYTES);
+        const base = { ...who(caller), argv: [request.command, ...request.args], reason: reason.text, reason_truncated: reason.truncated };
+        const decision: SudoDecision = request.args.some((a) => a.includes("\0")) || request.command.includes("\0")
+          ? { allowed: false, reason: "invalid: a NUL byte in the command or an argument" }
+          : decideSudo({
+              caller,
+              command: request.command,
+              args: request.args,
+              unavailable: plan.sudo ? null : plan.sudoReason,
+              approvals: () => {
+                try {
+                  return deps.approvals();
+                } catch (err) {
+                  logger.error("approvals file rejected", { error: (err as Error).message });
+                  throw err;
+                }
+              },
+              manifestSha: deps.manifestSha,
+            });
+        if (!decision.allowed || !plan.sudo) {
+          const denyReason = decision.allowed ? plan.sudoReason : decision.reason;
+          audit.write({
+            ...base,
+            matched_pattern: decision.allowed ? decision.pattern : (decision.pattern ?? null),
+            resolved_path: null,
+            decision: "denied",
+            deny_reason: denyReason,
+            exit_code: null,
+            signal: null,
+            timed_out: false,
+            duration_ms: null,
+          });
+          logger.info("sudo_run denied", { plugin: caller.plugin, pid: caller.pid, reason: denyReason });
+          return { case: "sudoDenied", value: { reason: denyReason } };
+        }
+        const sudoBin = lookupOnFixedPath("sudo") ?? "/usr/bin/sudo";
+        let result: CommandResultInit;
+        try {
+          result = await spawnAs(plan.sudo, [sudoBin, "-n", "--", decision.path, ...request.args], request.timeoutMs);
+        } catch (err) {
+          audit.write({ ...base, matched_pattern: decision.pattern, resolved_path: decision.path, decision: "allowed", deny_reason: null, exit_code: null, signal: `spawn failed: ${(err as Error).message}`, timed_out: false, duration_ms: null });
+          throw err;
+        }
+        audit.write({
+          ...base,
+          matched_pattern: decision.pattern,
+          resolved_path: decision.path,
+          decision: "allowed",
+          deny_reason: null,
+          exit_code: result.exitCode ?? null,
+          signal: result.signal || null,
+          timed_out: result.timedOut ?? false,
+          duration_ms: result.durationMs ?? null,
+        });
+        logger.info("sudo_run", { plugin: caller.plugin, pid: caller.pid, command: decision.path, exit: result.exitCode });
+        return { case: "commandResult", value: result };
+      },
+    },
+  };
+}

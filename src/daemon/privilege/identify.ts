@@ -1,0 +1,45 @@
+import type { IdentifyPeer } from "../caller.ts";
+import type { Logger } from "../logger.ts";
+import { readProcStat } from "./proc.ts";
+
+/** What identification needs from the service manager: the running service led by session `sid`. */
+export interface ServiceSession {
+  name: string;
+  plugin?: string;
+}
+export type FindBySession = (sid: number) => ServiceSession | undefined;
+
+/**
+ * Who a peer is, from the kernel (SO_PEERCRED pid/uid) and /proc, never from
+ * the message:
+ * - a process inside a plugin service's session acts as that plugin (even when
+ *   services run as the owner: a plugin never gets the owner's admin rights);
+ * - otherwise the owner or root is an admin;
+ * - otherwise a process inside an ad-hoc service's session acts as that service;
+ * - anyone else is refused before any request (and logged).
+ * The session leader's start time must not be later than the peer's, so a
+ * recycled session id never maps a stranger onto a service.
+ */
+export function identifyPeers(ownerUid: number, findBySession: FindBySession, logger: Logger): IdentifyPeer {
+  return (cred) => {
+    // Without peer credentials (not Linux) the 0600 socket is what keeps others out.
+    if (cred === null) return { role: "admin", uid: ownerUid, pid: 0, gid: 0 };
+    const service = serviceOf(cred.pid, findBySession);
+    if (service?.plugin) return { role: "plugin", ...cred, plugin: service.plugin, service: service.name };
+    if (cred.uid === ownerUid || cred.uid === 0) return { role: "admin", ...cred };
+    if (service) return { role: "plugin", ...cred, service: service.name };
+    logger.warn("peer refused: neither the owner, root, nor a process of a managed service", { ...cred });
+    return null;
+  };
+}
+
+function serviceOf(pid: number, findBySession: FindBySession): ServiceSession | undefined {
+  if (pid <= 0) return undefined;
+  const peer = readProcStat(pid);
+  if (!peer) return undefined;
+  const service = findBySession(peer.sid);
+  if (!service) return undefined;
+  const leader = readProcStat(peer.sid);
+  if (!leader || leader.sid !== peer.sid || leader.startTicks > peer.startTicks) return undefined;
+  return service;
+}

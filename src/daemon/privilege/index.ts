@@ -1,0 +1,54 @@
+import type { AdiPaths } from "../../config.ts";
+import type { IdentifyPeer } from "../caller.ts";
+import type { IsolationState } from "../context.ts";
+import type { Logger } from "../logger.ts";
+import { execMethods } from "../methods/exec.ts";
+import type { Methods } from "../router.ts";
+import { readApprovals } from "./approvals.ts";
+import { createAuditLog } from "./audit.ts";
+import { identifyPeers, type FindBySession } from "./identify.ts";
+import { detectIsolation } from "./isolation.ts";
+import { installedManifestSha } from "./manifest-sha.ts";
+import { shareWithServiceUser } from "./socket-access.ts";
+
+export interface Privilege {
+  isolation: IsolationState;
+  methods: Methods;
+  identify: IdentifyPeer;
+  /** umask for binding the socket: 0600, or 0666 when services run as ADI_USER (see socket-access.ts). */
+  socketUmask: number;
+  /** The uid/gid a service runs as: plugin services run as ADI_USER when the daemon can switch users. */
+  runAs(service: { plugin?: string }): { uid: number; gid: number } | null;
+}
+
+/** Everything of DESIGN §7 the composition root wires: detection, methods, identity, socket mode. */
+export function setupPrivilege(opts: {
+  paths: AdiPaths;
+  logger: Logger;
+  warnings: Set<string>;
+  findBySession: FindBySession;
+}): Privilege {
+  const { paths, logger, warnings } = opts;
+  const ownerUid = process.getuid?.() ?? 0;
+  const plan = detectIsolation(paths, ownerUid);
+  for (const w of plan.warnings) warnings.add(w);
+  if (plan.serviceUser) for (const w of shareWithServiceUser(paths)) warnings.add(w);
+  logger.info("isolation", { enabled: plan.enabled, reason: plan.reason });
+  const audit = createAuditLog(paths.auditLog, (err) => {
+    logger.error("audit log not writable", { path: paths.auditLog, error: err.message });
+    warnings.add(`audit log ${paths.auditLog} is not writable: ${err.message}`);
+  });
+  return {
+    isolation: { enabled: plan.enabled, reason: plan.reason },
+    methods: execMethods({
+      plan,
+      logger,
+      audit,
+      approvals: () => readApprovals(paths.approvalsFile, ownerUid),
+      manifestSha: (plugin) => installedManifestSha(paths.pluginDir, plugin),
+    }),
+    identify: identifyPeers(ownerUid, opts.findBySession, logger),
+    socketUmask: plan.serviceUser ? 0o111 : 0o177,
+    runAs: (service) => (service.plugin && plan.serviceUser ? plan.serviceUser : null),
+  };
+}

@@ -1,0 +1,104 @@
+import type { AdiPaths } from "../../config.ts";
+import { FIXED_ENV, lookupOnFixedPath } from "./resolve-command.ts";
+import { lookupUser } from "./users.ts";
+
+/** How to start a process as some user: switch uid/gid (daemon is root), or prefix argv (sudo -u). */
+export interface RunAs {
+  uid?: number;
+  gid?: number;
+  prefix: string[];
+  /** Who the process runs as, for messages. */
+  user: string;
+}
+
+/**
+ * What the daemon can do about privilege, decided once at start (restart the
+ * daemon after `adi daemon setup-users`).
+ */
+export interface IsolationPlan {
+  /** true when run executes as ADI_USER and sudo_run is available. */
+  enabled: boolean;
+  reason: string;
+  /** How `run` executes. */
+  run: RunAs;
+  /** How to start `sudo -n -- CMD` as ADI_ROOT_USER; null = sudo_run unavailable (`sudoReason` says why). */
+  sudo: RunAs | null;
+  sudoReason: string;
+  /** uid/gid plugin services run as; null = they run as the daemon's user. */
+  serviceUser: { uid: number; gid: number } | null;
+  /** Problems worth showing in `status`. */
+  warnings: string[];
+}
+
+const SETUP_HINT = "run `adi daemon setup-users` as root, then restart the daemon";
+
+/** Does `argv` run and exit 0 as `as`, within a few seconds? */
+function probe(as: RunAs, argv: string[]): boolean {
+  try {
+    const r = Bun.spawnSync([...as.prefix, ...argv], {
+      env: FIXED_ENV,
+      cwd: "/",
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+      timeout: 5_000,
+      ...(as.uid !== undefined ? { uid: as.uid, gid: as.gid ?? as.uid } : {}),
+    });
+    return r.exitCode === 0;
+  } catch {
+    return false;
+  }
+}
+
+export function detectIsolation(paths: AdiPaths, daemonUid = process.getuid?.() ?? -1): IsolationPlan {
+  const self: RunAs = { prefix: [], user: `the daemon's own user (uid ${daemonUid})` };
+  const off = (reason: string): IsolationPlan => ({
+    enabled: false,
+    reason,
+    run: self,
+    sudo: null,
+    sudoReason: `isolation is not set up: ${reason}`,
+    serviceUser: null,
+    warnings: [],
+  });
+  if (process.platform !== "linux") return off("user isolation is only supported on Linux");
+  const sudoBin = lookupOnFixedPath("sudo");
+  const user = lookupUser(paths.user);
+  const rootUser = lookupUser(paths.rootUser);
+  if (!user) return off(`user ${paths.user} does not exist (${SETUP_HINT})`);
+  if (!rootUser) return off(`user ${paths.rootUser} does not exist (${SETUP_HINT})`);
+  if (user.uid === 0 || rootUser.uid === 0) return off(`${paths.user} and ${paths.rootUser} must not be uid 0`);
+  if (!sudoBin) return off("sudo is not installed");
+
+  let run: RunAs;
+  let sudo: RunAs;
+  let serviceUser: IsolationPlan["serviceUser"] = null;
+  if (daemonUid === 0) {
+    run = { uid: user.uid, gid: user.gid, prefix: [], user: paths.user };
+    sudo = { uid: rootUser.uid, gid: rootUser.gid, prefix: [], user: paths.rootUser };
+    serviceUser = { uid: user.uid, gid: user.gid };
+  } else {
+    run = { prefix: [sudoBin, "-n", "-u", paths.user, "--"], user: paths.user };
+    sudo = { prefix: [sudoBin, "-n", "-u", paths.rootUser, "--"], user: paths.rootUser };
+    if (!probe(run, ["/bin/true"])) {
+      return off(`the daemon runs as uid ${daemonUid} and may not switch to ${paths.user} with sudo -n (${SETUP_HINT} with this user as owner)`);
+    }
+  }
+  const warnings: string[] = [];
+  if (!probe(sudo, [sudoBin, "-n", "--", "/bin/true"])) {
+    const reason = `${paths.rootUser} cannot run sudo without a password (${SETUP_HINT})`;
+    return { ...off(reason), run, serviceUser, sudoReason: `isolation is not set up: ${reason}` };
+  }
+  if (probe(run, [sudoBin, "-n", "--", "/bin/true"])) {
+    warnings.push(`${paths.user} can run sudo: plugins are not isolated from root; remove its sudo rights`);
+  }
+  return {
+    enabled: true,
+    reason: `run executes as ${paths.user}, sudo_run through ${paths.rootUser}`,
+    run,
+    sudo,
+    sudoReason: "",
+    serviceUser,
+    warnings,
+  };
+}

@@ -1,0 +1,37 @@
+import { readFileSync } from "node:fs";
+import { FIXED_ENV } from "./resolve-command.ts";
+
+export interface UserEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+function parsePasswdLine(line: string, name: string): UserEntry | null {
+  const f = line.split(":");
+  if (f.length < 7 || f[0] !== name) return null;
+  const uid = Number(f[2]);
+  const gid = Number(f[3]);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) return null;
+  return { name, uid, gid, home: f[5]! };
+}
+
+/** A local or NSS user by name (getent, then /etc/passwd when getent is missing); null when unknown. */
+export function lookupUser(name: string): UserEntry | null {
+  if (!/^[a-z_][a-z0-9_.-]*\$?$/i.test(name)) return null;
+  try {
+    const r = Bun.spawnSync(["getent", "passwd", name], { env: FIXED_ENV, stdin: "ignore", stderr: "ignore" });
+    if (r.exitCode === 0) return parsePasswdLine(r.stdout.toString().trim(), name);
+    if (r.exitCode === 2) return null; // getent: key not found
+  } catch {
+    // No getent on this system: read the file.
+  }
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const entry = parsePasswdLine(line, name);
+      if (entry) return entry;
+    }
+  } catch {}
+  return null;
+}
