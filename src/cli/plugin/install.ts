@@ -1,0 +1,57 @@
+import { defineCommand } from "citty";
+import { resolve } from "node:path";
+import { resolvePaths } from "../../config.ts";
+import { updateApprovals, type ApprovedPattern } from "../../daemon/privilege/approvals.ts";
+import { isBroad, parsePattern } from "../../daemon/privilege/patterns.ts";
+import { resolvePatternCommand } from "../../daemon/privilege/resolve-command.ts";
+import { parsePluginManifest } from "../../plugins/manifest.ts";
+import { out, paint } from "../output.ts";
+import { copyPlugin, ensurePluginDir } from "./files.ts";
+import { reloadIfRunning } from "./reload.ts";
+import { confirm } from "./prompt.ts";
+
+export default defineCommand({
+  meta: {
+    name: "install",
+    description: "Install a plugin from a directory and ask about its privileged commands. Example: adi plugin install ./network-tools",
+  },
+  args: {
+    path: { type: "positional", required: true, description: "Directory holding plugin.toml" },
+    yes: { type: "boolean", description: "Approve every privileged command without asking" },
+  },
+  async run({ args }) {
+    const src = resolve(args.path);
+    // Validate everything before touching ADI_HOME: a bad pattern installs nothing.
+    const source = parsePluginManifest(src);
+    const checked = source.privilegedCommands.map((text) => {
+      const pattern = parsePattern(text);
+      return { pattern, path: resolvePatternCommand(pattern) };
+    });
+
+    const paths = resolvePaths();
+    ensurePluginDir(paths);
+    const dest = copyPlugin(src, paths, source.name);
+    // Approval binds to the bytes of the installed copy's manifest.
+    const installed = parsePluginManifest(dest);
+    out(`installed ${installed.name} ${installed.version} in ${dest}`);
+
+    const decided: ApprovedPattern[] = [];
+    if (checked.length > 0) out(`${installed.name} asks to run these commands as root:`);
+    for (const { pattern, path } of checked) {
+      const rest = pattern.args.length > 0 ? ` ${pattern.args.join(" ")}` : "";
+      out(`  ${pattern.text}\n    runs: ${path}${rest}`);
+      if (isBroad(pattern)) out(`    ${paint(1, "yellow", "warning")}: the trailing * allows any further arguments as root`);
+      const approved = confirm("  Allow?", args.yes === true);
+      decided.push({ pattern: pattern.text, path, approved });
+    }
+    updateApprovals(paths.approvalsFile, (a) => {
+      if (decided.length === 0) delete a.plugins[installed.name];
+      else a.plugins[installed.name] = { sha256: installed.sha256, decidedAt: new Date().toISOString(), patterns: decided };
+    });
+    if (decided.length > 0) {
+      const n = decided.filter((d) => d.approved).length;
+      out(`${n} of ${decided.length} privileged commands approved${n < decided.length ? " (reinstall to change)" : ""}`);
+    }
+    await reloadIfRunning();
+  },
+});
