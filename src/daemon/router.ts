@@ -37,7 +37,8 @@ export class Router {
     private readonly logger: Logger,
   ) {}
 
-  async dispatch(conn: Connection, request: Request): Promise<void> {
+  /** Answer a request; synchronous handlers (ping, list) reply in the same tick. */
+  dispatch(conn: Connection, request: Request): void {
     const { id } = request;
     try {
       const kind = request.kind.case;
@@ -49,12 +50,24 @@ export class Router {
       if (method.access === "admin" && conn.caller.role !== "admin") {
         throw new AdiError(ErrorCode.PERMISSION_DENIED, `${wireName(kind)} is only allowed for the daemon's owner`);
       }
-      const response = await method.handle({ id, request: request.kind.value, caller: conn.caller, conn } as Call<typeof kind>);
-      if (response !== undefined) conn.reply(id, response);
+      const result = method.handle({ id, request: request.kind.value, caller: conn.caller, conn } as Call<typeof kind>);
+      if (result instanceof Promise) {
+        result.then(
+          (response) => response !== undefined && conn.reply(id, response),
+          (err) => this.fail(conn, id, err),
+        );
+      } else if (result !== undefined) {
+        conn.reply(id, result);
+      }
     } catch (err) {
-      const error = AdiError.from(err);
-      if (error.code === ErrorCode.INTERNAL) this.logger.error("request failed", { id, error: error.message });
-      conn.send(errorResponse(id, error));
+      this.fail(conn, id, err);
     }
+  }
+
+  private fail(conn: Connection, id: number, err: unknown): void {
+    const error = AdiError.from(err);
+    // Expected errors go back to the caller; only surprises are logged (once, here).
+    if (error.code === ErrorCode.INTERNAL) this.logger.error("request failed", { id, error: error.message });
+    conn.send(errorResponse(id, error));
   }
 }

@@ -83,7 +83,7 @@ export function startServer(opts: ServerOptions): Server {
             protocolError(conn, err);
             return;
           }
-          void router.dispatch(conn, request);
+          router.dispatch(conn, request);
         }
         // A peer that sends half a frame and stalls is cut off after the deadline.
         if (conn.decoder.pending > 0) {
