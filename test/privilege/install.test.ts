@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { BUN, MAIN, tempHome } from "../helpers/env.ts";
+import { pluginSource } from "./fixtures.ts";
+
+let t: ReturnType<typeof tempHome>;
+let base: string;
+const haveScript = Bun.which("script") !== null;
+
+beforeAll(() => {
+  t = tempHome();
+  base = dirname(t.home);
+});
+afterAll(() => t?.cleanup());
+
+function adi(args: string[], stdin?: string) {
+  const r = Bun.spawnSync([BUN, MAIN, ...args], {
+    env: t.env,
+    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** `adi ARGS…` on a pseudo-terminal (util-linux script), typing `input`. */
+function adiOnTty(args: string[], input: string) {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const r = Bun.spawnSync(["script", "-qec", [BUN, MAIN, ...args].map(quote).join(" "), "/dev/null"], {
+    env: t.env,
+    stdin: new TextEncoder().encode(input),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: r.exitCode ?? -1, stdout: r.stdout.toString() };
+}
+
+function approvals() {
+  return JSON.parse(readFileSync(join(t.home, "approvals.json"), "utf8"));
+}
+
+function listJson() {
+  const r = adi(["plugin", "list", "--json"]);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as { plugins: { name: string; approval: string; privileged_commands: { pattern: string; approved: boolean; path: string | null }[] }[] };
+}
+
+describe("install refuses unsafe patterns (nothing is installed)", () => {
+  test.each([
+    ["shell", "sh -c id", /shell or launcher/],
+    ["launcher", "env id", /shell or launcher/],
+    ["sudo", "sudo id", /shell or launcher/],
+    ["interpreter", "python3 -c *", /shell or launcher/],
+    ["metacharacters", "id -u;reboot", /characters outside/],
+    ["command substitution", "id $(reboot)", /characters outside/],
+    ["non-canonical path", "/usr/bin/../bin/id", /not a canonical path/],
+  ])("%s", (name, pattern, why) => {
+    const plugin = `bad-${name.replace(/[^a-z]/g, "")}`;
+    const r = adi(["plugin", "install", pluginSource(base, plugin, [pattern]), "--yes"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(why);
+    expect(existsSync(join(t.home, "plugins", plugin))).toBe(false);
+  });
+});
+
+describe("the approval prompt", () => {
+  test("no TTY: declined even when the input says y; the plugin installs anyway", () => {
+    const r = adi(["plugin", "install", pluginSource(base, "notty", ["id -u"])], "y\n");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/stdin is not a terminal/);
+    expect(existsSync(join(t.home, "plugins", "notty", "plugin.toml"))).toBe(true);
+    expect(approvals().plugins.notty.patterns[0].approved).toBe(false);
+    expect(statSync(join(t.home, "approvals.json")).mode & 0o777).toBe(0o600);
+  });
+
+  test("--yes approves without asking", () => {
+    const r = adi(["plugin", "install", pluginSource(base, "yesflag", ["id -u", "ls -l *"]), "--yes"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/runs: \/usr\/bin\/ls -l \*/);
+    expect(r.stdout).toMatch(/trailing \* allows any further arguments as root/);
+    expect(approvals().plugins.yesflag.patterns.map((p: { approved: boolean }) => p.approved)).toEqual([true, true]);
+  });
+
+  test.skipIf(!haveScript)("on a terminal: y approves, n and Enter decline, one question per pattern", () => {
+    const r = adiOnTty(["plugin", "install", pluginSource(base, "tty", ["id -u", "id -g", "id -n"])], "y\nn\n\n");
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/Allow\? \[y\/N\]/g)?.length).toBe(3);
+    expect(r.stdout).toMatch(/1 of 3 privileged commands approved/);
+    const a = approvals().plugins.tty;
+    expect(a.patterns).toEqual([
+      { pattern: "id -u", path: "/usr/bin/id", approved: true },
+      { pattern: "id -g", path: "/usr/bin/id", approved: false },
+      { pattern: "id -n", path: "/usr/bin/id", approved: false },
+    ]);
+    expect(a.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test.skipIf(!haveScript)("on a terminal: answering n declines", () => {
+    const r = adiOnTty(["plugin", "install", pluginSource(base, "ttyno", ["id -u"])], "n\n");
+    expect(r.code).toBe(0);
+    expect(approvals().plugins.ttyno.patterns[0].approved).toBe(false);
+  });
+});
+
+describe("list and remove", () => {
+  test("list shows approval state; a changed manifest shows as stale", () => {
+    adi(["plugin", "install", pluginSource(base, "listed", ["id -u"]), "--yes"]);
+    let listed = listJson().plugins.find((p) => p.name === "listed")!;
+    expect(listed.approval).toBe("approved");
+    expect(listed.privileged_commands).toEqual([{ pattern: "id -u", path: "/usr/bin/id", approved: true }]);
+    expect(listJson().plugins.find((p) => p.name === "notty")!.approval).toBe("declined");
+    appendFileSync(join(t.home, "plugins", "listed", "plugin.toml"), "# changed\n");
+    listed = listJson().plugins.find((p) => p.name === "listed")!;
+    expect(listed.approval).toBe("stale");
+    expect(listed.privileged_commands[0]!.approved).toBe(false);
+    const human = adi(["plugin", "list"]);
+    expect(human.stdout).toMatch(/^NAME\s+VERSION\s+SERVICE\s+PRIVILEGED\s+APPROVAL/);
+    expect(human.stdout).toMatch(/listed\s+0\.1\.0\s+-\s+1\s+stale/);
+  });
+
+  test("remove deletes the plugin and its approvals", () => {
+    expect(approvals().plugins.yesflag).toBeDefined();
+    const r = adi(["plugin", "remove", "yesflag"]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(t.home, "plugins", "yesflag"))).toBe(false);
+    expect(approvals().plugins.yesflag).toBeUndefined();
+    expect(adi(["plugin", "remove", "yesflag"]).code).toBe(1);
+    expect(adi(["plugin", "remove", "../etc"]).code).toBe(2);
+  });
+});
