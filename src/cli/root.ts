@@ -6,5 +6,6 @@ export const root = defineCommand({
   subCommands: {
     daemon: () => import("./daemon/index.ts").then((m) => m.default),
     plugin: () => import("./plugin/index.ts").then((m) => m.default),
+    completion: () => import("./completion.ts").then((m) => m.default),
   },
 });

@@ -10,6 +10,8 @@ export default defineCommand({
     run: () => import("./run.ts").then((m) => m.default),
     services: () => import("./services.ts").then((m) => m.default),
     logs: () => import("./logs.ts").then((m) => m.default),
+    enable: () => import("./enable.ts").then((m) => m.default),
+    disable: () => import("./disable.ts").then((m) => m.default),
     "setup-users": () => import("./setup-users.ts").then((m) => m.default),
   },
 });

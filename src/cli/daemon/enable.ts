@@ -1,0 +1,14 @@
+import { defineCommand } from "citty";
+import { currentUnit, enableUnit } from "../system/apply-unit.ts";
+
+export default defineCommand({
+  meta: {
+    name: "enable",
+    description:
+      "Start the daemon at login (systemd user unit, launchd agent or Scheduled Task). Example: adi daemon enable --dry-run",
+  },
+  args: { "dry-run": { type: "boolean", description: "Print the unit and the commands instead of installing" } },
+  run({ args }) {
+    enableUnit(currentUnit(), Boolean(args["dry-run"]));
+  },
+});

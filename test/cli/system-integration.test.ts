@@ -1,0 +1,127 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { launchdAgent, systemdUnit, windowsTask } from "../../src/cli/system/units.ts";
+import { TestDaemon } from "../helpers/daemon.ts";
+import { ADI_BIN } from "../helpers/env.ts";
+
+const d = new TestDaemon();
+afterAll(() => d.cleanup());
+
+const PY = "/usr/bin/python3";
+
+function python(code: string, input: string): { code: number; out: string } {
+  const r = Bun.spawnSync([PY, "-c", code], { stdin: new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+}
+
+describe("start-at-login units", () => {
+  const spec = { launcher: [ADI_BIN], env: { ADI_HOME: "/tmp/adi home/%x" } };
+
+  test("systemd user unit runs `adi daemon run`, quotes paths, and verifies", () => {
+    const unit = systemdUnit(spec, { XDG_CONFIG_HOME: "/cfg" }, "/home/u");
+    expect(unit.path).toBe("/cfg/systemd/user/adi.service");
+    expect(unit.text).toContain(`ExecStart="${ADI_BIN}" "daemon" "run"`);
+    expect(unit.text).toContain('Environment="ADI_HOME=/tmp/adi home/%%x"');
+    expect(unit.text).toContain("WantedBy=default.target");
+    expect(unit.notes.join(" ")).toContain("loginctl enable-linger");
+  });
+
+  test("systemd-analyze verify accepts the generated unit", async () => {
+    if (!Bun.which("systemd-analyze")) {
+      console.log("skip: systemd-analyze is not installed");
+      return;
+    }
+    const r = await d.cli(["daemon", "enable", "--dry-run"], { env: { XDG_CONFIG_HOME: join(d.home, "cfg") } });
+    expect(r.code).toBe(0);
+    const text = r.stdout.split("\n").filter((l) => !l.startsWith("#")).join("\n");
+    const file = join(d.home, "adi.service");
+    await Bun.write(file, text);
+    const v = Bun.spawnSync(["systemd-analyze", "verify", file], { stderr: "pipe" });
+    expect(v.stderr.toString()).toBe("");
+    expect(v.exitCode).toBe(0);
+  });
+
+  test("launchd agent is a valid plist running the daemon at load", () => {
+    const unit = launchdAgent(spec, "/Users/u");
+    expect(unit.path).toBe("/Users/u/Library/LaunchAgents/dev.adi.daemon.plist");
+    if (!existsSync(PY)) return console.log("skip: /usr/bin/python3 missing");
+    const r = python(
+      "import plistlib,sys,json; p=plistlib.loads(sys.stdin.buffer.read()); print(json.dumps(p))",
+      unit.text,
+    );
+    expect(r.code).toBe(0);
+    const plist = JSON.parse(r.out);
+    expect(plist.ProgramArguments).toEqual([ADI_BIN, "daemon", "run", "--background"]);
+    expect(plist.RunAtLoad).toBe(true);
+    expect(plist.EnvironmentVariables).toEqual({ ADI_HOME: "/tmp/adi home/%x" });
+  });
+
+  test("windows scheduled task XML is well formed and runs at logon", () => {
+    const unit = windowsTask({ launcher: ["C:\\Program Files\\adi\\adi.exe"], env: {} }, { LOCALAPPDATA: "C:\\Users\\u\\AppData\\Local" });
+    expect(unit.activate[0]).toEqual(["schtasks", "/Create", "/TN", "adi-daemon", "/XML", unit.path, "/F"]);
+    if (!existsSync(PY)) return console.log("skip: /usr/bin/python3 missing");
+    const r = python(
+      "import sys,xml.etree.ElementTree as E; t=E.fromstring(sys.stdin.buffer.read()); ns={'t':'http://schemas.microsoft.com/windows/2004/02/mit/task'}; print(t.find('.//t:Command',ns).text); print(t.find('.//t:Arguments',ns).text); print(t.find('.//t:LogonTrigger',ns) is not None)",
+      unit.text,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n").slice(0, 3)).toEqual(["C:\\Program Files\\adi\\adi.exe", "daemon run --background", "True"]);
+  });
+
+  test("enable writes the unit where systemd looks for it", async () => {
+    const cfg = join(d.home, "cfg2");
+    // With or without a reachable user manager the unit file is written; activation
+    // needs a session bus, which CI does not have, and then says what to run.
+    const r = await d.cli(["daemon", "enable"], { env: { XDG_CONFIG_HOME: cfg } });
+    const unit = join(cfg, "systemd", "user", "adi.service");
+    expect(readFileSync(unit, "utf8")).toContain("ExecStart=");
+    if (r.code !== 0) expect(r.stderr).toContain("systemctl");
+  });
+});
+
+describe("shell completion", () => {
+  test("bash script is valid and completes commands and flags", async () => {
+    const r = await d.cli(["completion", "bash"]);
+    expect(r.code).toBe(0);
+    const file = join(d.home, "adi.bash");
+    await Bun.write(file, r.stdout);
+    const complete = (...words: string[]) => {
+      const script = `source "$1"; COMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}); COMP_CWORD=${words.length - 1}; _adi_complete; echo "\${COMPREPLY[*]}"`;
+      const p = Bun.spawnSync(["bash", "-c", script, "bash", file], { stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+      expect(p.stderr.toString()).toBe("");
+      return p.stdout.toString().trim().split(/\s+/);
+    };
+    expect(complete("adi", "da")).toEqual(["daemon"]);
+    expect(complete("adi", "daemon", "st").sort()).toEqual(["start", "status", "stop"]);
+    expect(complete("adi", "daemon", "logs", "--f")).toEqual(["--follow"]);
+  });
+
+  test("zsh and fish scripts are generated (and syntax-checked when the shell exists)", async () => {
+    for (const shell of ["zsh", "fish"]) {
+      const r = await d.cli(["completion", shell]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("daemon");
+      if (Bun.which(shell)) {
+        const file = join(d.home, `adi.${shell}`);
+        await Bun.write(file, r.stdout);
+        const check = Bun.spawnSync([shell, "-n", file], { stderr: "pipe" });
+        expect(check.exitCode).toBe(0);
+        if (shell === "fish") {
+          const c = Bun.spawnSync(["fish", "-c", `source ${file}; complete -C "adi daemon st"`], { stdout: "pipe" });
+          expect(c.stdout.toString().trim().split("\n").sort()).toEqual(["start", "status", "stop"]);
+        }
+      } else {
+        console.log(`skip: ${shell} is not installed; syntax not checked`);
+      }
+    }
+  });
+
+  test("an unknown shell is a usage error; `completion services` is silent when the daemon is down", async () => {
+    expect((await d.cli(["completion", "tcsh"])).code).toBe(2);
+    const names = await d.cli(["completion", "services"]);
+    expect(names.code).toBe(0);
+    expect(names.stdout.trim()).toBe("");
+    expect(existsSync(d.socket)).toBe(false); // did not start a daemon
+  });
+});
