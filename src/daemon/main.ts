@@ -13,10 +13,12 @@ import {
 } from "./instance.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { coreMethods } from "./methods/core.ts";
+import { serviceMethods } from "./methods/services.ts";
 import { setupPrivilege } from "./privilege/index.ts";
 import { withUmask } from "./privilege/socket-access.ts";
 import { Router } from "./router.ts";
 import { startServer } from "./server.ts";
+import { ServiceManager } from "./services/manager.ts";
 
 export interface RunDaemonOptions {
   /** true: log to ADI_DAEMON_LOG (started by `adi daemon start`); false: stderr. */
@@ -70,7 +72,11 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   // Privilege (DESIGN §7): isolation detection, run/sudo_run, caller identity, socket mode.
-  const privilege = setupPrivilege({ paths, logger, warnings, findBySession: () => undefined });
+  // Services (DESIGN §6). runAs is only called at spawn time, after `privilege` exists.
+  const services = new ServiceManager({ paths, logger, warnings, runAs: (service) => privilege.runAs(service) });
+  const privilege = setupPrivilege({ paths, logger, warnings, findBySession: (sid) => services.findBySession(sid) });
+  // Before serving: read manifests and state, kill what a crashed daemon left running.
+  await services.init();
 
   const ctx: DaemonContext = {
     paths,
@@ -82,6 +88,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     shutdown(graceful) {
       stopping ??= (async () => {
         logger.info("shutting down", { graceful });
+        await services.stopAll(graceful);
         removePidFile(paths.pidFile, process.pid);
         server.stop();
         closeSync(lock);
@@ -92,7 +99,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     },
   };
 
-  const router = new Router({ ...coreMethods(ctx, () => ({ total: 0, running: 0, failed: 0 })), ...privilege.methods }, logger);
+  const router = new Router({ ...coreMethods(ctx, () => services.counts()), ...serviceMethods(services), ...privilege.methods }, logger);
   const server = withUmask(privilege.socketUmask, () => startServer({ address, router, logger, identify: privilege.identify }));
   writePidFile(paths.pidFile, process.pid);
 
@@ -101,6 +108,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   process.on("SIGHUP", () => logger.reopen());
 
   logger.info("daemon started", { pid: process.pid, version: VERSION, socket: paths.socket });
+  void services.startDesired();
   await done;
   return 0;
 }

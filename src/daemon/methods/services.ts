@@ -1,0 +1,162 @@
+import { LogStream } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { AdiError, ErrorCode } from "../../errors.ts";
+import type { Caller } from "../caller.ts";
+import type { Connection } from "../connection.ts";
+import type { Methods } from "../router.ts";
+import type { ServiceManager } from "../services/manager.ts";
+import type { LogEntry } from "../services/service-log.ts";
+import type { Service } from "../services/service.ts";
+
+/** Lines sent by `logs NAME` without -n. */
+const DEFAULT_TAIL = 100;
+/**
+ * A follower whose connection has this much output waiting skips lines
+ * (counted) instead of queueing more; once it has caught up it gets one
+ * marker line saying how many it missed. The service and the other
+ * followers never wait for it.
+ */
+export const FOLLOWER_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/** Keep each frame well under the 16 MiB response limit. */
+const MAX_BATCH_CHARS = 1024 * 1024;
+
+/** Plugins act only on their own plugin's services. */
+function checkAccess(caller: Caller, service: Service, what: string): void {
+  if (caller.role === "admin") return;
+  if (!caller.plugin || service.spec.plugin !== caller.plugin) {
+    throw new AdiError(ErrorCode.PERMISSION_DENIED, `plugin ${caller.plugin ?? "?"} may not ${what} ${service.name}: it belongs to ${service.spec.plugin ? `plugin ${service.spec.plugin}` : "the owner"}`);
+  }
+}
+
+/** Send a batch of lines as log_line (one) or logs frames (many, split by size). */
+function sendLines(conn: Connection, id: number, lines: LogEntry[]): void {
+  if (lines.length === 1) {
+    conn.reply(id, { case: "logLine", value: lines[0]! });
+    return;
+  }
+  let start = 0;
+  let chars = 0;
+  for (let i = 0; i < lines.length; i++) {
+    chars += lines[i]!.text.length + 32;
+    if (chars >= MAX_BATCH_CHARS || i === lines.length - 1) {
+      conn.reply(id, { case: "logs", value: { lines: lines.slice(start, i + 1) } });
+      start = i + 1;
+      chars = 0;
+    }
+  }
+}
+
+/** start/stop/restart/list services, logs (with follow), events, reload_plugins. */
+export function serviceMethods(manager: ServiceManager): Methods {
+  return {
+    startService: {
+      access: "any",
+      handle: async ({ request, caller }) => {
+        if (request.config) {
+          if (caller.role !== "admin") throw new AdiError(ErrorCode.PERMISSION_DENIED, "only the daemon's owner may define ad-hoc services");
+          await manager.start(request.name, request.config);
+        } else {
+          const service = manager.resolve(request.name);
+          checkAccess(caller, service, "start");
+          await service.start();
+        }
+        return { case: "ok", value: {} };
+      },
+    },
+    stopService: {
+      access: "any",
+      handle: async ({ request, caller }) => {
+        const service = manager.resolve(request.name);
+        checkAccess(caller, service, "stop");
+        await service.stop(request.force);
+        return { case: "ok", value: {} };
+      },
+    },
+    restartService: {
+      access: "any",
+      handle: async ({ request, caller }) => {
+        const service = manager.resolve(request.name);
+        checkAccess(caller, service, "restart");
+        await service.restart();
+        return { case: "ok", value: {} };
+      },
+    },
+    listServices: {
+      access: "any",
+      handle: () => ({ case: "services", value: { list: manager.list() } }),
+    },
+    serviceLogs: {
+      access: "any",
+      handle: ({ id, request, caller, conn }) => {
+        const service = manager.resolve(request.name);
+        checkAccess(caller, service, "read the logs of");
+        const backlog = service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL));
+        if (!request.follow) return { case: "logs", value: { lines: backlog } };
+        if (backlog.length > 0) conn.reply(id, { case: "logs", value: { lines: backlog } });
+
+        let skipped = 0;
+        let ended = false;
+        const end = (reason: string) => {
+          if (ended) return;
+          ended = true;
+          unfollow();
+          conn.reply(id, { case: "streamEnd", value: { reason } });
+        };
+        const unfollow = service.log.follow(
+          (batch) => {
+            if (conn.isClosed) return;
+            if (conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) {
+              skipped += batch.length;
+              return;
+            }
+            if (skipped > 0) {
+              const marker: LogEntry = {
+                service: service.name,
+                stream: LogStream.SYSTEM,
+                timeUnixMs: Date.now(),
+                text: `… ${skipped} lines skipped: reader too slow`,
+              };
+              skipped = 0;
+              sendLines(conn, id, [marker, ...batch]);
+            } else {
+              sendLines(conn, id, batch);
+            }
+          },
+          (reason) => {
+            conn.forgetStream(id);
+            end(reason);
+          },
+        );
+        conn.openStream(id, () => end("cancelled"));
+        return undefined;
+      },
+    },
+    watchEvents: {
+      access: "any",
+      handle: ({ id, caller, conn }) => {
+        let ended = false;
+        const unsubscribe = manager.onEvent((event) => {
+          if (conn.isClosed || conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
+          if (caller.role !== "admin") {
+            const service = manager.list().find((s) => s.name === event.service);
+            if (!caller.plugin || service?.plugin !== caller.plugin) return;
+          }
+          conn.reply(id, { case: "event", value: event });
+        });
+        conn.openStream(id, () => {
+          if (ended) return;
+          ended = true;
+          unsubscribe();
+          conn.reply(id, { case: "streamEnd", value: { reason: "cancelled" } });
+        });
+        return undefined;
+      },
+    },
+    reloadPlugins: {
+      access: "admin",
+      handle: async () => {
+        await manager.reloadPlugins();
+        return { case: "ok", value: {} };
+      },
+    },
+  };
+}

@@ -1,0 +1,246 @@
+import { join } from "node:path";
+import { EventKind, ServiceState, type ServiceConfig } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import type { AdiPaths } from "../../config.ts";
+import { AdiError, ErrorCode } from "../../errors.ts";
+import { loadPlugins, type PluginManifest } from "../../plugins/manifest.ts";
+import type { Logger } from "../logger.ts";
+import { loadDaemonConfig, type DaemonConfig } from "./daemon-config.ts";
+import type { BackoffOptions } from "./policy.ts";
+import { reapLeftovers } from "./recovery.ts";
+import { RESERVED_NAMES, specFromConfig, specFromPlugin } from "./service-config.ts";
+import { ServiceLog } from "./service-log.ts";
+import { Service, type ServiceEventInit, type ServiceInfoInit } from "./service.ts";
+import { sameSpec, type ServiceSpec } from "./spec.ts";
+import { readState, writeState, type PersistedState } from "./state-store.ts";
+
+export interface ServiceManagerOptions {
+  paths: AdiPaths;
+  logger: Logger;
+  /** The daemon's warning set (shown by `status`). */
+  warnings: Set<string>;
+  /** Identity a service runs as; null = the daemon's own user. Supplied by the privilege model. */
+  runAs?: (service: ServiceSpec) => { uid: number; gid: number } | null;
+  livenessIntervalMs?: number;
+  backoff?: BackoffOptions;
+  /** The daemon's environment, from which the inherited variables are taken. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Variables a service inherits from the daemon; everything else comes from its definition. */
+const INHERITED_ENV = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "ADI_HOME"];
+
+/**
+ * The registry and supervisor of every service: definitions from plugin
+ * manifests and ad-hoc configs, what should run (persisted), the liveness
+ * watchdog, and crash recovery. Domain code: it never touches sockets.
+ */
+export class ServiceManager {
+  private readonly services = new Map<string, Service>();
+  private plugins: PluginManifest[] = [];
+  private config!: DaemonConfig;
+  private state!: PersistedState;
+  private readonly listeners = new Set<(e: ServiceEventInit) => void>();
+  private pluginWarnings: string[] = [];
+  private liveness: Timer | null = null;
+  private readonly baseEnv: Record<string, string> = {};
+
+  constructor(private readonly opts: ServiceManagerOptions) {
+    const env = opts.env ?? process.env;
+    for (const key of INHERITED_ENV) if (env[key] !== undefined) this.baseEnv[key] = env[key]!;
+    for (const [key, value] of Object.entries(env)) if (key.startsWith("LC_") && value !== undefined) this.baseEnv[key] = value;
+  }
+
+  /** Read config, manifests and state; kill what a crashed daemon left behind. Call before serving. */
+  async init(): Promise<void> {
+    const { paths, logger } = this.opts;
+    this.config = loadDaemonConfig(paths.configFile);
+    for (const w of this.config.warnings) this.warn(w);
+    const { state, problem } = readState(paths.stateFile);
+    if (problem) this.warn(problem);
+    this.state = state;
+    if (state.children.length > 0) {
+      await reapLeftovers(state.children, (msg, fields) => logger.warn(msg, fields));
+      state.children = [];
+    }
+    for (const [name, saved] of Object.entries(state.services)) {
+      if (saved.adhoc) this.add({ ...saved.adhoc, name });
+    }
+    this.scanPlugins();
+    this.persist();
+    this.liveness = setInterval(() => {
+      for (const s of this.services.values()) s.checkAlive();
+    }, this.opts.livenessIntervalMs ?? 5_000);
+  }
+
+  /** Start what should run: the user's last wish, else daemon.toml's auto_start. */
+  async startDesired(): Promise<void> {
+    const wanted = new Set<Service>();
+    for (const s of this.services.values()) if (s.desired === true) wanted.add(s);
+    for (const name of this.config.autoStart) {
+      try {
+        const s = this.resolve(name);
+        if (s.desired === null) wanted.add(s);
+      } catch (err) {
+        this.warn(`auto_start: ${(err as Error).message}`);
+      }
+    }
+    await Promise.all(
+      [...wanted].map((s) => s.start().catch((err) => this.opts.logger.warn("start at daemon start failed", { service: s.name, error: (err as Error).message }))),
+    );
+  }
+
+  /** A service by name; reserved names resolve to their plugin's service. */
+  resolve(name: string): Service {
+    const direct = this.services.get(name);
+    if (direct) return direct;
+    if (RESERVED_NAMES.has(name)) {
+      const service = this.plugins.find((p) => p.name === name)?.service;
+      const found = service && this.services.get(service.name);
+      if (found) return found;
+      throw new AdiError(ErrorCode.NOT_FOUND, `service ${name} is not installed: install the ${name} plugin with \`adi plugin install PATH\``);
+    }
+    throw new AdiError(ErrorCode.NOT_FOUND, `no service named ${name}: define it with \`adi daemon start ${name} -- CMD [ARGS…]\` or install a plugin that declares it`);
+  }
+
+  /** Start a known service, or define (redefine) an ad-hoc one and start it. */
+  async start(name: string, config?: ServiceConfig): Promise<void> {
+    if (!config) return this.resolve(name).start();
+    const spec = specFromConfig(name, config);
+    const existing = this.services.get(name);
+    if (!existing) return this.add(spec).start();
+    if (existing.spec.plugin) {
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `service ${name} is declared by plugin ${existing.spec.plugin}; it cannot be redefined ad hoc`);
+    }
+    if (sameSpec(existing.spec, spec)) return existing.start();
+    existing.spec = spec;
+    this.persist();
+    return existing.child ? existing.restart() : existing.start();
+  }
+
+  list(): ServiceInfoInit[] {
+    return [...this.services.values()].sort((a, b) => a.name.localeCompare(b.name)).map((s) => s.info());
+  }
+
+  counts(): { total: number; running: number; failed: number } {
+    let running = 0;
+    let failed = 0;
+    for (const s of this.services.values()) {
+      if (s.state === ServiceState.RUNNING) running++;
+      else if (s.state === ServiceState.FAILED) failed++;
+    }
+    return { total: this.services.size, running, failed };
+  }
+
+  /** The service whose main process leads session `sid` (for caller identification). */
+  findBySession(sid: number): { name: string; plugin?: string } | undefined {
+    for (const s of this.services.values()) {
+      if (s.child && s.child.pid === sid && !s.child.handled) return { name: s.name, plugin: s.spec.plugin };
+    }
+    return undefined;
+  }
+
+  onEvent(listener: (e: ServiceEventInit) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Re-read plugin manifests: new services appear, changed ones apply at next start, vanished ones stop and go. */
+  async reloadPlugins(): Promise<void> {
+    const gone = this.scanPlugins();
+    await Promise.all(gone.map((s) => this.remove(s)));
+    this.persist();
+  }
+
+  /** Daemon shutdown: stop every service (graceful: stop signal + timeout; else KILL) without changing what should run. */
+  async stopAll(graceful: boolean): Promise<void> {
+    if (this.liveness) clearInterval(this.liveness);
+    this.liveness = null;
+    await Promise.all([...this.services.values()].map((s) => s.halt(graceful)));
+    this.persist();
+  }
+
+  private add(spec: ServiceSpec): Service {
+    const log = new ServiceLog(spec.name, join(this.opts.paths.serviceLogDir, `${spec.name}.log`), this.config.rotation, (problem) => {
+      // One warning per service log; removed again once the file works.
+      for (const w of this.opts.warnings) if (w.startsWith(`service log ${log.service}: `)) this.opts.warnings.delete(w);
+      if (problem) {
+        this.opts.warnings.add(`service log ${log.service}: ${problem}`);
+        this.opts.logger.warn("service log not writable", { service: log.service, error: problem });
+      }
+    });
+    const service: Service = new Service(spec, log, {
+      changed: () => this.persist(),
+      event: (e) => this.publish(e),
+      env: (s) => ({ ...this.baseEnv, ...s.env, ADI_DAEMON_SOCKET: this.opts.paths.socket, ADI_SERVICE_NAME: s.name }),
+      runAs: (s) => this.opts.runAs?.(s) ?? null,
+      backoff: this.opts.backoff,
+    });
+    service.desired = this.state.services[spec.name]?.desired ?? null;
+    this.services.set(spec.name, service);
+    return service;
+  }
+
+  private async remove(service: Service): Promise<void> {
+    await service.halt(true);
+    this.services.delete(service.name);
+    delete this.state.services[service.name];
+    service.log.close("service removed");
+    this.opts.logger.info("service removed", { service: service.name });
+  }
+
+  /** Sync plugin services with the manifests on disk; returns those whose plugin no longer declares them. */
+  private scanPlugins(): Service[] {
+    const { plugins, errors } = loadPlugins(this.opts.paths.pluginDir);
+    for (const w of this.pluginWarnings) this.opts.warnings.delete(w);
+    this.pluginWarnings = errors.map((e) => `plugin skipped: ${e.message}`);
+    for (const e of errors) this.opts.logger.warn("plugin skipped", { dir: e.dir, error: e.message });
+    for (const w of this.pluginWarnings) this.opts.warnings.add(w);
+    this.plugins = plugins;
+    const declared = new Map<string, ServiceSpec>();
+    for (const p of plugins) {
+      const spec = specFromPlugin(p);
+      if (!spec) continue;
+      const existing = this.services.get(spec.name);
+      if (existing && !existing.spec.plugin) {
+        this.warn(`plugin ${p.name} declares service ${spec.name}, but an ad-hoc service has that name; the ad-hoc one is kept`);
+        continue;
+      }
+      declared.set(spec.name, spec);
+      if (existing) existing.spec = spec;
+      else this.add(spec);
+    }
+    return [...this.services.values()].filter((s) => s.spec.plugin && !declared.has(s.name));
+  }
+
+  private publish(e: ServiceEventInit): void {
+    this.opts.logger.info(`service ${EventKind[e.kind ?? 0]?.toLowerCase() ?? "event"}`, { service: e.service, pid: e.pid || undefined, message: e.message || undefined });
+    for (const listener of this.listeners) listener(e);
+  }
+
+  private warn(message: string): void {
+    this.opts.warnings.add(message);
+    this.opts.logger.warn(message);
+  }
+
+  /** Write state.json (atomic); called on every change of a service. */
+  private persist(): void {
+    if (!this.state) return;
+    const services: PersistedState["services"] = {};
+    for (const s of this.services.values()) {
+      if (s.spec.plugin) {
+        if (s.desired !== null) services[s.name] = { desired: s.desired };
+      } else {
+        services[s.name] = { desired: s.desired ?? false, adhoc: s.spec };
+      }
+    }
+    const children = [...this.services.values()]
+      .filter((s) => s.child !== null)
+      .map((s) => ({ name: s.name, pid: s.child!.pid, pgid: s.child!.pid, sid: s.child!.pid, startTime: s.child!.startTime }));
+    this.state = { version: 1, services, children };
+    try {
+      writeState(this.opts.paths.stateFile, this.state);
+    } catch (err) {
+      this.opts.logger.error("cannot write state", { path: this.opts.paths.stateFile, error: (err as Error).message });
+    }
+  }
+}

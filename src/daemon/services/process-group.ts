@@ -1,0 +1,82 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { processAlive } from "../../util/process-alive.ts";
+
+/**
+ * Process-group and session helpers. Every service runs in its own session
+ * (Bun.spawn `detached` = setsid, so pid = pgid = sid); signalling the group
+ * reaches every descendant that did not create its own group, and scanning
+ * /proc for the session catches those that did (but stayed in the session).
+ */
+
+export interface ProcStat {
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Field 22: start time in clock ticks since boot; with the pid it names one process. */
+  startTime: number;
+}
+
+const hasProc = process.platform === "linux";
+
+export function readProcStat(pid: number): ProcStat | null {
+  if (!hasProc) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name (which may contain spaces or parens).
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: f[0] ?? "?", ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), startTime: Number(f[19]) };
+  } catch {
+    return null;
+  }
+}
+
+/** The process's start time, or null when it is gone (or on a system without /proc). */
+export function processStartTime(pid: number): number | null {
+  return readProcStat(pid)?.startTime ?? null;
+}
+
+/** Live (not zombie) processes in session `sid` or process group `sid`. */
+export function sessionMembers(sid: number, minStartTime = 0): number[] {
+  if (!hasProc) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(entry);
+    const st = readProcStat(pid);
+    if (!st || st.state === "Z" || st.state === "X") continue;
+    if ((st.session === sid || st.pgrp === sid) && st.startTime >= minStartTime) pids.push(pid);
+  }
+  return pids;
+}
+
+function kill(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // ESRCH: already gone. EPERM: not ours (a reused pid); never escalate.
+  }
+}
+
+/** Signal the whole group, then every straggler still in the session. */
+export function signalSession(sid: number, signal: NodeJS.Signals, minStartTime = 0): void {
+  kill(-sid, signal);
+  for (const pid of sessionMembers(sid, minStartTime)) kill(pid, signal);
+}
+
+/**
+ * KILL everything in the session and wait until nothing of it is alive
+ * (zombies count as gone: their parent may be a non-reaping init).
+ * Returns false if something survived `timeoutMs`.
+ */
+export async function killSession(sid: number, timeoutMs = 2_000, minStartTime = 0): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    signalSession(sid, "SIGKILL", minStartTime);
+    const left = hasProc ? sessionMembers(sid, minStartTime) : processAlive(sid) ? [sid] : [];
+    if (left.length === 0) return true;
+    if (performance.now() > deadline) return false;
+    await Bun.sleep(10);
+  }
+}

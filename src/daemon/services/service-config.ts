@@ -1,0 +1,87 @@
+import { isAbsolute } from "node:path";
+import type { ServiceConfig } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { AdiError, ErrorCode } from "../../errors.ts";
+import { isValidName, NAME_PATTERN, normalizeStopSignal, type PluginManifest } from "../../plugins/manifest.ts";
+import { DEFAULT_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
+
+/** Names that belong to the built-in plugins of the same name. */
+export const RESERVED_NAMES = new Set(["hive", "indexer", "proxy", "cocoon"]);
+
+const invalid = (message: string) => new AdiError(ErrorCode.INVALID_ARGUMENT, message);
+
+export function checkServiceName(name: string): void {
+  if (!isValidName(name)) throw invalid(`service name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
+}
+
+function stopSignal(value: string | undefined): NodeJS.Signals {
+  if (!value) return "SIGTERM";
+  const signal = normalizeStopSignal(value);
+  if (signal === null) throw invalid(`stop signal ${JSON.stringify(value)} is not supported (use SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 or SIGKILL)`);
+  return signal as NodeJS.Signals;
+}
+
+function health(config: ServiceConfig): HealthSpec | undefined {
+  const h = config.health;
+  if (!h) return undefined;
+  const common = {
+    intervalMs: Math.max(h.intervalMs || 5_000, 100),
+    timeoutMs: Math.max(h.timeoutMs || 2_000, 10),
+    failureThreshold: Math.max(h.failureThreshold || 3, 1),
+  };
+  const probe = h.probe;
+  switch (probe.case) {
+    case "command":
+      if (!probe.value.command) throw invalid("health.command needs a command");
+      return { ...common, probe: { kind: "command", argv: [probe.value.command, ...probe.value.args] } };
+    case "tcp": {
+      const m = /^(.*):(\d{1,5})$/.exec(probe.value);
+      const port = m ? Number(m[2]) : 0;
+      if (!m || port < 1 || port > 65535) throw invalid(`health.tcp must be host:port, got ${JSON.stringify(probe.value)}`);
+      return { ...common, probe: { kind: "tcp", host: m[1]!.replace(/^\[|\]$/g, "") || "127.0.0.1", port } };
+    }
+    case "unix":
+      if (!isAbsolute(probe.value)) throw invalid("health.unix must be an absolute socket path");
+      return { ...common, probe: { kind: "unix", path: probe.value } };
+    default:
+      throw invalid("health needs a probe: command, tcp or unix");
+  }
+}
+
+/** An ad-hoc definition sent with start_service. */
+export function specFromConfig(name: string, config: ServiceConfig): ServiceSpec {
+  checkServiceName(name);
+  if (RESERVED_NAMES.has(name)) throw invalid(`${name} is reserved for the ${name} plugin; choose another name for an ad-hoc service`);
+  if (!config.command) throw invalid(`service ${name}: a command is required`);
+  if (config.workingDir && !isAbsolute(config.workingDir)) throw invalid(`service ${name}: working_dir must be absolute`);
+  if (config.privileged) throw invalid(`service ${name}: privileged services are declared by plugins, not ad hoc`);
+  const spec: ServiceSpec = {
+    name,
+    argv: [config.command, ...config.args],
+    env: { ...config.env },
+    restartOnFailure: config.restartOnFailure,
+    maxRestarts: config.maxRestarts,
+    stopTimeoutMs: config.stopTimeoutMs || DEFAULT_STOP_TIMEOUT_MS,
+    stopSignal: stopSignal(config.stopSignal),
+  };
+  if (config.workingDir) spec.workingDir = config.workingDir;
+  const h = health(config);
+  if (h) spec.health = h;
+  return spec;
+}
+
+/** The service a plugin declares: its executable run with the service's subcommand. */
+export function specFromPlugin(plugin: PluginManifest): ServiceSpec | undefined {
+  const s = plugin.service;
+  if (!s) return undefined;
+  return {
+    name: s.name,
+    plugin: plugin.name,
+    argv: [plugin.executable, s.command, ...s.args],
+    env: { ...s.env },
+    workingDir: s.workingDir ?? plugin.dir,
+    restartOnFailure: s.restartOnFailure,
+    maxRestarts: s.maxRestarts,
+    stopTimeoutMs: s.stopTimeoutMs || DEFAULT_STOP_TIMEOUT_MS,
+    stopSignal: (s.stopSignal ?? "SIGTERM") as NodeJS.Signals,
+  };
+}

@@ -1,0 +1,364 @@
+import { statSync } from "node:fs";
+import { constants } from "node:os";
+import type { Subprocess } from "bun";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { EventKind, LogStream, ServiceState, type ServiceEventSchema, type ServiceInfoSchema } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { AdiError, ErrorCode } from "../../errors.ts";
+import { processAlive } from "../../util/process-alive.ts";
+import { runProbe } from "./health.ts";
+import { decideRestart, describeExit, DEFAULT_BACKOFF, type BackoffOptions } from "./policy.ts";
+import { killSession, processStartTime, signalSession } from "./process-group.ts";
+import type { ServiceLog } from "./service-log.ts";
+import type { ServiceSpec } from "./spec.ts";
+
+export type ServiceInfoInit = MessageInitShape<typeof ServiceInfoSchema>;
+export type ServiceEventInit = MessageInitShape<typeof ServiceEventSchema>;
+
+/** What a service needs from its manager. */
+export interface ServiceHooks {
+  /** State, child or desire changed: persist. */
+  changed(): void;
+  event(e: ServiceEventInit): void;
+  /** Environment for the child (the spec's env is already merged in). */
+  env(spec: ServiceSpec): Record<string, string>;
+  runAs(spec: ServiceSpec): { uid: number; gid: number } | null;
+  backoff?: BackoffOptions;
+}
+
+/** One running generation of the service. */
+export interface Child {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  pid: number;
+  /** /proc start time (clock ticks since boot); 0 where unknown. */
+  startTime: number;
+  /** performance.now() at spawn. */
+  startedAt: number;
+  /** A stop was asked for: the exit is expected, no restart. */
+  stopping: boolean;
+  /** Set when a health probe condemned it: the exit counts as a failure. */
+  unhealthy?: string;
+  handled: boolean;
+  /** Resolves once the exit is handled and the whole session is gone. */
+  done: Promise<void>;
+  resolveDone(): void;
+}
+
+function errnoText(err: unknown, argv0: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return `executable not found: ${argv0}`;
+  if (code === "EACCES") return `permission denied: ${argv0} is not executable`;
+  return (err as Error).message;
+}
+
+/**
+ * One supervised service and its state machine:
+ * STOPPED/FAILED --start--> STARTING --spawned--> RUNNING --exit--> BACKOFF --delay--> STARTING …
+ * RUNNING --stop--> STOPPING --group gone--> STOPPED; exhausted restarts or a
+ * spawn error -> FAILED. User operations are serialized; exits are handled
+ * from the child's exit event, whenever it comes.
+ */
+export class Service {
+  state = ServiceState.STOPPED;
+  child: Child | null = null;
+  /** Should it run? The user's last start/stop (null: never said); survives daemon restarts (state.json). */
+  desired: boolean | null = null;
+  restarts = 0;
+  private streak = 0;
+  lastError = "";
+  lastExitCode: number | undefined;
+  lastSignal = "";
+  private backoffTimer: Timer | null = null;
+  private nextStartAt = 0;
+  private healthTimer: Timer | null = null;
+  private ops: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    public spec: ServiceSpec,
+    readonly log: ServiceLog,
+    private readonly hooks: ServiceHooks,
+  ) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
+  info(): ServiceInfoInit {
+    const child = this.child;
+    return {
+      name: this.name,
+      state: this.state,
+      pid: child?.pid ?? 0,
+      uptimeSecs: child && this.state === ServiceState.RUNNING ? Math.floor((performance.now() - child.startedAt) / 1000) : 0,
+      restarts: this.restarts,
+      lastError: this.lastError,
+      lastExitCode: this.lastExitCode,
+      lastSignal: this.lastSignal,
+      plugin: this.spec.plugin ?? "",
+      nextRestartMs: this.state === ServiceState.BACKOFF ? Math.max(0, Math.round(this.nextStartAt - performance.now())) : 0,
+      command: this.spec.argv.join(" "),
+    };
+  }
+
+  /** Start (a no-op when already up); throws when the spawn fails. */
+  start(): Promise<void> {
+    return this.serialize(async () => {
+      this.desired = true;
+      if (this.child) {
+        this.hooks.changed();
+        return;
+      }
+      this.clearBackoff();
+      this.resetHistory();
+      this.spawn(true);
+    });
+  }
+
+  stop(force: boolean): Promise<void> {
+    return this.serialize(async () => {
+      this.desired = false;
+      await this.stopNow(force);
+    });
+  }
+
+  restart(): Promise<void> {
+    return this.serialize(async () => {
+      this.desired = true;
+      await this.stopNow(false);
+      this.resetHistory();
+      this.spawn(true);
+    });
+  }
+
+  /** Daemon shutdown: stop without changing what the user wants running. */
+  halt(graceful: boolean): Promise<void> {
+    return this.serialize(() => this.stopNow(!graceful));
+  }
+
+  /** Liveness check: a leader that vanished without an exit event (or is a zombie nobody reaps). */
+  checkAlive(): void {
+    const child = this.child;
+    if (!child || child.handled || processAlive(child.pid)) return;
+    // Give the exit event a moment: it normally arrives right after the process dies.
+    setTimeout(() => {
+      if (!child.handled) void this.onExit(child, null, null, "process vanished (found by the liveness check)");
+    }, 1_000);
+  }
+
+  private serialize<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.ops.then(op, op);
+    this.ops = next.catch(() => {});
+    return next;
+  }
+
+  private resetHistory(): void {
+    this.restarts = 0;
+    this.streak = 0;
+    this.lastError = "";
+    this.lastExitCode = undefined;
+    this.lastSignal = "";
+  }
+
+  private setState(state: ServiceState): void {
+    this.state = state;
+    this.hooks.changed();
+  }
+
+  private emit(kind: EventKind, extra: { pid?: number; exitCode?: number; signal?: string; restartInMs?: number; message?: string } = {}): void {
+    this.hooks.event({ service: this.name, kind, state: this.state, pid: this.pid, timeUnixMs: Date.now(), ...extra });
+  }
+
+  private fail(reason: string): void {
+    this.lastError = reason;
+    this.setState(ServiceState.FAILED);
+    this.log.system(`failed: ${reason}`);
+    this.emit(EventKind.FAILED, { message: reason });
+  }
+
+  /** Spawn a new generation. `userAsked`: a spawn error is thrown back to the caller too. */
+  private spawn(userAsked: boolean): void {
+    this.setState(ServiceState.STARTING);
+    const { spec } = this;
+    let proc: Subprocess<"ignore", "pipe", "pipe">;
+    try {
+      if (spec.workingDir !== undefined && !isDirectory(spec.workingDir)) {
+        throw new Error(`working directory ${spec.workingDir} does not exist`);
+      }
+      const ids = this.hooks.runAs(spec);
+      proc = Bun.spawn(spec.argv, {
+        cwd: spec.workingDir,
+        env: this.hooks.env(spec),
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        detached: true,
+        ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),
+      });
+    } catch (err) {
+      const reason = `spawn failed: ${errnoText(err, spec.argv[0] ?? "")}`;
+      this.fail(reason);
+      if (userAsked) throw new AdiError(ErrorCode.FAILED_PRECONDITION, `cannot start ${this.name}: ${reason}`);
+      return;
+    }
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const child: Child = {
+      proc,
+      pid: proc.pid,
+      startTime: processStartTime(proc.pid) ?? 0,
+      startedAt: performance.now(),
+      stopping: false,
+      handled: false,
+      done,
+      resolveDone,
+    };
+    this.child = child;
+    const drained = Promise.all([this.log.drain(proc.stdout, LogStream.STDOUT), this.log.drain(proc.stderr, LogStream.STDERR)]);
+    void drained;
+    void proc.exited.then(() => {
+      const signal = signalName(proc.signalCode);
+      return this.onExit(child, signal === null ? proc.exitCode : null, signal);
+    });
+    this.log.system(`started pid ${child.pid}: ${spec.argv.join(" ")}`);
+    this.setState(ServiceState.RUNNING);
+    this.emit(EventKind.STARTED);
+    this.startHealth(child);
+  }
+
+  private async onExit(child: Child, code: number | null, signal: string | null, vanished?: string): Promise<void> {
+    if (child.handled) return;
+    child.handled = true;
+    this.stopHealth();
+    // Nothing of the session may outlive its leader: stragglers are killed
+    // before a new generation starts (no duplicates, no orphans).
+    await killSession(child.pid, 2_000, child.startTime);
+    if (this.child === child) this.child = null;
+    this.lastExitCode = code ?? undefined;
+    this.lastSignal = signal ?? "";
+    const what = vanished ?? describeExit({ code, signal });
+    this.log.system(what);
+    child.resolveDone();
+    if (child.stopping) return; // the stop operation sets the state
+    this.emit(EventKind.EXITED, { pid: child.pid, exitCode: code ?? undefined, signal: signal ?? "", message: what });
+
+    const failure = child.unhealthy !== undefined ? `unhealthy (${child.unhealthy}); ${what}` : vanished;
+    const decision = decideRestart(
+      { code, signal, ranMs: performance.now() - child.startedAt, failure },
+      this.spec,
+      this.streak,
+      this.hooks.backoff ?? DEFAULT_BACKOFF,
+    );
+    const reason = failure ?? what;
+    this.streak = decision.streak;
+    if (decision.action === "done") {
+      this.lastError = "";
+      this.desired = false;
+      this.setState(ServiceState.STOPPED);
+      this.emit(EventKind.STOPPED, { message: reason });
+      return;
+    }
+    if (decision.action === "fail") {
+      this.fail(decision.reason);
+      return;
+    }
+    this.lastError = reason;
+    this.restarts++;
+    this.nextStartAt = performance.now() + decision.delayMs;
+    this.setState(ServiceState.BACKOFF);
+    this.log.system(`restarting in ${decision.delayMs} ms (restart ${decision.streak} of ${this.spec.maxRestarts})`);
+    this.emit(EventKind.RESTARTING, { restartInMs: decision.delayMs, message: reason });
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+      void this.serialize(async () => {
+        if (this.state === ServiceState.BACKOFF && !this.child) this.spawn(false);
+      });
+    }, decision.delayMs);
+  }
+
+  private async stopNow(force: boolean): Promise<void> {
+    this.clearBackoff();
+    const child = this.child;
+    if (!child) {
+      if (this.state !== ServiceState.STOPPED && this.state !== ServiceState.FAILED) this.setState(ServiceState.STOPPED);
+      else this.hooks.changed();
+      return;
+    }
+    child.stopping = true;
+    this.setState(ServiceState.STOPPING);
+    this.stopHealth();
+    if (force) {
+      signalSession(child.pid, "SIGKILL", child.startTime);
+    } else {
+      signalSession(child.pid, this.spec.stopSignal, child.startTime);
+      const timeout = this.spec.stopTimeoutMs;
+      let timer: Timer | undefined;
+      const timedOut = await Promise.race([
+        child.done.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeout))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.log.system(`still running ${timeout} ms after ${this.spec.stopSignal}: sending SIGKILL`);
+        signalSession(child.pid, "SIGKILL", child.startTime);
+      }
+    }
+    await child.done;
+    this.setState(ServiceState.STOPPED);
+    this.emit(EventKind.STOPPED, { message: force ? "killed" : "stopped" });
+  }
+
+  private clearBackoff(): void {
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    this.backoffTimer = null;
+  }
+
+  private startHealth(child: Child): void {
+    const health = this.spec.health;
+    if (!health) return;
+    let failures = 0;
+    let probing = false;
+    this.healthTimer = setInterval(async () => {
+      if (probing || child.handled || child.stopping || child.unhealthy) return;
+      probing = true;
+      const problem = await runProbe(health.probe, health.timeoutMs, this.hooks.env(this.spec));
+      probing = false;
+      if (child.handled || child.stopping) return;
+      if (problem === null) {
+        failures = 0;
+        return;
+      }
+      failures++;
+      this.log.system(`health check failed (${failures}/${health.failureThreshold}): ${problem}`);
+      if (failures < health.failureThreshold) return;
+      child.unhealthy = problem;
+      this.emit(EventKind.UNHEALTHY, { message: problem });
+      // Ask it to stop like a user stop would; its exit then goes through the restart policy.
+      signalSession(child.pid, this.spec.stopSignal, child.startTime);
+      setTimeout(() => {
+        if (!child.handled) signalSession(child.pid, "SIGKILL", child.startTime);
+      }, this.spec.stopTimeoutMs);
+    }, health.intervalMs);
+  }
+
+  private stopHealth(): void {
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
+  }
+}
+
+function signalName(signal: number | string | null): string | null {
+  if (signal === null) return null;
+  if (typeof signal === "string") return signal;
+  return Object.entries(constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
