@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, each beside its baseline from the same run. */
+import { benchCliStartup } from "./cli-startup.ts";
 import { benchPing } from "./ping.ts";
 import { printTable } from "./lib.ts";
 
-const rows = [...(await benchPing())];
+const rows = [...(await benchPing()), ...(await benchCliStartup())];
 printTable(rows);
