@@ -1,0 +1,161 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ServiceState } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
+import { waitFor } from "../helpers/env.ts";
+import { cleanupDaemons, newDaemon, serviceInfo, servicesJson, sessionProcesses, waitForState } from "./helpers.ts";
+
+afterEach(cleanupDaemons);
+
+describe("service supervision", () => {
+  test("a service that keeps exiting 1 is restarted max_restarts times with growing delays, then FAILED", async () => {
+    const d = newDaemon();
+    await d.start();
+    const stamps = join(d.home, "stamps");
+    const r = await d.cli(["daemon", "start", "crash", "--max-restarts", "3", "--", "sh", "-c", `date +%s%N >> ${stamps}; exit 1`]);
+    expect(r.code).toBe(0);
+    await waitForState(d, "crash", ServiceState.FAILED, 8_000);
+
+    const times = readFileSync(stamps, "utf8").trim().split("\n").map((ns) => Number(BigInt(ns) / 1_000_000n));
+    expect(times.length).toBe(4); // the first run and 3 restarts
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(gaps[0]!).toBeGreaterThanOrEqual(90);
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
+    expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
+
+    const json = (await servicesJson(d)).find((s) => s.name === "crash")!;
+    expect(json).toMatchObject({ state: "failed", restarts: 3, pid: null, last_exit_code: 1 });
+    expect(json.last_error).toContain("exited with code 1");
+    expect(json.last_error).toContain("max restarts reached");
+
+    const table = await d.cli(["daemon", "services"]);
+    expect(table.stdout).toMatch(/NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST ERROR/);
+    expect(table.stdout).toMatch(/crash\s+failed\s+-\s+-\s+3\s+exited with code 1/);
+  });
+
+  test("kill -9 of a service's pid: a new pid runs, from the exit event (well inside one liveness interval)", async () => {
+    const d = newDaemon();
+    await d.start();
+    expect((await d.cli(["daemon", "start", "sleeper", "--", "sleep", "1000"])).code).toBe(0);
+    const first = (await waitForState(d, "sleeper", ServiceState.RUNNING)).pid;
+    expect(first).toBeGreaterThan(0);
+    const t0 = performance.now();
+    process.kill(first, "SIGKILL");
+    let second = 0;
+    await waitFor(async () => {
+      const info = await serviceInfo(d, "sleeper");
+      second = info?.state === ServiceState.RUNNING && info.pid !== first ? info.pid : 0;
+      return second > 0;
+    }, 3_000, "a new pid");
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeLessThan(1_500); // the liveness check runs every 5 s
+    const info = (await serviceInfo(d, "sleeper"))!;
+    expect(info.restarts).toBe(1);
+    expect(info.lastSignal).toBe("SIGKILL");
+    expect(sessionProcesses(second)).toEqual([second]);
+  });
+
+  test("a service that ignores SIGTERM is gone within stop timeout + 1 s", async () => {
+    const d = newDaemon();
+    await d.start();
+    const r = await d.cli(["daemon", "start", "stubborn", "--stop-timeout", "1", "--", "sh", "-c", 'trap "" TERM; while :; do sleep 0.1; done']);
+    expect(r.code).toBe(0);
+    const { pid } = await waitForState(d, "stubborn", ServiceState.RUNNING);
+    await Bun.sleep(200);
+    const client = d.client({ timeoutMs: 15_000 });
+    const t0 = performance.now();
+    try {
+      await client.stopService("stubborn");
+    } finally {
+      client.close();
+    }
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(2_000);
+    expect(sessionProcesses(pid)).toEqual([]);
+    const info = (await serviceInfo(d, "stubborn"))!;
+    expect(info.state).toBe(ServiceState.STOPPED);
+    expect(info.pid).toBe(0);
+  });
+
+  test("grandchildren never survive stop, restart or daemon shutdown", async () => {
+    const d = newDaemon();
+    await d.start();
+    const script = "sleep 1000 & sleep 1000 & wait";
+    expect((await d.cli(["daemon", "start", "forker", "--", "sh", "-c", script])).code).toBe(0);
+    const gen1 = (await waitForState(d, "forker", ServiceState.RUNNING)).pid;
+    await waitFor(() => sessionProcesses(gen1).length === 3, 3_000, "sh and two sleeps");
+
+    expect((await d.cli(["daemon", "restart", "forker"])).code).toBe(0);
+    const gen2 = (await waitForState(d, "forker", ServiceState.RUNNING)).pid;
+    expect(gen2).not.toBe(gen1);
+    expect(sessionProcesses(gen1)).toEqual([]);
+    await waitFor(() => sessionProcesses(gen2).length === 3, 3_000, "second generation");
+
+    expect((await d.cli(["daemon", "stop", "forker"])).code).toBe(0);
+    expect(sessionProcesses(gen2)).toEqual([]);
+
+    expect((await d.cli(["daemon", "start", "forker"])).code).toBe(0);
+    const gen3 = (await waitForState(d, "forker", ServiceState.RUNNING)).pid;
+    await waitFor(() => sessionProcesses(gen3).length === 3, 3_000, "third generation");
+    expect((await d.cli(["daemon", "stop"])).code).toBe(0);
+    expect(sessionProcesses(gen3)).toEqual([]);
+  });
+
+  test("stop --force kills at once, skipping the stop timeout", async () => {
+    const d = newDaemon();
+    await d.start();
+    await d.cli(["daemon", "start", "slow", "--", "sh", "-c", 'trap "" TERM; sleep 1000 & wait']);
+    const { pid } = await waitForState(d, "slow", ServiceState.RUNNING);
+    const t0 = performance.now();
+    const r = await d.cli(["daemon", "stop", "slow", "--force"]);
+    expect(r.code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5_000); // the default stop timeout is 10 s
+    expect(sessionProcesses(pid)).toEqual([]);
+  });
+
+  test("a service whose binary does not exist is FAILED with a clear spawn error", async () => {
+    const d = newDaemon();
+    await d.start();
+    const r = await d.cli(["daemon", "start", "ghost", "--", "/nonexistent/bin/ghostd", "--serve"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot start ghost: spawn failed: executable not found: /nonexistent/bin/ghostd");
+    const json = (await servicesJson(d)).find((s) => s.name === "ghost")!;
+    expect(json.state).toBe("failed");
+    expect(json.last_error).toBe("spawn failed: executable not found: /nonexistent/bin/ghostd");
+  });
+
+  test("a missing working directory is reported as such", async () => {
+    const d = newDaemon();
+    await d.start();
+    const r = await d.cli(["daemon", "start", "lost", "--cwd", "/nonexistent/dir", "--", "true"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("working directory /nonexistent/dir does not exist");
+  });
+
+  test("unknown names answer NOT_FOUND; reserved names say which plugin to install", async () => {
+    const d = newDaemon();
+    await d.start();
+    const hive = await d.cli(["daemon", "start", "hive"]);
+    expect(hive.code).toBe(1);
+    expect(hive.stderr).toContain("service hive is not installed: install the hive plugin with `adi plugin install PATH`");
+    const nope = await d.cli(["daemon", "stop", "nope"]);
+    expect(nope.code).toBe(1);
+    expect(nope.stderr).toContain("no service named nope");
+    const adhoc = await d.cli(["daemon", "start", "proxy", "--", "true"]);
+    expect(adhoc.code).toBe(2);
+    expect(adhoc.stderr).toContain("proxy is reserved");
+    const badName = await d.cli(["daemon", "start", "../evil", "--", "true"]);
+    expect(badName.code).toBe(2);
+  });
+
+  test("a clean exit is not restarted: the service is stopped, not failed", async () => {
+    const d = newDaemon();
+    await d.start();
+    await d.cli(["daemon", "start", "job", "--", "sh", "-c", "echo done"]);
+    const info = await waitForState(d, "job", ServiceState.STOPPED);
+    expect(info.restarts).toBe(0);
+    expect(info.lastExitCode).toBe(0);
+    expect(info.lastError).toBe("");
+  });
+});
