@@ -32,7 +32,8 @@ export function serviceProcesses(d: TestDaemon, service?: string): number[] {
       if (state === "Z" || state === "X") continue;
       const env = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
       if (!env.includes(marker)) continue;
-      if (service !== undefined && !env.includes(`ADI_SERVICE_NAME=${service}`)) continue;
+      // The daemon itself has the socket variable too, but no service name.
+      if (service === undefined ? !env.some((v) => v.startsWith("ADI_SERVICE_NAME=")) : !env.includes(`ADI_SERVICE_NAME=${service}`)) continue;
       pids.push(Number(entry));
     } catch {
       // Gone, or not ours to read.
