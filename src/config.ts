@@ -1,5 +1,8 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { posix, win32 } from "node:path";
+import { adiHome, defaultSocketPath, socketAddress, type Env } from "./protocol/transport.ts";
+
+export { isAbstractSocket, isNamedPipe, WINDOWS_PIPE } from "./protocol/transport.ts";
 
 /** Every path and name the daemon and its clients agree on (DESIGN §4). */
 export interface AdiPaths {
@@ -19,20 +22,6 @@ export interface AdiPaths {
   rootUser: string;
 }
 
-type Env = Record<string, string | undefined>;
-
-const WINDOWS_PIPE = "\\\\.\\pipe\\adi-daemon";
-
-function defaultHome(env: Env, platform: NodeJS.Platform, home: string): string {
-  if (platform === "win32") {
-    const local = env.LOCALAPPDATA || join(home, "AppData", "Local");
-    return join(local, "adi");
-  }
-  // macOS uses the XDG location too: one layout to document and to test.
-  const data = env.XDG_DATA_HOME || join(home, ".local", "share");
-  return join(data, "adi");
-}
-
 /**
  * Resolve paths from the environment. `platform` and `home` are parameters so
  * the Windows/macOS choices can be tested on Linux.
@@ -42,32 +31,28 @@ export function resolvePaths(
   platform: NodeJS.Platform = process.platform,
   home: string = homedir(),
 ): AdiPaths {
-  const adiHome = env.ADI_HOME || defaultHome(env, platform, home);
-  const logDir = join(adiHome, "logs");
-  const defaultSocket = platform === "win32" ? WINDOWS_PIPE : join(adiHome, "daemon.sock");
+  const join = platform === "win32" ? win32.join : posix.join;
+  const root = adiHome(env, platform, home);
+  const logDir = join(root, "logs");
   return {
-    home: adiHome,
-    socket: env.ADI_DAEMON_SOCKET || defaultSocket,
-    pidFile: env.ADI_DAEMON_PID || join(adiHome, "daemon.pid"),
-    lockFile: join(adiHome, "daemon.lock"),
+    home: root,
+    socket: defaultSocketPath(env, platform, home),
+    pidFile: env.ADI_DAEMON_PID || join(root, "daemon.pid"),
+    lockFile: join(root, "daemon.lock"),
     daemonLog: env.ADI_DAEMON_LOG || join(logDir, "daemon.log"),
     logDir,
     serviceLogDir: join(logDir, "services"),
-    pluginDir: join(adiHome, "plugins"),
-    stateFile: join(adiHome, "state.json"),
-    configFile: join(adiHome, "daemon.toml"),
-    approvalsFile: join(adiHome, "approvals.json"),
+    pluginDir: join(root, "plugins"),
+    stateFile: join(root, "state.json"),
+    configFile: join(root, "daemon.toml"),
+    approvalsFile: join(root, "approvals.json"),
     auditLog: join(logDir, "audit.log"),
     user: env.ADI_USER || "adi",
     rootUser: env.ADI_ROOT_USER || "adi-root",
   };
 }
 
-/** `@name` selects a Linux abstract socket (no file, no permissions). */
-export function listenAddress(socket: string): string {
-  return socket.startsWith("@") ? `\0${socket.slice(1)}` : socket;
-}
-
-export function isAbstractSocket(socket: string): boolean {
-  return socket.startsWith("@");
+/** The address for Bun.listen: `@name` becomes `\0name` (Linux only; refused elsewhere). */
+export function listenAddress(socket: string, platform: NodeJS.Platform = process.platform): string {
+  return socketAddress(socket, platform);
 }

@@ -10,6 +10,7 @@ import {
   makeRequest,
   type RequestKindInit,
 } from "../protocol/index.ts";
+import { socketAddress } from "../protocol/transport.ts";
 
 /** Receives every response frame for one request id; return true when it was the last. */
 type FrameHandler = (response: Response) => boolean;
@@ -33,8 +34,9 @@ function connectionLostError(): AdiError {
   return new AdiError(ErrorCode.UNAVAILABLE, "the connection to the daemon was lost");
 }
 
+/** The address for Bun.connect (`@name` = Linux abstract socket; refused elsewhere). */
 export function addressOf(socketPath: string): string {
-  return socketPath.startsWith("@") ? `\0${socketPath.slice(1)}` : socketPath;
+  return socketAddress(socketPath);
 }
 
 /**
@@ -54,9 +56,10 @@ export class ClientConnection {
 
   static async open(socketPath: string): Promise<ClientConnection> {
     const conn = new ClientConnection();
+    const address = addressOf(socketPath);
     try {
       conn.socket = await Bun.connect({
-        unix: addressOf(socketPath),
+        unix: address,
         socket: {
           data: (_s, chunk) => conn.onData(chunk),
           drain: () => conn.out.drain(),

@@ -17,11 +17,18 @@ import type { RequestKindInit } from "../protocol/index.ts";
 import { ClientConnection } from "./connection.ts";
 import { defaultLauncher, spawnDaemon, START_DEADLINE_MS } from "./launch.ts";
 import { PushIterator } from "./stream.ts";
+import { defaultSocketPath } from "../protocol/transport.ts";
+import { homedir } from "node:os";
 
+/** A service definition for {@link DaemonClient.startService}, as a plain object (`{ command, args, env, … }`). */
 export type ServiceConfigInit = MessageInitShape<typeof ServiceConfigSchema>;
 
 export interface DaemonClientOptions {
-  /** Socket path (`@name` = Linux abstract socket). Default: ADI_DAEMON_SOCKET, else $ADI_HOME/daemon.sock. */
+  /**
+   * Socket path (`@name` = Linux abstract socket). Default: ADI_DAEMON_SOCKET,
+   * else `\\.\pipe\adi-daemon` on Windows, else `$ADI_HOME/daemon.sock`.
+   * A service started by the daemon gets ADI_DAEMON_SOCKET in its environment.
+   */
   socketPath?: string;
   /** Per-request timeout in ms (default 10 s). Streams have none. */
   timeoutMs?: number;
@@ -31,14 +38,8 @@ export interface DaemonClientOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** What {@link DaemonClient.sudoRun} answers: the command's result, or why it was not run. */
 export type SudoRunResult = { allowed: true; result: CommandResult } | { allowed: false; reason: string };
-
-function defaultSocketPath(env: Record<string, string | undefined>): string {
-  if (env.ADI_DAEMON_SOCKET) return env.ADI_DAEMON_SOCKET;
-  if (process.platform === "win32") return "\\\\.\\pipe\\adi-daemon";
-  const home = env.ADI_HOME || `${env.XDG_DATA_HOME || `${env.HOME ?? ""}/.local/share`}/adi`;
-  return `${home}/daemon.sock`;
-}
 
 function unexpected(kind: Response["kind"], wanted: string): AdiError {
   return new AdiError(ErrorCode.INTERNAL, `expected ${wanted} from the daemon, got ${kind.case ?? "nothing"}`);
@@ -47,11 +48,27 @@ function unexpected(kind: Response["kind"], wanted: string): AdiError {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The client plugins and the CLI use to talk to the daemon. One lazily opened
- * connection carries every call; if it drops, pending calls reject with
- * UNAVAILABLE and the next call opens a new one (calls are never retried).
+ * The client plugins and the CLI use to talk to the daemon.
+ *
+ * - One lazily opened connection carries every call, many in flight at once
+ *   (each request has its own id), log streams beside them.
+ * - Every failure is an {@link AdiError} with a proto `ErrorCode`:
+ *   UNAVAILABLE when the daemon is not running or the connection dropped
+ *   (every pending call rejects), DEADLINE_EXCEEDED when a call times out,
+ *   and the daemon's own code (NOT_FOUND, PERMISSION_DENIED, …) otherwise.
+ * - No reconnect and no retry: after a drop the next call opens a new
+ *   connection; whether to repeat a call is the caller's decision.
+ *
+ * ```ts
+ * import { DaemonClient } from "adi/client";
+ * const client = new DaemonClient();
+ * const { version } = await client.ping();
+ * for await (const line of client.logs("web", { lines: 10, follow: true })) console.log(line.text);
+ * client.close();
+ * ```
  */
 export class DaemonClient {
+  /** The socket path (or pipe name) this client connects to. */
   readonly socketPath: string;
   private readonly timeoutMs: number;
   private readonly env: Record<string, string | undefined>;
@@ -61,13 +78,14 @@ export class DaemonClient {
 
   constructor(opts: DaemonClientOptions = {}) {
     this.env = opts.env ?? process.env;
-    this.socketPath = opts.socketPath ?? defaultSocketPath(this.env);
+    this.socketPath = opts.socketPath ?? defaultSocketPath(this.env, process.platform, this.env.HOME || this.env.USERPROFILE || homedir());
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.launcher = opts.launcher;
   }
 
   // ------------------------------------------------------------ lifecycle
 
+  /** True when the daemon answers a ping; false when nothing listens (UNAVAILABLE). */
   async isRunning(): Promise<boolean> {
     try {
       await this.ping();
@@ -81,7 +99,9 @@ export class DaemonClient {
   /**
    * Start the daemon if nothing answers. Safe under races: every racer may
    * spawn one, exactly one wins the daemon's lock, the rest exit and every
-   * caller returns once the winner answers.
+   * caller returns once the winner answers. Needs the `adi` binary: the
+   * `launcher` option, else ADI_BIN, else `adi` on PATH. Rejects with
+   * UNAVAILABLE when the daemon exits or does not answer within 5 s.
    */
   async ensureRunning(): Promise<void> {
     if (await this.isRunning()) return;
@@ -115,18 +135,21 @@ export class DaemonClient {
 
   // ------------------------------------------------------------ calls
 
+  /** Liveness and identity: the daemon's version and uptime. */
   async ping(): Promise<Pong> {
     const kind = await this.call({ case: "ping", value: {} });
     if (kind.case !== "pong") throw unexpected(kind, "pong");
     return kind.value;
   }
 
+  /** Introduce this client; the reply carries the daemon's version and who the daemon thinks the caller is. */
   async hello(clientVersion = ""): Promise<HelloReply> {
     const kind = await this.call({ case: "hello", value: { clientVersion } });
     if (kind.case !== "hello") throw unexpected(kind, "hello");
     return kind.value;
   }
 
+  /** The daemon's pid, paths, isolation state, warnings and service counts (what `adi daemon status` prints). */
   async status(): Promise<DaemonStatus> {
     const kind = await this.call({ case: "status", value: {} });
     if (kind.case !== "status") throw unexpected(kind, "status");
@@ -154,27 +177,39 @@ export class DaemonClient {
     this.conn = null;
   }
 
+  /**
+   * Start a service: a known one (plugin manifest, daemon.toml) by name, or an
+   * ad-hoc one when `config` is given. Resolves once the daemon accepted it
+   * (watch `listServices`/`watchEvents` for RUNNING). ALREADY_EXISTS when it runs.
+   */
   async startService(name: string, config?: ServiceConfigInit): Promise<void> {
     await this.expectOk({ case: "startService", value: { name, config } });
   }
 
+  /** Stop a service (TERM to its process group, KILL after its stop timeout; `force` kills at once). */
   async stopService(name: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.expectOk({ case: "stopService", value: { name, force: opts.force ?? false } });
   }
 
+  /** Stop then start a service with its current configuration. */
   async restartService(name: string): Promise<void> {
     await this.expectOk({ case: "restartService", value: { name } });
   }
 
+  /** Every service the daemon knows: name, state, pid, uptime, restarts, last error. */
   async listServices(): Promise<ServiceInfo[]> {
     const kind = await this.call({ case: "listServices", value: {} });
     if (kind.case !== "services") throw unexpected(kind, "services");
     return kind.value.list;
   }
 
-  /** Recent lines of a service's log. */
+  /** The last `lines` lines (0 = the daemon's default) of a service's output. NOT_FOUND for an unknown service. */
   logs(name: string, opts?: { lines?: number; follow?: false }): Promise<LogLine[]>;
-  /** Recent lines, then every new line as it is written; leave the loop to stop following. */
+  /**
+   * The last `lines` lines, then every new line as it is written. Leaving the
+   * `for await` loop (break/return/throw) sends `cancel_stream`; the iterator
+   * throws an AdiError if the stream fails or the connection drops.
+   */
   logs(name: string, opts: { lines?: number; follow: true }): AsyncIterableIterator<LogLine>;
   logs(name: string, opts: { lines?: number; follow?: boolean } = {}): Promise<LogLine[]> | AsyncIterableIterator<LogLine> {
     const request: RequestKindInit = { case: "serviceLogs", value: { name, lines: opts.lines ?? 0, follow: opts.follow ?? false } };
@@ -190,21 +225,30 @@ export class DaemonClient {
     });
   }
 
-  /** Service state changes as they happen. */
+  /** Service state changes as they happen, until the loop is left (which cancels the stream). */
   watchEvents(): AsyncIterableIterator<ServiceEvent> {
     return this.stream({ case: "watchEvents", value: {} }, (kind, push) => {
       if (kind.case === "event") push(kind.value);
     });
   }
 
-  /** Run a command as the unprivileged ADI_USER (or the owner when isolation is off). */
+  /**
+   * Run a command (never through a shell) as the unprivileged ADI_USER, or as
+   * the daemon's owner when isolation is off. Resolves with exit code and
+   * captured output; `timeoutMs` bounds the command (daemon default 60 s).
+   */
   async run(command: string, args: string[] = [], opts: { timeoutMs?: number } = {}): Promise<CommandResult> {
     const kind = await this.call({ case: "run", value: { command, args, timeoutMs: opts.timeoutMs ?? 0 } }, this.commandTimeout(opts.timeoutMs));
     if (kind.case !== "commandResult") throw unexpected(kind, "commandResult");
     return kind.value;
   }
 
-  /** Run an approved privileged command as ADI_ROOT_USER; denied unless a pattern the user approved matches. */
+  /**
+   * Run a privileged command as ADI_ROOT_USER through `sudo -n`. Only a caller
+   * identified as a plugin's service, with an argv matching a pattern the user
+   * approved at install, is allowed; anything else resolves `{ allowed: false, reason }`
+   * (also when isolation is off). `reason` is written to the audit log.
+   */
   async sudoRun(command: string, args: string[], reason: string, opts: { timeoutMs?: number } = {}): Promise<SudoRunResult> {
     const kind = await this.call(
       { case: "sudoRun", value: { command, args, reason, timeoutMs: opts.timeoutMs ?? 0 } },

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AdiPaths } from "../config.ts";
-import { isAbstractSocket } from "../config.ts";
+import { isAbstractSocket, isNamedPipe } from "../config.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { tryLockExclusive } from "./native.ts";
 
@@ -31,12 +31,18 @@ export function preparePaths(paths: AdiPaths): void {
   ensurePrivateDir(paths.serviceLogDir);
   ensurePrivateDir(paths.pluginDir);
   for (const file of [paths.pidFile, paths.daemonLog]) ensurePrivateDir(dirname(file));
-  if (!isAbstractSocket(paths.socket)) ensurePrivateDir(dirname(paths.socket));
+  if (!isAbstractSocket(paths.socket) && !isNamedPipe(paths.socket)) ensurePrivateDir(dirname(paths.socket));
 }
 
-/** Open the lock file (never through a symlink) and try to take the lock. */
-export function tryAcquireLock(lockFile: string): number | null {
-  const fd = openSync(lockFile, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+/**
+ * Open the lock file (never through a symlink) and try to take the lock.
+ * Windows has no flock: there the named pipe is the lock (libuv binds a pipe
+ * name with FILE_FLAG_FIRST_PIPE_INSTANCE, so a second daemon's listen fails),
+ * and the file is only opened.
+ */
+export function tryAcquireLock(lockFile: string, platform: NodeJS.Platform = process.platform): number | null {
+  const fd = openSync(lockFile, constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600);
+  if (platform === "win32") return fd;
   if (tryLockExclusive(fd)) return fd;
   closeSync(fd);
   return null;
@@ -59,7 +65,8 @@ export async function socketAnswers(address: string): Promise<boolean> {
  * its target); anything else at the path is an error for the user to fix.
  */
 export async function clearStaleSocket(socketPath: string, address: string): Promise<void> {
-  if (isAbstractSocket(socketPath)) return;
+  // No file to clear: abstract sockets have none, a pipe vanishes with its server.
+  if (isAbstractSocket(socketPath) || isNamedPipe(socketPath)) return;
   let st;
   try {
     st = lstatSync(socketPath);

@@ -1,38 +1,51 @@
 import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { AdiError, ErrorCode } from "../errors.ts";
 
 /**
  * The few libc calls Bun does not expose: flock (one daemon per ADI_HOME,
- * released by the kernel even on kill -9) and getsockopt(SO_PEERCRED) (who is
- * on the other end of the socket, answered by the kernel, not the message).
- * Loaded on first use so the CLI never pays for it.
+ * released by the kernel even on kill -9) and the peer's credentials on the
+ * socket (who is on the other end, answered by the kernel, not the message):
+ * Linux getsockopt(SO_PEERCRED); macOS getpeereid + getsockopt(LOCAL_PEERPID).
+ * Windows has neither: no libc is loaded there (see instance.ts for how the
+ * named pipe stands in for the lock). Loaded on first use so the CLI never pays for it.
  */
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
+const SOL_LOCAL = 0;
+const LOCAL_PEERPID = 2;
 
-type Libc = ReturnType<typeof openLibc>;
-let libc: Libc | undefined;
+const getsockopt = {
+  args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr],
+  returns: FFIType.i32,
+} as const;
+const flock = { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } as const;
 
-function openLibc() {
-  const name = process.platform === "darwin" ? "libSystem.B.dylib" : "libc.so.6";
-  return dlopen(name, {
-    flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    getsockopt: {
-      args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr],
-      returns: FFIType.i32,
-    },
+function openLinux() {
+  return dlopen("libc.so.6", { flock, getsockopt }).symbols;
+}
+
+function openDarwin() {
+  return dlopen("libSystem.B.dylib", {
+    flock,
+    getsockopt,
+    getpeereid: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   }).symbols;
 }
 
-function lib(): Libc {
-  libc ??= openLibc();
-  return libc;
+let linux: ReturnType<typeof openLinux> | undefined;
+let darwin: ReturnType<typeof openDarwin> | undefined;
+
+function unsupported(what: string): AdiError {
+  return new AdiError(ErrorCode.FAILED_PRECONDITION, `${what} is not available on ${process.platform}`);
 }
 
-/** Non-blocking exclusive flock; false when another process holds it. */
+/** Non-blocking exclusive flock; false when another process holds it. Not on Windows (throws). */
 export function tryLockExclusive(fd: number): boolean {
-  return lib().flock(fd, LOCK_EX | LOCK_NB) === 0;
+  if (process.platform === "linux") return (linux ??= openLinux()).flock(fd, LOCK_EX | LOCK_NB) === 0;
+  if (process.platform === "darwin") return (darwin ??= openDarwin()).flock(fd, LOCK_EX | LOCK_NB) === 0;
+  throw unsupported("flock");
 }
 
 export interface PeerCredentials {
@@ -41,12 +54,28 @@ export interface PeerCredentials {
   gid: number;
 }
 
-/** The connected peer's pid/uid/gid (Linux only); null when unavailable. */
+/**
+ * The connected peer's pid/uid/gid; null where the platform cannot say
+ * (Windows: the pipe is private to the user instead). On macOS pid is 0
+ * when LOCAL_PEERPID fails.
+ */
 export function peerCredentials(fd: number): PeerCredentials | null {
-  if (process.platform !== "linux") return null;
-  const cred = new Int32Array(3);
-  const len = new Uint32Array([12]);
-  const rc = lib().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(cred) as Pointer, ptr(len) as Pointer);
-  if (rc !== 0) return null;
-  return { pid: cred[0]!, uid: cred[1]! >>> 0, gid: cred[2]! >>> 0 };
+  if (process.platform === "linux") {
+    const cred = new Int32Array(3);
+    const len = new Uint32Array([12]);
+    const rc = (linux ??= openLinux()).getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(cred) as Pointer, ptr(len) as Pointer);
+    if (rc !== 0) return null;
+    return { pid: cred[0]!, uid: cred[1]! >>> 0, gid: cred[2]! >>> 0 };
+  }
+  if (process.platform === "darwin") {
+    const lib = (darwin ??= openDarwin());
+    const uid = new Uint32Array(1);
+    const gid = new Uint32Array(1);
+    if (lib.getpeereid(fd, ptr(uid) as Pointer, ptr(gid) as Pointer) !== 0) return null;
+    const pid = new Int32Array(1);
+    const len = new Uint32Array([4]);
+    const rc = lib.getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, ptr(pid) as Pointer, ptr(len) as Pointer);
+    return { pid: rc === 0 ? pid[0]! : 0, uid: uid[0]!, gid: gid[0]! };
+  }
+  return null;
 }

@@ -1,0 +1,70 @@
+import { posix, win32 } from "node:path";
+import { AdiError, ErrorCode } from "../errors.ts";
+
+/**
+ * Where the daemon listens, per platform (DESIGN §3, §4). Pure functions of
+ * (env, platform, home) so the client, the daemon and the tests agree, and so
+ * the Windows and macOS choices can be unit-tested on Linux. Imports nothing
+ * but node:path: the client library uses this.
+ */
+
+export type Env = Record<string, string | undefined>;
+
+/** The Windows named pipe the daemon listens on unless ADI_DAEMON_SOCKET says otherwise. */
+export const WINDOWS_PIPE = "\\\\.\\pipe\\adi-daemon";
+
+/**
+ * ADI_HOME when unset. Linux and macOS: `${XDG_DATA_HOME:-~/.local/share}/adi`
+ * (macOS deliberately uses the XDG layout too, see docs/install.md);
+ * Windows: `%LOCALAPPDATA%\adi`.
+ */
+export function defaultAdiHome(env: Env, platform: NodeJS.Platform, home: string): string {
+  if (platform === "win32") {
+    const local = env.LOCALAPPDATA || win32.join(home, "AppData", "Local");
+    return win32.join(local, "adi");
+  }
+  return posix.join(env.XDG_DATA_HOME || posix.join(home, ".local", "share"), "adi");
+}
+
+/** ADI_HOME: the variable, else the platform default. */
+export function adiHome(env: Env, platform: NodeJS.Platform, home: string): string {
+  return env.ADI_HOME || defaultAdiHome(env, platform, home);
+}
+
+/**
+ * The daemon's socket: ADI_DAEMON_SOCKET, else `\\.\pipe\adi-daemon` on
+ * Windows, else `$ADI_HOME/daemon.sock`.
+ */
+export function defaultSocketPath(env: Env, platform: NodeJS.Platform, home: string): string {
+  if (env.ADI_DAEMON_SOCKET) return env.ADI_DAEMON_SOCKET;
+  if (platform === "win32") return WINDOWS_PIPE;
+  return posix.join(adiHome(env, platform, home), "daemon.sock");
+}
+
+/** `@name` selects a Linux abstract socket (no file, no permissions). */
+export function isAbstractSocket(socket: string): boolean {
+  return socket.startsWith("@");
+}
+
+/** A Windows named pipe path (`\\.\pipe\NAME` or `//./pipe/NAME`). */
+export function isNamedPipe(socket: string): boolean {
+  return /^[\\/]{2}[.?][\\/]pipe[\\/]./i.test(socket);
+}
+
+/**
+ * The address to hand to Bun.listen/Bun.connect `{ unix }`: `@name` becomes
+ * `\0name` on Linux. Refused with a clear error where the platform has no such
+ * thing: abstract sockets outside Linux, named pipes outside Windows.
+ */
+export function socketAddress(socket: string, platform: NodeJS.Platform = process.platform): string {
+  if (isAbstractSocket(socket)) {
+    if (platform !== "linux") {
+      throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${socket}: abstract sockets (@name) exist only on Linux`);
+    }
+    return `\0${socket.slice(1)}`;
+  }
+  if (isNamedPipe(socket) && platform !== "win32") {
+    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${socket}: named pipes exist only on Windows; use a socket path`);
+  }
+  return socket;
+}
