@@ -27,6 +27,52 @@ function checkAccess(caller: Caller, service: Service, what: string): void {
   }
 }
 
+/**
+ * Per follower: pass batches through while its connection keeps up; while
+ * more than FOLLOWER_MAX_QUEUED_BYTES wait for it, count lines instead of
+ * queueing them. Once it has caught up (checked on the next batch, or by a
+ * timer when the service has gone quiet) it gets one marker line.
+ */
+class SlowFollowerGuard {
+  private skipped = 0;
+  private timer: Timer | null = null;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly send: (lines: LogEntry[]) => void,
+    private readonly service: string,
+  ) {}
+
+  offer(batch: LogEntry[]): void {
+    if (this.conn.isClosed) return;
+    if (this.conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) {
+      this.skipped += batch.length;
+      this.timer ??= setInterval(() => this.catchUp(), 100);
+      return;
+    }
+    this.send(this.skipped > 0 ? [this.marker(), ...batch] : batch);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private catchUp(): void {
+    if (this.conn.isClosed) return this.close();
+    if (this.skipped === 0) return this.close();
+    if (this.conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
+    this.send([this.marker()]);
+  }
+
+  private marker(): LogEntry {
+    const text = `… ${this.skipped} lines skipped: reader too slow`;
+    this.skipped = 0;
+    this.close();
+    return { service: this.service, stream: LogStream.SYSTEM, timeUnixMs: Date.now(), text };
+  }
+}
+
 /** Send a batch of lines as log_line (one) or logs frames (many, split by size). */
 function sendLines(conn: Connection, id: number, lines: LogEntry[]): void {
   if (lines.length === 1) {
@@ -93,34 +139,17 @@ export function serviceMethods(manager: ServiceManager): Methods {
         if (!request.follow) return { case: "logs", value: { lines: backlog } };
         if (backlog.length > 0) conn.reply(id, { case: "logs", value: { lines: backlog } });
 
-        let skipped = 0;
         let ended = false;
         const end = (reason: string) => {
           if (ended) return;
           ended = true;
           unfollow();
+          follower.close();
           conn.reply(id, { case: "streamEnd", value: { reason } });
         };
+        const follower = new SlowFollowerGuard(conn, (lines) => sendLines(conn, id, lines), service.name);
         const unfollow = service.log.follow(
-          (batch) => {
-            if (conn.isClosed) return;
-            if (conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) {
-              skipped += batch.length;
-              return;
-            }
-            if (skipped > 0) {
-              const marker: LogEntry = {
-                service: service.name,
-                stream: LogStream.SYSTEM,
-                timeUnixMs: Date.now(),
-                text: `… ${skipped} lines skipped: reader too slow`,
-              };
-              skipped = 0;
-              sendLines(conn, id, [marker, ...batch]);
-            } else {
-              sendLines(conn, id, batch);
-            }
-          },
+          (batch) => follower.offer(batch),
           (reason) => {
             conn.forgetStream(id);
             end(reason);

@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { LogStream, ServiceState, type LogLine } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
+import { FrameDecoder, MAX_RESPONSE_FRAME, decodeResponse, encodeRequestFrame, makeRequest } from "../../src/protocol/index.ts";
+import { BUN, waitFor } from "../helpers/env.ts";
+import { cleanupDaemons, newDaemon, waitForState } from "./helpers.ts";
+
+afterEach(cleanupDaemons);
+
+const CHATTY = join(import.meta.dir, "fixtures", "chatty.ts");
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : 0;
+}
+
+describe("service logs", () => {
+  test("100k lines/s for 3 s: the service is never blocked, a follower sees every line in order, memory stays bounded, the file rotates", async () => {
+    const cap = 1024 * 1024;
+    const d = newDaemon({ daemonToml: `[service_logs]\nmax_bytes = ${cap}\nfiles = 3\n` });
+    await d.start();
+    const daemonPid = d.pid()!;
+    const go = join(d.home, "go");
+    const report = join(d.home, "report");
+    const r = await d.cli(["daemon", "start", "chatty", "--no-restart", "--", BUN, CHATTY, go, report, "100000", "3"]);
+    expect(r.code).toBe(0);
+    await waitForState(d, "chatty", ServiceState.RUNNING);
+
+    // A follower that never reads (its socket is paused) must not slow anyone down.
+    const stalled = connect(d.socket);
+    const stalledChunks: Buffer[] = [];
+    stalled.on("data", (chunk: Buffer) => stalledChunks.push(chunk));
+    await new Promise<void>((resolve) => stalled.once("connect", () => resolve()));
+    stalled.write(encodeRequestFrame(makeRequest(7, { case: "serviceLogs", value: { name: "chatty", follow: true } })));
+    stalled.pause();
+
+    const client = d.client();
+    const stream = client.logs("chatty", { lines: 1, follow: true });
+    let expected = 0;
+    let outOfOrder = "";
+    let sawDone = false;
+    const first = await stream.next(); // the backlog: the follower is registered
+    expect(first.done).toBe(false);
+    const following = (async () => {
+      for await (const line of stream as AsyncIterable<LogLine>) {
+        if (line.stream !== LogStream.STDOUT) continue;
+        if (line.text === "done") {
+          sawDone = true;
+          break;
+        }
+        if (line.text !== `line ${expected}` && !outOfOrder) outOfOrder = `expected line ${expected}, got ${line.text}`;
+        expected++;
+      }
+    })();
+
+    let peakRss = 0;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssKiB(daemonPid))), 100);
+    const baseRss = rssKiB(daemonPid);
+    writeFileSync(go, "");
+    try {
+      await waitFor(() => existsSync(report), 15_000, "the chatty service to finish");
+      await Promise.race([following, Bun.sleep(15_000)]);
+    } finally {
+      clearInterval(sampler);
+      client.close();
+    }
+    const ranMs = Number(readFileSync(report, "utf8"));
+    expect(ranMs).toBeLessThan(4_000); // 3 s of output, not slowed down by the pipe or the followers
+    expect(outOfOrder).toBe("");
+    expect(expected).toBe(300_000);
+    expect(sawDone).toBe(true);
+    if (process.env.ADI_TEST_VERBOSE) console.log({ ranMs, baseRss, peakRss });
+    expect(peakRss - baseRss).toBeLessThan(100 * 1024);
+
+    // Rotation: the current file and two older ones, none over the cap.
+    const log = join(d.home, "logs", "services", "chatty.log");
+    for (const file of [log, `${log}.1`, `${log}.2`]) {
+      expect(existsSync(file)).toBe(true);
+      expect(statSync(file).size).toBeLessThanOrEqual(cap);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    }
+    expect(existsSync(`${log}.3`)).toBe(false);
+    expect(readFileSync(log, "utf8")).toMatch(/Z out done\n/);
+
+    // The stalled follower, once it reads, learns how many lines it missed and sees the end.
+    stalled.resume();
+    const decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
+    const texts: string[] = [];
+    await waitFor(() => {
+      for (const chunk of stalledChunks.splice(0)) {
+        for (const frame of decoder.push(chunk)) {
+          const kind = decodeResponse(frame).kind;
+          if (kind.case === "logLine") texts.push(kind.value.text);
+          else if (kind.case === "logs") for (const l of kind.value.lines) texts.push(l.text);
+        }
+      }
+      return texts.some((t) => /^… \d+ lines skipped: reader too slow$/.test(t));
+    }, 10_000, "the stalled follower to catch up and get the marker");
+    stalled.destroy();
+    const skipped = Number(/^… (\d+) lines/.exec(texts.find((t) => t.startsWith("…"))!)![1]);
+    // What it got plus what it was told it missed is everything: 300k lines, "done", and the exit note.
+    expect(texts.filter((t) => !t.startsWith("…")).length + skipped).toBe(300_002);
+  }, 60_000);
+
+  test("logs -n shows recent lines tagged by stream; long lines are split; follow ends when the client cancels", async () => {
+    const d = newDaemon();
+    await d.start();
+    const script = 'echo one; echo two >&2; head -c 40000 /dev/zero | tr "\\0" x; echo; echo three; sleep 1000';
+    await d.cli(["daemon", "start", "talker", "--", "sh", "-c", script]);
+    await waitForState(d, "talker", ServiceState.RUNNING);
+    await waitFor(async () => (await d.cli(["daemon", "logs", "talker", "--json"])).stdout.includes('"three"'), 3_000, "output");
+    const r = await d.cli(["daemon", "logs", "talker", "-n", "100", "--json"]);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines[0].stream).toBe("adi");
+    expect(lines[0].text).toStartWith("started pid");
+    const texts = lines.slice(1).map((l: { stream: string; text: string }) => `${l.stream}:${l.text.startsWith("xxx") ? `x*${l.text.length}` : l.text}`);
+    // 40000 characters: cut at 16 Ki characters, never buffered without bound.
+    expect(texts).toEqual(["out:one", "err:two", "out:x*16384", "out:x*16384", "out:x*7232", "out:three"]);
+    const two = await d.cli(["daemon", "logs", "talker", "-n", "2"]);
+    expect(two.stdout.trim().split("\n")).toHaveLength(2);
+    expect(two.stdout).toMatch(/out three/);
+
+    const client = d.client();
+    const seen: string[] = [];
+    for await (const line of client.logs("talker", { lines: 3, follow: true })) {
+      seen.push(line.text);
+      if (seen.length === 3) break; // leaving the loop cancels the stream
+    }
+    expect(seen.at(-1)).toBe("three");
+    expect(await client.ping()).toBeDefined(); // the connection still serves after the cancel
+    client.close();
+  });
+});
