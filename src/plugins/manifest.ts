@@ -125,16 +125,16 @@ export function normalizeStopSignal(signal: string): string | null {
   return SIGNALS.has(name) ? name : null;
 }
 
-function parseService(file: string, table: Table, pluginName: string, dir: string): { service: ServiceManifest; privileged: string[] } {
-  const r = reader(file, "service.", table, SERVICE_KEYS);
+function parseService(file: string, where: string, table: Table, pluginName: string, dir: string): { service: ServiceManifest; privileged: string[] } {
+  const r = reader(file, where, table, SERVICE_KEYS);
   const name = r.str("name") ?? pluginName;
-  if (!isValidName(name)) throw new ManifestError(file, `service.name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
+  if (!isValidName(name)) throw new ManifestError(file, `${where}name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
   const command = r.str("command");
-  if (command === undefined || command === "") throw new ManifestError(file, "service.command is required (the plugin's subcommand to run)");
+  if (command === undefined || command === "") throw new ManifestError(file, `${where}command is required (the plugin's subcommand to run)`);
   const workingDir = r.str("working_dir");
   const stopSignal = r.str("stop_signal");
   if (stopSignal !== undefined && normalizeStopSignal(stopSignal) === null) {
-    throw new ManifestError(file, `service.stop_signal ${JSON.stringify(stopSignal)} is not one of ${[...SIGNALS].join(", ")}`);
+    throw new ManifestError(file, `${where}stop_signal ${JSON.stringify(stopSignal)} is not one of ${[...SIGNALS].join(", ")}`);
   }
   const service: ServiceManifest = {
     name,
@@ -195,6 +195,7 @@ export function parsePluginManifest(dir: string): PluginManifest {
   let name: string | undefined;
   let version: string | undefined;
   let body: ReturnType<typeof reader>;
+  let where = "";
   if (manifestPath === pluginToml) {
     body = reader(manifestPath, "", doc, PLUGIN_KEYS);
     name = body.str("name");
@@ -206,7 +207,8 @@ export function parsePluginManifest(dir: string): PluginManifest {
     if (!isTable(plugin)) throw new ManifestError(manifestPath, "no [package.metadata.plugin] table: not an adi plugin");
     name = typeof pkg?.name === "string" ? pkg.name : undefined;
     version = typeof pkg?.version === "string" ? pkg.version : undefined;
-    body = reader(manifestPath, "package.metadata.plugin.", plugin, CARGO_PLUGIN_KEYS);
+    where = "package.metadata.plugin.";
+    body = reader(manifestPath, where, plugin, CARGO_PLUGIN_KEYS);
   }
   if (name === undefined) throw new ManifestError(manifestPath, "name is required");
   if (!isValidName(name)) throw new ManifestError(manifestPath, `name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
@@ -217,7 +219,7 @@ export function parsePluginManifest(dir: string): PluginManifest {
   const manifest: PluginManifest = { name, version, dir, manifestPath, sha256: sha256Hex(bytes), executable, privilegedCommands };
   const serviceTable = body.table("service");
   if (serviceTable) {
-    const { service, privileged } = parseService(manifestPath, serviceTable, name, dir);
+    const { service, privileged } = parseService(manifestPath, `${where}service.`, serviceTable, name, dir);
     manifest.service = service;
     privilegedCommands.push(...privileged);
   }
