@@ -1,10 +1,12 @@
 /**
- * bun run build            -> dist/adi-<os>-<arch>[.exe] for every target, dist/adi, SHA256SUMS
- * bun run build --current  -> dist/adi for this machine only (what `npm test` needs)
+ * bun run build                 -> dist/adi-<os>-<arch>[.exe] for every target, dist/adi, SHA256SUMS
+ * bun run build --current       -> dist/adi for this machine only (what `npm test` needs)
+ * bun run build --outdir DIR    -> the same into DIR (tests build there, never over a dist/adi in use)
+ * bun run build --no-bytecode   -> without --minify --bytecode --format=esm (for start-up comparisons)
  */
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 const TARGETS = [
   { os: "linux", arch: "x64" },
@@ -15,8 +17,11 @@ const TARGETS = [
 ] as const;
 
 const root = import.meta.dir;
-const dist = join(root, "dist");
-const currentOnly = process.argv.includes("--current");
+const argv = process.argv.slice(2);
+const outdirAt = argv.indexOf("--outdir");
+const dist = outdirAt >= 0 && argv[outdirAt + 1] ? resolve(argv[outdirAt + 1]!) : join(root, "dist");
+const currentOnly = argv.includes("--current");
+const optimize = !argv.includes("--no-bytecode");
 const hostOs = process.platform === "win32" ? "windows" : process.platform;
 const hostArch = process.arch;
 
@@ -24,31 +29,42 @@ function outName(os: string, arch: string): string {
   return `adi-${os}-${arch}${os === "windows" ? ".exe" : ""}`;
 }
 
-async function compile(os: string, arch: string, outfile: string): Promise<void> {
-  // --bytecode + esm halves start-up of a compiled CLI (PLATFORM-NOTES: 158 -> 78 ms).
-  const args = [
+/**
+ * Every target gets --minify --format=esm. --bytecode only for the machine
+ * that builds: JSC bytecode is not portable across OS/arch (oven-sh/bun#18416:
+ * cross-compiled --bytecode binaries segfault on their target), and the host
+ * binary is the one the tests run. Start-up, measured in docs/install.md:
+ * `adi --version` 87 -> 59 ms, `adi daemon status` 127 -> 84 ms.
+ */
+function compileArgs(os: string, arch: string, outfile: string): string[] {
+  const host = os === hostOs && arch === hostArch;
+  return [
     "build",
     "--compile",
-    "--minify",
-    "--bytecode",
-    "--format=esm",
+    ...(optimize ? ["--minify", "--format=esm", ...(host ? ["--bytecode"] : [])] : []),
     `--target=bun-${os}-${arch}`,
     join(root, "src", "main.ts"),
     "--outfile",
     outfile,
   ];
-  const proc = Bun.spawn([process.execPath, ...args], { stdout: "inherit", stderr: "inherit", cwd: root });
-  if ((await proc.exited) !== 0) throw new Error(`build failed for ${os}-${arch}`);
+}
+
+async function compile(os: string, arch: string, outfile: string): Promise<void> {
+  const proc = Bun.spawn([process.execPath, ...compileArgs(os, arch, outfile)], { stdout: "pipe", stderr: "pipe", cwd: root });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`build failed for ${os}-${arch} (exit ${code}):\n${out}${err}`);
 }
 
 mkdirSync(dist, { recursive: true });
 const targets = currentOnly ? TARGETS.filter((t) => t.os === hostOs && t.arch === hostArch) : TARGETS;
+if (targets.length === 0) throw new Error(`no build target for this machine (${hostOs}-${hostArch})`);
+// The targets compile in parallel: each is its own `bun build` process.
+await Promise.all(targets.map(({ os, arch }) => compile(os, arch, join(dist, outName(os, arch)))));
 const sums: string[] = [];
 for (const { os, arch } of targets) {
   const file = join(dist, outName(os, arch));
-  await compile(os, arch, file);
   sums.push(`${createHash("sha256").update(readFileSync(file)).digest("hex")}  ${outName(os, arch)}`);
   if (os === hostOs && arch === hostArch) copyFileSync(file, join(dist, os === "windows" ? "adi.exe" : "adi"));
 }
 if (!currentOnly) writeFileSync(join(dist, "SHA256SUMS"), `${sums.join("\n")}\n`);
-console.log(`built ${targets.map((t) => outName(t.os, t.arch)).join(", ")}`);
+console.log(`built ${targets.map((t) => outName(t.os, t.arch)).join(", ")} in ${dist}`);
