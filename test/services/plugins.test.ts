@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ServiceState } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
+import { BUN, waitFor } from "../helpers/env.ts";
+import { cleanupDaemons, newDaemon, serviceInfo, serviceSessions, sessionProcesses, waitForState } from "./helpers.ts";
+
+afterEach(cleanupDaemons);
+
+const PROBE = join(import.meta.dir, "fixtures", "plugin-client.ts");
+
+function plugin(home: string, dir: string, manifest: string): void {
+  const root = join(home, "plugins", dir);
+  mkdirSync(join(root, "bin"), { recursive: true });
+  writeFileSync(join(root, "plugin.toml"), manifest);
+  const script = `#!/bin/sh\nif [ "$1" = probe ]; then exec ${BUN} ${PROBE}; fi\necho "serving $1 as $ADI_SERVICE_NAME"\nexec sleep 1000\n`;
+  writeFileSync(join(root, "bin", "tool"), script, { mode: 0o755 });
+}
+
+describe("plugin services", () => {
+  test("manifests, auto_start, reserved names, bad manifests, plugin access, reload", async () => {
+    const d = newDaemon({ daemonToml: 'auto_start = ["tools-svc", "hive"]\ncolour = "blue"\n' });
+    // Plugin services may run as ADI_USER: let it traverse the temporary directory.
+    chmodSync(dirname(d.home), 0o711);
+    plugin(d.home, "tools", 'name = "tools"\nversion = "1.0.0"\nexecutable = "bin/tool"\n[service]\nname = "tools-svc"\ncommand = "serve"\n');
+    plugin(d.home, "hive", 'name = "hive"\nversion = "2.0.0"\nexecutable = "bin/tool"\n[service]\nname = "hive-server"\ncommand = "serve"\n');
+    plugin(d.home, "prober", 'name = "prober"\nversion = "0.1.0"\nexecutable = "bin/tool"\n[service]\ncommand = "probe"\nrestart_on_failure = false\n');
+    plugin(d.home, "broken", 'name = "broken"\nversion = "0.1.0"\nexecutable = "bin/tool"\n[service]\ncommand = "serve"\nrestart_policy = "always"\n');
+    await d.start();
+
+    const status = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout);
+    const warnings: string = status.warnings.join("\n");
+    expect(warnings).toContain(`${join(d.home, "plugins", "broken", "plugin.toml")}: unknown key service.restart_policy`);
+    expect(warnings).toContain("daemon.toml: unknown key colour");
+
+    // auto_start: by service name, and by the reserved plugin name.
+    const tools = await waitForState(d, "tools-svc", ServiceState.RUNNING);
+    expect(tools.plugin).toBe("tools");
+    const hive = await waitForState(d, "hive-server", ServiceState.RUNNING);
+    expect(hive.plugin).toBe("hive");
+    expect((await serviceInfo(d, "prober"))!.state).toBe(ServiceState.STOPPED);
+    expect(await serviceInfo(d, "broken")).toBeUndefined();
+    await waitFor(async () => (await d.cli(["daemon", "logs", "tools-svc"])).stdout.includes("serving serve as tools-svc"), 3_000, "plugin output");
+
+    // A reserved name resolves to its plugin's service.
+    expect((await d.cli(["daemon", "stop", "hive"])).code).toBe(0);
+    expect((await serviceInfo(d, "hive-server"))!.state).toBe(ServiceState.STOPPED);
+    expect(sessionProcesses(hive.pid)).toEqual([]);
+    const adhoc = await d.cli(["daemon", "start", "tools-svc", "--", "true"]);
+    expect(adhoc.code).toBe(1);
+    expect(adhoc.stderr).toContain("declared by plugin tools");
+
+    // A plugin's service acts as its plugin: its own things only.
+    expect((await d.cli(["daemon", "start", "prober"])).code).toBe(0);
+    let out = "";
+    await waitFor(async () => (out = (await d.cli(["daemon", "logs", "prober"])).stdout).includes("DONE"), 10_000, "the probe");
+    expect(out).toContain("role=plugin plugin=prober");
+    expect(out).toContain("stop-other: permission_denied");
+    expect(out).toContain("define: permission_denied");
+    expect(out).toContain("reload: permission_denied");
+    expect(out).toContain("list: ok");
+    expect(out).toContain("logs-own: ok");
+    expect(out).toContain("logs-other: permission_denied");
+    expect((await serviceInfo(d, "tools-svc"))!.state).toBe(ServiceState.RUNNING);
+
+    // Removing a plugin and reloading stops and removes its service; its followers get the end of the stream.
+    const client = d.client();
+    const follow = client.logs("tools-svc", { lines: 1, follow: true });
+    await follow.next();
+    rmSync(join(d.home, "plugins", "tools"), { recursive: true });
+    await client.reloadPlugins();
+    const rest: string[] = [];
+    for await (const line of follow) rest.push(line.text); // ends with the stream
+    expect(rest).toEqual(["killed by SIGTERM"]);
+    client.close();
+    expect(await serviceInfo(d, "tools-svc")).toBeUndefined();
+    expect(sessionProcesses(tools.pid)).toEqual([]);
+    expect(serviceSessions(d, "tools-svc").size).toBe(0);
+  });
+});
