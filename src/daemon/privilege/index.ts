@@ -15,8 +15,8 @@ export interface Privilege {
   isolation: IsolationState;
   methods: Methods;
   identify: IdentifyPeer;
-  /** umask for binding the socket: 0600, or 0666 when services run as ADI_USER (see socket-access.ts). */
-  socketUmask: number;
+  /** umask for binding the socket: 0600, or 0666 once a service runs as ADI_USER (see socket-access.ts). */
+  readonly socketUmask: number;
   /** The uid/gid a service runs as: plugin services run as ADI_USER when the daemon can switch users. */
   runAs(service: { plugin?: string }): { uid: number; gid: number } | null;
 }
@@ -32,7 +32,18 @@ export function setupPrivilege(opts: {
   const ownerUid = process.getuid?.() ?? 0;
   const plan = detectIsolation(paths, ownerUid);
   for (const w of plan.warnings) warnings.add(w);
-  if (plan.serviceUser) for (const w of shareWithServiceUser(paths)) warnings.add(w);
+  // Modes are widened only when a plugin service actually runs as ADI_USER: until then ADI_HOME
+  // stays 0700 and the socket 0600, as for any daemon.
+  let shared = false;
+  const share = () => {
+    if (shared) return;
+    shared = true;
+    try {
+      for (const w of shareWithServiceUser(paths)) warnings.add(w);
+    } catch (err) {
+      warnings.add(`cannot open ${paths.home} to ${paths.user}: ${(err as Error).message}`);
+    }
+  };
   logger.info("isolation", { enabled: plan.enabled, reason: plan.reason });
   const audit = createAuditLog(paths.auditLog, (err) => {
     logger.error("audit log not writable", { path: paths.auditLog, error: err.message });
@@ -48,7 +59,13 @@ export function setupPrivilege(opts: {
       manifestSha: (plugin) => installedManifestSha(paths.pluginDir, plugin),
     }),
     identify: identifyPeers(ownerUid, opts.findBySession, logger),
-    socketUmask: plan.serviceUser ? 0o111 : 0o177,
-    runAs: (service) => (service.plugin && plan.serviceUser ? plan.serviceUser : null),
+    get socketUmask() {
+      return shared ? 0o111 : 0o177;
+    },
+    runAs(service) {
+      if (!service.plugin || !plan.serviceUser) return null;
+      share();
+      return plan.serviceUser;
+    },
   };
 }

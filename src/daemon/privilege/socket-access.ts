@@ -1,4 +1,4 @@
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, lstatSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AdiPaths } from "../../config.ts";
 import { isAbstractSocket } from "../../config.ts";
@@ -6,15 +6,21 @@ import { isAbstractSocket } from "../../config.ts";
 /**
  * When plugin services run as ADI_USER they must reach the socket and their
  * plugin directory. Then ADI_HOME and the plugin dir become 0711 (enter, not
- * list), installed plugins 0755, and the socket 0666: SO_PEERCRED, not the
- * file mode, is what refuses strangers (before any request is read).
- * Returns warnings for parents of the socket that ADI_USER cannot enter.
+ * list), installed plugins are 0755, and the socket 0666: SO_PEERCRED, not the
+ * file mode, is what refuses strangers (before any request is read). Widening
+ * a mode after bind is safe (only narrowing one races). Returns warnings for
+ * parents of the socket that ADI_USER cannot enter.
  */
 export function shareWithServiceUser(paths: AdiPaths): string[] {
   const warnings: string[] = [];
   chmodSync(paths.home, 0o711);
   chmodSync(paths.pluginDir, 0o711);
   if (isAbstractSocket(paths.socket)) return warnings;
+  try {
+    if (lstatSync(paths.socket).isSocket()) chmodSync(paths.socket, 0o666);
+  } catch {
+    // Not bound yet: the server binds it with the wider umask.
+  }
   const socketDir = dirname(paths.socket);
   if (socketDir === paths.home) {
     // ADI_HOME itself was just opened up; its parents are not ours to change.
