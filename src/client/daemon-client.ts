@@ -180,7 +180,7 @@ export class DaemonClient {
   /**
    * Start a service: a known one (plugin manifest, daemon.toml) by name, or an
    * ad-hoc one when `config` is given. Resolves once the daemon accepted it
-   * (watch `listServices`/`watchEvents` for RUNNING). ALREADY_EXISTS when it runs.
+   * (watch `listServices`/`watchEvents` for RUNNING); a no-op when it already runs.
    */
   async startService(name: string, config?: ServiceConfigInit): Promise<void> {
     await this.expectOk({ case: "startService", value: { name, config } });

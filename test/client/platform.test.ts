@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { resolvePaths } from "../../src/config.ts";
 import { AdiError, DaemonClient, ErrorCode } from "../../src/client/index.ts";
 import { defaultSocketPath, isNamedPipe, socketAddress, WINDOWS_PIPE } from "../../src/protocol/transport.ts";
+import { taskkillArgv } from "../../src/util/windows-kill.ts";
 
 /** Platform selection with the platform injected: the Windows and macOS choices, tested on Linux. */
 
@@ -93,4 +94,12 @@ test("the client refuses a pipe name on this (non-Windows) platform instead of d
   expect(err).toBeInstanceOf(AdiError);
   expect((err as AdiError).code).toBe(ErrorCode.INVALID_ARGUMENT);
   expect((err as AdiError).message).toContain("named pipes exist only on Windows");
+});
+
+test("Windows service stop: taskkill /T asks the tree to close, /T /F terminates it", () => {
+  expect(taskkillArgv(4242, false)).toEqual(["taskkill", "/PID", "4242", "/T"]);
+  expect(taskkillArgv(4242, true)).toEqual(["taskkill", "/PID", "4242", "/T", "/F"]);
+  // Never a pid that taskkill would read as something else.
+  expect(() => taskkillArgv(0, true)).toThrow(RangeError);
+  expect(() => taskkillArgv(-5, true)).toThrow(RangeError);
 });

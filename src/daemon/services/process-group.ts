@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { processAlive } from "../../util/process-alive.ts";
+import { killTreeWindows } from "../../util/windows-kill.ts";
 
 /**
  * Process-group and session helpers. Every service runs in its own session
@@ -61,6 +62,8 @@ function kill(target: number, signal: NodeJS.Signals): void {
 
 /** Signal the whole group, then every straggler still in the session. */
 export function signalSession(sid: number, signal: NodeJS.Signals, minStartTime = 0): void {
+  // Windows: no groups to signal; taskkill /T (then /T /F for KILL) stops the tree.
+  if (process.platform === "win32") return killTreeWindows(sid, signal);
   kill(-sid, signal);
   for (const pid of sessionMembers(sid, minStartTime)) kill(pid, signal);
 }
