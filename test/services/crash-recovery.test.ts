@@ -62,5 +62,9 @@ describe("daemon crash safety", () => {
     const quiet = await waitForState(d, "quiet", ServiceState.STOPPED);
     expect(quiet.pid).toBe(0);
     expect(serviceSessions(d, "quiet").size).toBe(0);
+    // The in-memory ring is refilled from the log file: history survives the daemon restart.
+    const logs = await d.cli(["daemon", "logs", "quiet"]);
+    expect(logs.stdout).toMatch(/adi started pid \d+: sleep 1000/);
+    expect(logs.stdout).toContain("adi killed by SIGTERM");
   });
 });

@@ -31,6 +31,12 @@ describe("service supervision", () => {
     const table = await d.cli(["daemon", "services"]);
     expect(table.stdout).toMatch(/NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST ERROR/);
     expect(table.stdout).toMatch(/crash\s+failed\s+-\s+-\s+3\s+exited with code 1/);
+
+    // Stopping a failed service acknowledges it; the reason stays visible.
+    expect((await d.cli(["daemon", "stop", "crash"])).code).toBe(0);
+    const stopped = (await servicesJson(d)).find((s) => s.name === "crash")!;
+    expect(stopped.state).toBe("stopped");
+    expect(stopped.last_error).toContain("max restarts reached");
   });
 
   test("kill -9 of a service's pid: a new pid runs, from the exit event (well inside one liveness interval)", async () => {

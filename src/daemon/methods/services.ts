@@ -18,6 +18,17 @@ const DEFAULT_TAIL = 100;
 export const FOLLOWER_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** Keep each frame well under the 16 MiB response limit. */
 const MAX_BATCH_CHARS = 1024 * 1024;
+/** A `logs -n` answer is one frame: the newest lines that fit (1000 lines of 16 Ki would not). */
+const MAX_BACKLOG_CHARS = 8 * 1024 * 1024;
+
+function newestWithin(lines: LogEntry[], maxChars: number): LogEntry[] {
+  let chars = 0;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    chars += lines[i]!.text.length + 32;
+    if (chars > maxChars) return lines.slice(i + 1);
+  }
+  return lines;
+}
 
 /** Plugins act only on their own plugin's services. */
 function checkAccess(caller: Caller, service: Service, what: string): void {
@@ -135,9 +146,9 @@ export function serviceMethods(manager: ServiceManager): Methods {
       handle: ({ id, request, caller, conn }) => {
         const service = manager.resolve(request.name);
         checkAccess(caller, service, "read the logs of");
-        const backlog = service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL));
+        const backlog = newestWithin(service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL)), MAX_BACKLOG_CHARS);
         if (!request.follow) return { case: "logs", value: { lines: backlog } };
-        if (backlog.length > 0) conn.reply(id, { case: "logs", value: { lines: backlog } });
+        if (backlog.length > 0) sendLines(conn, id, backlog);
 
         let ended = false;
         const end = (reason: string) => {

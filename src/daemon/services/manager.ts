@@ -43,6 +43,7 @@ export class ServiceManager {
   private pluginWarnings: string[] = [];
   private liveness: Timer | null = null;
   private readonly baseEnv: Record<string, string> = {};
+  private closing = false;
 
   constructor(private readonly opts: ServiceManagerOptions) {
     const env = opts.env ?? process.env;
@@ -153,6 +154,7 @@ export class ServiceManager {
 
   /** Daemon shutdown: stop every service (graceful: stop signal + timeout; else KILL) without changing what should run. */
   async stopAll(graceful: boolean): Promise<void> {
+    this.closing = true;
     if (this.liveness) clearInterval(this.liveness);
     this.liveness = null;
     await Promise.all([...this.services.values()].map((s) => s.halt(graceful)));
@@ -173,6 +175,7 @@ export class ServiceManager {
       event: (e) => this.publish(e),
       env: (s) => ({ ...this.baseEnv, ...s.env, ADI_DAEMON_SOCKET: this.opts.paths.socket, ADI_SERVICE_NAME: s.name }),
       runAs: (s) => this.opts.runAs?.(s) ?? null,
+      closing: () => this.closing,
       backoff: this.opts.backoff,
     });
     service.desired = this.state.services[spec.name]?.desired ?? null;

@@ -17,6 +17,11 @@ import type { PersistedChild } from "./state-store.ts";
 export async function reapLeftovers(children: PersistedChild[], log: (msg: string, fields: Record<string, unknown>) => void): Promise<void> {
   await Promise.all(
     children.map(async (c) => {
+      if (!c.startTime) {
+        // Without /proc (not Linux) the record cannot prove the pid is still ours: leave it rather than kill a stranger.
+        log("leftover record skipped: its start time is unknown", { service: c.name, pid: c.pid });
+        return;
+      }
       const st = readProcStat(c.pid);
       const sameLeader = st !== null && st.startTime === c.startTime;
       if (st !== null && !sameLeader && st.session === c.sid) {

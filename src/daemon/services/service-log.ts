@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { LogStream } from "../../gen/adi/daemon/v1/daemon_pb.ts";
 import { RotatingLogFile, type RotationOptions } from "./log-file.ts";
 
@@ -21,6 +22,12 @@ const TAGS: Record<LogStream, string> = {
   [LogStream.STDERR]: "err",
   [LogStream.SYSTEM]: "adi",
 };
+
+/** The file's line format: `<ISO time> <out|err|adi> <text>`. */
+const FILE_LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (out|err|adi) (.*)$/;
+const STREAM_OF_TAG: Record<string, LogStream> = { out: LogStream.STDOUT, err: LogStream.STDERR, adi: LogStream.SYSTEM };
+/** How much of the file's end is read at start to fill the ring. */
+const SEED_BYTES = 256 * 1024;
 
 /** Splits a byte stream into lines: UTF-8 decoded across chunk borders, long lines cut. */
 class LineSplitter {
@@ -81,6 +88,35 @@ export class ServiceLog {
   ) {
     this.ring = new Array(ringLines);
     this.file = new RotatingLogFile(filePath, rotation, onProblem);
+    this.seed(filePath);
+  }
+
+  /** Fill the ring from the end of the file, so `logs -n` shows history after a daemon restart. */
+  private seed(filePath: string): void {
+    let text: string;
+    try {
+      const fd = openSync(filePath, "r");
+      try {
+        const size = fstatSync(fd).size;
+        const length = Math.min(size, SEED_BYTES);
+        const buf = Buffer.alloc(length);
+        readSync(fd, buf, 0, length, size - length);
+        text = buf.toString("utf8");
+        if (length < size) text = text.slice(text.indexOf("\n") + 1); // drop the cut first line
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return; // no file yet
+    }
+    for (const line of text.split("\n")) {
+      const m = FILE_LINE.exec(line);
+      if (!m) continue;
+      const entry: LogEntry = { service: this.service, stream: STREAM_OF_TAG[m[2]!]!, timeUnixMs: Date.parse(m[1]!), text: m[3]! };
+      this.ring[this.ringNext] = entry;
+      this.ringNext = (this.ringNext + 1) % this.ring.length;
+      if (this.ringSize < this.ring.length) this.ringSize++;
+    }
   }
 
   /** Drain a child's pipe to the end; resolves when the pipe closes. */

@@ -22,6 +22,8 @@ export interface ServiceHooks {
   /** Environment for the child (the spec's env is already merged in). */
   env(spec: ServiceSpec): Record<string, string>;
   runAs(spec: ServiceSpec): { uid: number; gid: number } | null;
+  /** The daemon is shutting down: nothing new may start (it would outlive the daemon). */
+  closing(): boolean;
   backoff?: BackoffOptions;
 }
 
@@ -180,6 +182,10 @@ export class Service {
 
   /** Spawn a new generation. `userAsked`: a spawn error is thrown back to the caller too. */
   private spawn(userAsked: boolean): void {
+    if (this.hooks.closing()) {
+      if (userAsked) throw new AdiError(ErrorCode.UNAVAILABLE, `cannot start ${this.name}: the daemon is shutting down`);
+      return;
+    }
     this.setState(ServiceState.STARTING);
     const { spec } = this;
     let proc: Subprocess<"ignore", "pipe", "pipe">;
@@ -216,8 +222,8 @@ export class Service {
       resolveDone,
     };
     this.child = child;
-    const drained = Promise.all([this.log.drain(proc.stdout, LogStream.STDOUT), this.log.drain(proc.stderr, LogStream.STDERR)]);
-    void drained;
+    void this.log.drain(proc.stdout, LogStream.STDOUT);
+    void this.log.drain(proc.stderr, LogStream.STDERR);
     void proc.exited.then(() => {
       const signal = signalName(proc.signalCode);
       return this.onExit(child, signal === null ? proc.exitCode : null, signal);
@@ -282,8 +288,8 @@ export class Service {
     this.clearBackoff();
     const child = this.child;
     if (!child) {
-      if (this.state !== ServiceState.STOPPED && this.state !== ServiceState.FAILED) this.setState(ServiceState.STOPPED);
-      else this.hooks.changed();
+      // Stopping a FAILED or BACKOFF service acknowledges it: STOPPED (last_error is kept).
+      this.setState(ServiceState.STOPPED);
       return;
     }
     child.stopping = true;
