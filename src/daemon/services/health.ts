@@ -1,4 +1,4 @@
-import type { HealthProbe } from "./spec.ts";
+import type { HealthProbe, HealthSpec } from "./spec.ts";
 
 /**
  * One health probe: a command that must exit 0, or a TCP / unix-socket
@@ -44,4 +44,35 @@ async function attempt(probe: HealthProbe, env: Record<string, string>, timeoutM
       }
     }
   }
+}
+
+/**
+ * Probe every `intervalMs` while `active()`; after `failureThreshold`
+ * consecutive failures call `unhealthy` once. Returns a function that stops it.
+ */
+export function watchHealth(
+  health: HealthSpec,
+  env: () => Record<string, string>,
+  on: { active(): boolean; failed(problem: string, failures: number): void; unhealthy(problem: string): void },
+): () => void {
+  let failures = 0;
+  let probing = false;
+  const timer = setInterval(async () => {
+    if (probing || !on.active()) return;
+    probing = true;
+    const problem = await runProbe(health.probe, health.timeoutMs, env());
+    probing = false;
+    if (!on.active()) return;
+    if (problem === null) {
+      failures = 0;
+      return;
+    }
+    failures++;
+    on.failed(problem, failures);
+    if (failures >= health.failureThreshold) {
+      clearInterval(timer);
+      on.unhealthy(problem);
+    }
+  }, health.intervalMs);
+  return () => clearInterval(timer);
 }

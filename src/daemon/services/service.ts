@@ -1,15 +1,14 @@
-import { statSync } from "node:fs";
-import { constants } from "node:os";
 import type { Subprocess } from "bun";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { EventKind, LogStream, ServiceState, type ServiceEventSchema, type ServiceInfoSchema } from "../../gen/adi/daemon/v1/daemon_pb.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { processAlive } from "../../util/process-alive.ts";
-import { runProbe } from "./health.ts";
+import { watchHealth } from "./health.ts";
 import { decideRestart, describeExit, DEFAULT_BACKOFF, type BackoffOptions } from "./policy.ts";
 import { killSession, processStartTime, signalSession } from "./process-group.ts";
 import type { ServiceLog } from "./service-log.ts";
 import type { ServiceSpec } from "./spec.ts";
+import { signalName, spawnDetached } from "./spawn.ts";
 
 export type ServiceInfoInit = MessageInitShape<typeof ServiceInfoSchema>;
 export type ServiceEventInit = MessageInitShape<typeof ServiceEventSchema>;
@@ -45,13 +44,6 @@ export interface Child {
   resolveDone(): void;
 }
 
-function errnoText(err: unknown, argv0: string): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return `executable not found: ${argv0}`;
-  if (code === "EACCES") return `permission denied: ${argv0} is not executable`;
-  return (err as Error).message;
-}
-
 /**
  * One supervised service and its state machine:
  * STOPPED/FAILED --start--> STARTING --spawned--> RUNNING --exit--> BACKOFF --delay--> STARTING …
@@ -71,7 +63,7 @@ export class Service {
   lastSignal = "";
   private backoffTimer: Timer | null = null;
   private nextStartAt = 0;
-  private healthTimer: Timer | null = null;
+  private stopHealthWatch: (() => void) | null = null;
   private ops: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -190,21 +182,9 @@ export class Service {
     const { spec } = this;
     let proc: Subprocess<"ignore", "pipe", "pipe">;
     try {
-      if (spec.workingDir !== undefined && !isDirectory(spec.workingDir)) {
-        throw new Error(`working directory ${spec.workingDir} does not exist`);
-      }
-      const ids = this.hooks.runAs(spec);
-      proc = Bun.spawn(spec.argv, {
-        cwd: spec.workingDir,
-        env: this.hooks.env(spec),
-        stdin: "ignore",
-        stdout: "pipe",
-        stderr: "pipe",
-        detached: true,
-        ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),
-      });
+      proc = spawnDetached(spec, this.hooks.env(spec), this.hooks.runAs(spec));
     } catch (err) {
-      const reason = `spawn failed: ${errnoText(err, spec.argv[0] ?? "")}`;
+      const reason = `spawn failed: ${(err as Error).message}`;
       this.fail(reason);
       if (userAsked) throw new AdiError(ErrorCode.FAILED_PRECONDITION, `cannot start ${this.name}: ${reason}`);
       return;
@@ -324,47 +304,24 @@ export class Service {
   private startHealth(child: Child): void {
     const health = this.spec.health;
     if (!health) return;
-    let failures = 0;
-    let probing = false;
-    this.healthTimer = setInterval(async () => {
-      if (probing || child.handled || child.stopping || child.unhealthy) return;
-      probing = true;
-      const problem = await runProbe(health.probe, health.timeoutMs, this.hooks.env(this.spec));
-      probing = false;
-      if (child.handled || child.stopping) return;
-      if (problem === null) {
-        failures = 0;
-        return;
-      }
-      failures++;
-      this.log.system(`health check failed (${failures}/${health.failureThreshold}): ${problem}`);
-      if (failures < health.failureThreshold) return;
-      child.unhealthy = problem;
-      this.emit(EventKind.UNHEALTHY, { message: problem });
-      // Ask it to stop like a user stop would; its exit then goes through the restart policy.
-      signalSession(child.pid, this.spec.stopSignal, child.startTime);
-      setTimeout(() => {
-        if (!child.handled) signalSession(child.pid, "SIGKILL", child.startTime);
-      }, this.spec.stopTimeoutMs);
-    }, health.intervalMs);
+    this.stopHealthWatch = watchHealth(health, () => this.hooks.env(this.spec), {
+      active: () => !child.handled && !child.stopping && child.unhealthy === undefined,
+      failed: (problem, failures) => this.log.system(`health check failed (${failures}/${health.failureThreshold}): ${problem}`),
+      unhealthy: (problem) => {
+        child.unhealthy = problem;
+        this.emit(EventKind.UNHEALTHY, { message: problem });
+        // Asked to stop like a user stop would; its exit then goes through the restart policy.
+        signalSession(child.pid, this.spec.stopSignal, child.startTime);
+        setTimeout(() => {
+          if (!child.handled) signalSession(child.pid, "SIGKILL", child.startTime);
+        }, this.spec.stopTimeoutMs);
+      },
+    });
   }
 
   private stopHealth(): void {
-    if (this.healthTimer) clearInterval(this.healthTimer);
-    this.healthTimer = null;
+    this.stopHealthWatch?.();
+    this.stopHealthWatch = null;
   }
 }
 
-function signalName(signal: number | string | null): string | null {
-  if (signal === null) return null;
-  if (typeof signal === "string") return signal;
-  return Object.entries(constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
