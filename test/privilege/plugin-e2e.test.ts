@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { BUN, ROOT, waitFor } from "../helpers/env.ts";
+import { BUN, pidAlive, ROOT, waitFor } from "../helpers/env.ts";
 import { privilegeSkipReason, skipNotice } from "./fixtures.ts";
 
 const skip = privilegeSkipReason();
@@ -104,5 +104,18 @@ describe.skipIf(skip !== null)("a plugin service talking to the daemon", () => {
     const adiUid = lookupUser("adi")!.uid;
     expect(lines[0]).toMatchObject({ plugin: "e2e", service: "e2e-svc", peer_uid: adiUid, peer_pid: result.pid, decision: "allowed", matched_pattern: "id -u", exit_code: 0, reason: "e2e: who am i as root?" });
     expect(lines[1]).toMatchObject({ plugin: "e2e", decision: "denied", argv: ["id", "-u", "root"], reason: "extra argument" });
+  });
+
+  test("plugin remove stops its service and drops its approvals", async () => {
+    const client = daemon.client();
+    const before = (await client.listServices()).find((x) => x.name === "e2e-svc");
+    expect(before?.pid).toBeGreaterThan(0);
+    const r = await daemon.cli(["plugin", "remove", "e2e"]);
+    expect(r.code).toBe(0);
+    const after = (await client.listServices()).find((x) => x.name === "e2e-svc");
+    client.close();
+    expect(after).toBeUndefined();
+    await waitFor(() => !pidAlive(before!.pid), 5_000, "the plugin's service to stop");
+    expect(JSON.parse(readFileSync(join(daemon.home, "approvals.json"), "utf8")).plugins.e2e).toBeUndefined();
   });
 });
