@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LogStream, ServiceState, type LogLine } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
@@ -131,5 +131,21 @@ describe("service logs", () => {
     expect(seen.at(-1)).toBe("three");
     expect(await client.ping()).toBeDefined(); // the connection still serves after the cancel
     client.close();
+  });
+
+  test("a log file that cannot be opened (a planted symlink) is never followed: the service runs, lines stay in memory, status warns", async () => {
+    const d = newDaemon();
+    const dir = join(d.home, "logs", "services");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const target = join(d.home, "target");
+    writeFileSync(target, "untouched\n");
+    symlinkSync(target, join(dir, "evil.log"));
+    await d.start();
+    expect((await d.cli(["daemon", "start", "evil", "--", "sh", "-c", "echo hello; sleep 1000"])).code).toBe(0);
+    await waitForState(d, "evil", ServiceState.RUNNING);
+    await waitFor(async () => (await d.cli(["daemon", "logs", "evil"])).stdout.includes("out hello"), 3_000, "the line in memory");
+    expect(readFileSync(target, "utf8")).toBe("untouched\n");
+    const status = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout);
+    expect(status.warnings.join("\n")).toContain(`service log ${join(dir, "evil.log")} is not writable`);
   });
 });

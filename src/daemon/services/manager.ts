@@ -162,12 +162,13 @@ export class ServiceManager {
   }
 
   private add(spec: ServiceSpec): Service {
+    let shown: string | null = null; // this log's warning in `status`, removed once the file works again
     const log = new ServiceLog(spec.name, join(this.opts.paths.serviceLogDir, `${spec.name}.log`), this.config.rotation, (problem) => {
-      // One warning per service log; removed again once the file works.
-      for (const w of this.opts.warnings) if (w.startsWith(`service log ${log.service}: `)) this.opts.warnings.delete(w);
+      if (shown) this.opts.warnings.delete(shown);
+      shown = problem;
       if (problem) {
-        this.opts.warnings.add(`service log ${log.service}: ${problem}`);
-        this.opts.logger.warn("service log not writable", { service: log.service, error: problem });
+        this.opts.warnings.add(problem);
+        this.opts.logger.warn("service log not writable", { service: spec.name, error: problem });
       }
     });
     const service: Service = new Service(spec, log, {
