@@ -83,6 +83,19 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
     await denied(adminCaller, stub.name, ["-u"], /only for plugins/);
   });
 
+  test.skipIf(!Bun.which("script"))("a pattern answered n at the prompt stays unusable while its sibling works", async () => {
+    const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+    const src = pluginSource(join(h.paths.home, ".."), "p5", [`${stub.name} yes`, `${stub.name} no`]);
+    const cmd = [process.execPath, join(import.meta.dir, "../../src/main.ts"), "plugin", "install", src].map(quote).join(" ");
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: t.env, stdin: new TextEncoder().encode("y\nn\n"), stdout: "pipe" });
+    expect(r.exitCode).toBe(0);
+    await denied(pluginCaller("p5"), stub.name, ["no"], /not approved: pattern "adi-t-stub-.* no" was declined/);
+    calls++;
+    expect((await h.sudoRun(pluginCaller("p5"), stub.name, ["yes"])).allowed).toBe(true);
+    expect(readFileSync(stub.marker, "utf8")).toBe("yes\n0\n");
+    rmSync(stub.marker);
+  });
+
   test("a manifest changed after approval loses it", async () => {
     appendFileSync(join(h.paths.pluginDir, "p4", "plugin.toml"), "# edited\n");
     await denied(pluginCaller("p4"), stub.name, ["-u"], /changed after it was approved/);
