@@ -2,7 +2,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
-import { BUN, MAIN } from "../helpers/env.ts";
+import { ADI_BIN, BUN, MAIN } from "../helpers/env.ts";
+
+/** The CLI under test: dist/adi, or the source with ADI_TEST_CLI=source (like TestDaemon). */
+export const ADI_ARGV = process.env.ADI_TEST_CLI === "source" ? [BUN, MAIN] : [ADI_BIN];
 
 /**
  * Shared set-up for the privilege tests. They need root (to switch users) and
@@ -15,7 +18,7 @@ export function privilegeSkipReason(): string | null {
   if (process.getuid?.() !== 0) return "privilege tests need root (they create users and switch to them)";
   if (!Bun.which("sudo", { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" })) return "privilege tests need sudo installed";
   if (!lookupUser("adi") || !lookupUser("adi-root") || !existsSync("/etc/sudoers.d/adi-root")) {
-    const r = Bun.spawnSync([BUN, MAIN, "daemon", "setup-users"], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([...ADI_ARGV, "daemon", "setup-users"], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) return `adi daemon setup-users failed: ${r.stderr.toString()}`;
   }
   return null;

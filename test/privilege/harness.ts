@@ -8,7 +8,7 @@ import { setupPrivilege, type Privilege } from "../../src/daemon/privilege/index
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
 import type { CommandResultInit } from "../../src/daemon/privilege/executor.ts";
 import type { Call } from "../../src/daemon/router.ts";
-import { BUN, MAIN } from "../helpers/env.ts";
+import { ADI_ARGV } from "./fixtures.ts";
 
 /**
  * The daemon's privilege wiring (setupPrivilege, as the composition root
@@ -29,9 +29,9 @@ export class PrivilegeHarness {
     this.priv = setupPrivilege({ paths: this.paths, logger, warnings: this.warnings, findBySession: () => undefined });
   }
 
-  /** `adi ARGS…` from source against this ADI_HOME. */
+  /** `adi ARGS…` against this ADI_HOME. */
   cli(args: string[]): { code: number; stdout: string; stderr: string } {
-    const r = Bun.spawnSync([BUN, MAIN, ...args], { env: this.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([...ADI_ARGV, ...args], { env: this.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   }
 

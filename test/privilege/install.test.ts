@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BUN, MAIN, tempHome } from "../helpers/env.ts";
-import { pluginSource } from "./fixtures.ts";
+import { tempHome } from "../helpers/env.ts";
+import { ADI_ARGV, pluginSource } from "./fixtures.ts";
 
 let t: ReturnType<typeof tempHome>;
 let base: string;
@@ -15,7 +15,7 @@ beforeAll(() => {
 afterAll(() => t?.cleanup());
 
 function adi(args: string[], stdin?: string) {
-  const r = Bun.spawnSync([BUN, MAIN, ...args], {
+  const r = Bun.spawnSync([...ADI_ARGV, ...args], {
     env: t.env,
     stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
     stdout: "pipe",
@@ -27,7 +27,7 @@ function adi(args: string[], stdin?: string) {
 /** `adi ARGS…` on a pseudo-terminal (util-linux script), typing `input`. */
 function adiOnTty(args: string[], input: string) {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const r = Bun.spawnSync(["script", "-qec", [BUN, MAIN, ...args].map(quote).join(" "), "/dev/null"], {
+  const r = Bun.spawnSync(["script", "-qec", [...ADI_ARGV, ...args].map(quote).join(" "), "/dev/null"], {
     env: t.env,
     stdin: new TextEncoder().encode(input),
     stdout: "pipe",

@@ -3,18 +3,17 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
-import { ADI_BIN, BUN, MAIN, ROOT } from "../helpers/env.ts";
-import { privilegeSkipReason, skipNotice } from "./fixtures.ts";
+import { BUN, ROOT } from "../helpers/env.ts";
+import { ADI_ARGV, privilegeSkipReason, skipNotice } from "./fixtures.ts";
 
 const skip = privilegeSkipReason();
 skipNotice("test/privilege/setup-users.test.ts", skip);
 
-const argv0 = process.env.ADI_TEST_CLI === "source" ? [BUN, MAIN] : [ADI_BIN];
 const owner = `adi-t-own${process.pid % 100000}`;
 const ownerRule = `/etc/sudoers.d/adi-owner-${owner}`;
 
 function adi(args: string[], opts: { uid?: number; gid?: number } = {}) {
-  const r = Bun.spawnSync([...argv0, ...args], {
+  const r = Bun.spawnSync([...ADI_ARGV, ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", HOME: "/" },
     cwd: "/",
     stdout: "pipe",

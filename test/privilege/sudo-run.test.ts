@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, chownSync, existsSync, readFileSync, rmSync 
 import { join } from "node:path";
 import { tempHome } from "../helpers/env.ts";
 import { adminCaller, PrivilegeHarness, pluginCaller } from "./harness.ts";
-import { pluginSource, privilegeSkipReason, skipNotice, Stub, text } from "./fixtures.ts";
+import { ADI_ARGV, pluginSource, privilegeSkipReason, skipNotice, Stub, text } from "./fixtures.ts";
 
 const skip = privilegeSkipReason();
 skipNotice("test/privilege/sudo-run.test.ts", skip);
@@ -86,7 +86,7 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
   test.skipIf(!Bun.which("script"))("a pattern answered n at the prompt stays unusable while its sibling works", async () => {
     const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
     const src = pluginSource(join(h.paths.home, ".."), "p5", [`${stub.name} yes`, `${stub.name} no`]);
-    const cmd = [process.execPath, join(import.meta.dir, "../../src/main.ts"), "plugin", "install", src].map(quote).join(" ");
+    const cmd = [...ADI_ARGV, "plugin", "install", src].map(quote).join(" ");
     const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: t.env, stdin: new TextEncoder().encode("y\nn\n"), stdout: "pipe" });
     expect(r.exitCode).toBe(0);
     await denied(pluginCaller("p5"), stub.name, ["no"], /not approved: pattern "adi-t-stub-.* no" was declined/);
