@@ -5,10 +5,10 @@ const policy = { restartOnFailure: true, maxRestarts: 3 };
 const crash = (ranMs = 50) => ({ code: 1, signal: null, ranMs });
 
 describe("restart policy", () => {
-  test("backoff doubles from 100 ms and is capped at 30 s", () => {
-    expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n))).toEqual([100, 200, 400, 800, 1600]);
-    expect(backoffDelay(9)).toBe(25_600);
-    expect(backoffDelay(10)).toBe(30_000);
+  test("the first restart is immediate, then the delay doubles from 100 ms, capped at 30 s", () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n))).toEqual([0, 100, 200, 400, 800, 1600]);
+    expect(backoffDelay(10)).toBe(25_600);
+    expect(backoffDelay(11)).toBe(30_000);
     expect(backoffDelay(1000)).toBe(30_000);
   });
 
@@ -24,12 +24,12 @@ describe("restart policy", () => {
       }
       delays.push(d.delayMs);
     }
-    expect(delays).toEqual([100, 200, 400]);
+    expect(delays).toEqual([0, 100, 200]);
   });
 
   test("a stable run resets the streak", () => {
     const d = decideRestart(crash(DEFAULT_BACKOFF.stableAfterMs), policy, 3);
-    expect(d).toEqual({ action: "restart", delayMs: 100, streak: 1 });
+    expect(d).toEqual({ action: "restart", delayMs: 0, streak: 1 });
     const unstable = decideRestart(crash(DEFAULT_BACKOFF.stableAfterMs - 1), policy, 3);
     expect(unstable.action).toBe("fail");
   });
@@ -42,7 +42,7 @@ describe("restart policy", () => {
   test("a clean exit is done, not restarted; a forced failure (health, vanished) is restarted even with code 0", () => {
     expect(decideRestart({ code: 0, signal: null, ranMs: 5 }, policy, 2)).toEqual({ action: "done", reason: "exited with code 0", streak: 0 });
     const unhealthy = decideRestart({ code: 0, signal: null, ranMs: 5, failure: "unhealthy (connect refused)" }, policy, 0);
-    expect(unhealthy).toEqual({ action: "restart", delayMs: 100, streak: 1 });
+    expect(unhealthy).toEqual({ action: "restart", delayMs: 0, streak: 1 });
   });
 
   test("max_restarts = 0 fails at the first crash", () => {

@@ -1,8 +1,10 @@
 /**
  * The restart policy, as pure functions of the service's history so it can
  * be tested without processes: restart on failure up to `maxRestarts` in a
- * row, with an exponential backoff capped at `maxDelayMs`; a run that stayed
- * up for `stableAfterMs` resets the count (like supervisord's startsecs).
+ * row. The first restart of a streak is immediate (a one-off crash costs no
+ * downtime); each further one waits `initialDelayMs`, doubling up to
+ * `maxDelayMs`. A run that stayed up for `stableAfterMs` ends the streak
+ * (like supervisord's startsecs).
  */
 export interface BackoffOptions {
   initialDelayMs: number;
@@ -36,9 +38,10 @@ export function isFailure(exit: Pick<ExitFacts, "code" | "signal">): boolean {
   return exit.signal !== null || exit.code !== 0;
 }
 
-/** Delay before restart number `streak` (1-based) of a crash streak. */
+/** Delay before restart number `streak` (1-based) of a crash streak: 0, 100, 200, 400 … capped. */
 export function backoffDelay(streak: number, opts: BackoffOptions = DEFAULT_BACKOFF): number {
-  const exp = Math.min(Math.max(streak - 1, 0), 30);
+  if (streak <= 1) return 0;
+  const exp = Math.min(streak - 2, 30);
   return Math.min(opts.maxDelayMs, opts.initialDelayMs * 2 ** exp);
 }
 
