@@ -101,7 +101,7 @@ export function execMethods(deps: ExecDeps): Methods {
         try {
           result = await spawnAs(plan.sudo, [sudoBin, "-n", "--", decision.path, ...request.args], request.timeoutMs);
         } catch (err) {
-          audit.write({ ...base, matched_pattern: decision.pattern, resolved_path: decision.path, decision: "allowed", deny_reason: null, exit_code: null, signal: `spawn failed: ${(err as Error).message}`, timed_out: false, duration_ms: null });
+          audit.write({ ...base, matched_pattern: decision.pattern, resolved_path: decision.path, decision: "allowed", deny_reason: null, exit_code: null, signal: null, timed_out: false, duration_ms: null, error: (err as Error).message });
           throw err;
         }
         audit.write({

@@ -20,6 +20,8 @@ export interface AuditRecord {
   signal: string | null;
   timed_out: boolean;
   duration_ms: number | null;
+  /** Set when an allowed command could not be started at all. */
+  error?: string;
 }
 
 /** Cut to at most `max` UTF-8 bytes without splitting a character. */
