@@ -63,8 +63,12 @@ export function socketAddress(socket: string, platform: NodeJS.Platform = proces
     }
     return `\0${socket.slice(1)}`;
   }
-  if (isNamedPipe(socket) && platform !== "win32") {
-    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${socket}: named pipes exist only on Windows; use a socket path`);
+  if (isNamedPipe(socket)) {
+    if (platform !== "win32") {
+      throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${socket}: named pipes exist only on Windows; use a socket path`);
+    }
+    // `//./pipe/x` is the same pipe as `\\.\pipe\x`; Bun only accepts backslashes.
+    return socket.replaceAll("/", "\\");
   }
   return socket;
 }

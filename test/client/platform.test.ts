@@ -44,6 +44,7 @@ describe("Windows", () => {
 
   test("a pipe is passed to Bun as is; an abstract socket is refused with a clear error", () => {
     expect(socketAddress(WINDOWS_PIPE, "win32")).toBe(WINDOWS_PIPE);
+    expect(socketAddress("//./pipe/adi-daemon", "win32")).toBe(WINDOWS_PIPE);
     expect(code(() => socketAddress("@adi", "win32"))).toBe(ErrorCode.INVALID_ARGUMENT);
   });
 });
