@@ -23,20 +23,28 @@ describe("identifyPeers", () => {
     const member = Number(new TextDecoder().decode(value).trim());
     const outsider = Bun.spawn(["/bin/sleep", "30"], { detached: true });
     try {
+      // Peers are our own children: /proc says they belong to `me`, and the kernel-reported uid must agree.
+      const me = process.getuid!();
       const identify = identifyPeers(owner, (sid) => (sid === leader.pid ? { name: "svc", plugin: "p1" } : undefined), logger);
-      expect(identify({ pid: leader.pid, uid: 999, gid: 999 })).toMatchObject({ role: "plugin", plugin: "p1", service: "svc" });
-      expect(identify({ pid: member, uid: 999, gid: 999 })).toMatchObject({ role: "plugin", plugin: "p1", service: "svc" });
+      expect(identify({ pid: leader.pid, uid: me, gid: 0 })).toMatchObject({ role: "plugin", plugin: "p1", service: "svc" });
+      expect(identify({ pid: member, uid: me, gid: 0 })).toMatchObject({ role: "plugin", plugin: "p1", service: "svc" });
+      // A uid that does not own the pid (the pid was recycled after connect) is not the service.
+      expect(identify({ pid: member, uid: 999, gid: 999 })).toBeNull();
       // Even with the owner's uid, a plugin's process never gets admin rights.
-      expect(identify({ pid: member, uid: owner, gid: 0 })).toMatchObject({ role: "plugin", plugin: "p1" });
-      expect(identify({ pid: outsider.pid, uid: owner, gid: 0 })).toMatchObject({ role: "admin" });
+      const asOwner = identifyPeers(me, (sid) => (sid === leader.pid ? { name: "svc", plugin: "p1" } : undefined), logger);
+      expect(asOwner({ pid: member, uid: me, gid: 0 })).toMatchObject({ role: "plugin", plugin: "p1" });
+      expect(asOwner({ pid: outsider.pid, uid: me, gid: 0 })).toMatchObject({ role: "admin" });
       expect(identify({ pid: outsider.pid, uid: 0, gid: 0 })).toMatchObject({ role: "admin" });
       expect(identify({ pid: outsider.pid, uid: 999, gid: 999 })).toBeNull();
-      // An ad-hoc service (no plugin) of another uid acts as itself, with no plugin.
+      // An ad-hoc service (no plugin) acts as itself when its uid is neither owner nor root.
       const adhoc = identifyPeers(owner, (sid) => (sid === leader.pid ? { name: "web" } : undefined), logger);
-      const adhocCaller = adhoc({ pid: member, uid: 999, gid: 999 });
-      expect(adhocCaller).toMatchObject({ role: "plugin", service: "web" });
-      expect(adhocCaller?.plugin).toBeUndefined();
-      expect(adhoc({ pid: member, uid: owner, gid: 0 })).toMatchObject({ role: "admin" });
+      if (me !== 0) {
+        const adhocCaller = adhoc({ pid: member, uid: me, gid: 0 });
+        expect(adhocCaller).toMatchObject({ role: "plugin", service: "web" });
+        expect(adhocCaller?.plugin).toBeUndefined();
+      }
+      const adhocAsOwner = identifyPeers(me, (sid) => (sid === leader.pid ? { name: "web" } : undefined), logger);
+      expect(adhocAsOwner({ pid: member, uid: me, gid: 0 })).toMatchObject({ role: "admin" });
       // A pid that no longer exists is nobody.
       expect(identify({ pid: 0x3ffffff0, uid: 999, gid: 999 })).toBeNull();
     } finally {

@@ -1,6 +1,6 @@
 import type { IdentifyPeer } from "../caller.ts";
 import type { Logger } from "../logger.ts";
-import { readProcStat } from "./proc.ts";
+import { procOwner, readProcStat } from "./proc.ts";
 
 /** What identification needs from the service manager: the running service led by session `sid`. */
 export interface ServiceSession {
@@ -24,7 +24,7 @@ export function identifyPeers(ownerUid: number, findBySession: FindBySession, lo
   return (cred) => {
     // Without peer credentials (not Linux) the 0600 socket is what keeps others out.
     if (cred === null) return { role: "admin", uid: ownerUid, pid: 0, gid: 0 };
-    const service = serviceOf(cred.pid, findBySession);
+    const service = serviceOf(cred.pid, cred.uid, findBySession);
     if (service?.plugin) return { role: "plugin", ...cred, plugin: service.plugin, service: service.name };
     if (cred.uid === ownerUid || cred.uid === 0) return { role: "admin", ...cred };
     if (service) return { role: "plugin", ...cred, service: service.name };
@@ -33,8 +33,10 @@ export function identifyPeers(ownerUid: number, findBySession: FindBySession, lo
   };
 }
 
-function serviceOf(pid: number, findBySession: FindBySession): ServiceSession | undefined {
+function serviceOf(pid: number, uid: number, findBySession: FindBySession): ServiceSession | undefined {
   if (pid <= 0) return undefined;
+  // The pid must still be the connecting process: same owner as the kernel reported at connect.
+  if (procOwner(pid) !== uid) return undefined;
   const peer = readProcStat(pid);
   if (!peer) return undefined;
   const service = findBySession(peer.sid);

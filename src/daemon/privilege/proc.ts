@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 export interface ProcStat {
   pid: number;
@@ -23,4 +23,13 @@ export function readProcStat(pid: number): ProcStat | null {
   const startTicks = Number(fields[19]);
   if (!Number.isInteger(sid) || !Number.isFinite(startTicks)) return null;
   return { pid, sid, startTicks };
+}
+
+/** The (effective) uid owning /proc/<pid>; null if the process is gone. */
+export function procOwner(pid: number): number | null {
+  try {
+    return statSync(`/proc/${pid}`).uid;
+  } catch {
+    return null;
+  }
 }
