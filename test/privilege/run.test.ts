@@ -78,6 +78,15 @@ describe.skipIf(skip !== null)("run as ADI_USER", () => {
     expect(text(r.stdout as Uint8Array).trim()).toBe(adiGid);
   });
 
+  test("one caller may run at most 32 commands at once; others are not affected", async () => {
+    const busy = Array.from({ length: 32 }, () => h.run(pluginCaller("busy"), "sleep", ["0.5"]));
+    await expect(h.run(pluginCaller("busy"), "true", [])).rejects.toThrow(/at most 32 commands/);
+    expect((await h.run(pluginCaller("calm"), "true", [])).exitCode).toBe(0);
+    for (const r of await Promise.all(busy)) expect(r.exitCode).toBe(0);
+    // Released when the commands finish.
+    expect((await h.run(pluginCaller("busy"), "true", [])).exitCode).toBe(0);
+  });
+
   test("a relative command is refused; an unknown one is NOT_FOUND", async () => {
     await expect(h.run(pluginCaller("p1"), "./id", [])).rejects.toThrow(/bare name or an absolute path/);
     await expect(h.run(pluginCaller("p1"), "adi-no-such-cmd", [])).rejects.toThrow(/not found on the fixed PATH/);

@@ -17,6 +17,8 @@ export interface ExecDeps {
   approvals: () => Approvals;
   /** sha256 of an installed plugin's manifest now; null when it is not installed. */
   manifestSha: (plugin: string) => string | null;
+  /** Default MAX_CONCURRENT_COMMANDS. */
+  maxConcurrent?: number;
 }
 
 /** A request's command as an absolute path: a bare name through the fixed PATH, or an absolute path as given. */
@@ -40,6 +42,27 @@ function spawnAs(as: RunAs, argv: string[], timeoutMs: number): Promise<CommandR
   return execute({ argv: [...as.prefix, ...argv], uid: as.uid, gid: as.gid, timeoutMs });
 }
 
+/** Commands one caller (a plugin, else a uid) may have running at once; more is RESOURCE_EXHAUSTED. */
+export const MAX_CONCURRENT_COMMANDS = 32;
+
+/** Counts running commands per caller so one plugin cannot fork-bomb the machine through the daemon. */
+function concurrencyLimiter(limit: number) {
+  const running = new Map<string, number>();
+  return async <T>(caller: Caller, fn: () => Promise<T>): Promise<T> => {
+    const key = caller.plugin ? `plugin:${caller.plugin}` : caller.service ? `service:${caller.service}` : `uid:${caller.uid}`;
+    const n = running.get(key) ?? 0;
+    if (n >= limit) throw new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `at most ${limit} commands may run at once for one caller`);
+    running.set(key, n + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (running.get(key) ?? 1) - 1;
+      if (left === 0) running.delete(key);
+      else running.set(key, left);
+    }
+  };
+}
+
 function who(caller: Caller) {
   return { plugin: caller.plugin ?? "", service: caller.service ?? "", peer_uid: caller.uid, peer_pid: caller.pid };
 }
@@ -47,13 +70,14 @@ function who(caller: Caller) {
 /** run and sudo_run (DESIGN §7). */
 export function execMethods(deps: ExecDeps): Methods {
   const { plan, logger, audit } = deps;
+  const limited = concurrencyLimiter(deps.maxConcurrent ?? MAX_CONCURRENT_COMMANDS);
   return {
     run: {
       access: "any",
       async handle({ request, caller }) {
         checkArgs(request.args);
         const path = resolveRunCommand(request.command);
-        const result = await spawnAs(plan.run, [path, ...request.args], request.timeoutMs);
+        const result = await limited(caller, () => spawnAs(plan.run, [path, ...request.args], request.timeoutMs));
         logger.debug("run", { pid: caller.pid, plugin: caller.plugin, command: path, exit: result.exitCode });
         return { case: "commandResult", value: result };
       },
@@ -99,7 +123,8 @@ export function execMethods(deps: ExecDeps): Methods {
         const sudoBin = lookupOnFixedPath("sudo") ?? "/usr/bin/sudo";
         let result: CommandResultInit;
         try {
-          result = await spawnAs(plan.sudo, [sudoBin, "-n", "--", decision.path, ...request.args], request.timeoutMs);
+          const as = plan.sudo;
+          result = await limited(caller, () => spawnAs(as, [sudoBin, "-n", "--", decision.path, ...request.args], request.timeoutMs));
         } catch (err) {
           audit.write({ ...base, matched_pattern: decision.pattern, resolved_path: decision.path, decision: "allowed", deny_reason: null, exit_code: null, signal: null, timed_out: false, duration_ms: null, error: (err as Error).message });
           throw err;
