@@ -30,18 +30,20 @@ function outName(os: string, arch: string): string {
 }
 
 /**
- * Every target gets --minify --format=esm. --bytecode only for the machine
- * that builds: JSC bytecode is not portable across OS/arch (oven-sh/bun#18416:
- * cross-compiled --bytecode binaries segfault on their target), and the host
- * binary is the one the tests run. Start-up, measured in docs/install.md:
- * `adi --version` 87 -> 59 ms, `adi daemon status` 127 -> 84 ms.
+ * Every target gets --minify --format=esm; targets of the building machine's
+ * OS also get --bytecode. JSC bytecode does not survive a change of OS
+ * (oven-sh/bun#18416: --bytecode binaries cross-compiled for another OS
+ * segfault there), so darwin and windows binaries built elsewhere go without
+ * it. Across architectures of one OS it works: linux-arm64 built on
+ * linux-x64 runs under qemu-aarch64 (test/release/build.test.ts) and starts
+ * faster. Start-up, measured in docs/install.md: `adi --version` 87 -> 59 ms,
+ * `adi daemon status` 127 -> 84 ms.
  */
 function compileArgs(os: string, arch: string, outfile: string): string[] {
-  const host = os === hostOs && arch === hostArch;
   return [
     "build",
     "--compile",
-    ...(optimize ? ["--minify", "--format=esm", ...(host ? ["--bytecode"] : [])] : []),
+    ...(optimize ? ["--minify", "--format=esm", ...(os === hostOs ? ["--bytecode"] : [])] : []),
     `--target=bun-${os}-${arch}`,
     join(root, "src", "main.ts"),
     "--outfile",
