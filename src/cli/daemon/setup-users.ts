@@ -50,6 +50,10 @@ export default defineCommand({
   },
   async run({ args }) {
     const dry = args["dry-run"] === true;
+    if (process.platform !== "linux") {
+      // No uid switching or peer credentials there: isolation stays off (docs/install.md).
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `adi daemon setup-users is for Linux only: user isolation is not available on ${process.platform}`);
+    }
     if (!dry && process.getuid?.() !== 0) {
       throw new AdiError(ErrorCode.PERMISSION_DENIED, "adi daemon setup-users must run as root (try: sudo adi daemon setup-users)");
     }
