@@ -1,5 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { closeSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { resolvePaths } from "../../src/config.ts";
+import { tryAcquireLock } from "../../src/daemon/instance.ts";
 import { AdiError, DaemonClient, ErrorCode } from "../../src/client/index.ts";
 import { defaultSocketPath, isNamedPipe, socketAddress, WINDOWS_PIPE } from "../../src/protocol/transport.ts";
 import { taskkillArgv } from "../../src/util/windows-kill.ts";
@@ -103,4 +107,22 @@ test("Windows service stop: taskkill /T asks the tree to close, /T /F terminates
   // Never a pid that taskkill would read as something else.
   expect(() => taskkillArgv(0, true)).toThrow(RangeError);
   expect(() => taskkillArgv(-5, true)).toThrow(RangeError);
+});
+
+test("instance lock: flock on Linux; on Windows the pipe is the lock, so the file is only opened", () => {
+  const dir = mkdtempSync(join(tmpdir(), "adi-lock-"));
+  const lockFile = join(dir, "daemon.lock");
+  try {
+    const first = tryAcquireLock(lockFile, "linux");
+    expect(first).not.toBeNull();
+    // Held: a second taker on Linux is refused…
+    expect(tryAcquireLock(lockFile, "linux")).toBeNull();
+    // …while the Windows path never calls flock (which does not exist there).
+    const win = tryAcquireLock(lockFile, "win32");
+    expect(win).not.toBeNull();
+    closeSync(win!);
+    closeSync(first!);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
