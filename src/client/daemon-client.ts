@@ -76,6 +76,7 @@ export class DaemonClient {
   private conn: ClientConnection | null = null;
   private connecting: Promise<ClientConnection> | null = null;
 
+  /** Nothing is opened yet: the first call connects. See {@link DaemonClientOptions} for the defaults. */
   constructor(opts: DaemonClientOptions = {}) {
     this.env = opts.env ?? process.env;
     this.socketPath = opts.socketPath ?? defaultSocketPath(this.env, process.platform, this.env.HOME || this.env.USERPROFILE || homedir());
