@@ -30,10 +30,17 @@ interface SocketState {
   deadline?: Timer;
 }
 
-/** Refuse a peer with one error frame (id 0), then close. */
+/**
+ * Refuse a peer with one error frame (id 0). Only the write side is closed at
+ * once: closing outright while the peer's first request sits unread makes the
+ * kernel send RST, which discards the error before the peer reads it. What it
+ * sends is read and dropped; the socket is closed when the peer closes, or
+ * after a second.
+ */
 function refuse(socket: Socket<SocketState>, error: AdiError): void {
   socket.write(encodeResponseFrame(errorResponse(0, error)));
-  socket.end();
+  socket.shutdown();
+  socket.data.deadline = setTimeout(() => socket.end(), 1_000);
 }
 
 export function startServer(opts: ServerOptions): Server {
