@@ -39,9 +39,13 @@ export function paint(fd: number, color: Color, text: string): string {
   return colorEnabled(fd) ? `\x1b[${codes[color]}m${text}\x1b[0m` : text;
 }
 
+export function stripColor(text: string): string {
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
 /** Visible width, ignoring colour escapes. */
 function width(text: string): number {
-  return text.replace(/\x1b\[[0-9;]*m/g, "").length;
+  return stripColor(text).length;
 }
 
 /** An aligned table: every column padded to its widest cell. */

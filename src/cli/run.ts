@@ -2,7 +2,7 @@ import { renderUsage, runCommand, type CommandDef } from "citty";
 import { AdiError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { Exit, ExitWith, exitCodeFor } from "./exit.ts";
-import { err, out, paint } from "./output.ts";
+import { colorEnabled, err, out, paint, stripColor } from "./output.ts";
 import { setPassthrough } from "./passthrough.ts";
 import { root } from "./root.ts";
 
@@ -27,6 +27,12 @@ async function resolveCommand(args: string[]): Promise<[AnyCommand, AnyCommand |
   return [current, parent];
 }
 
+/** citty colours its usage text; keep that only where colour is allowed. */
+async function usage(args: string[], fd: number): Promise<string> {
+  const text = await renderUsage(...(await resolveCommand(args)));
+  return colorEnabled(fd) ? text : stripColor(text);
+}
+
 /** Run the CLI with these arguments (argv without the executable); resolves with the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   const split = argv.indexOf("--");
@@ -38,7 +44,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return Exit.ok;
   }
   if (args.length === 0 || args.includes("--help") || args.includes("-h")) {
-    out(await renderUsage(...(await resolveCommand(args))));
+    out(await usage(args, 1));
     return args.length === 0 ? Exit.usage : Exit.ok;
   }
   try {
@@ -48,9 +54,9 @@ export async function runCli(argv: string[]): Promise<number> {
     const code = exitCodeFor(error);
     if (error instanceof ExitWith) return code;
     const isUsage = error instanceof Error && error.name === "CLIError";
-    if (isUsage) err(`${await renderUsage(...(await resolveCommand(args)))}\n`);
+    if (isUsage) err(`${await usage(args, 2)}\n`);
     const message = error instanceof AdiError || isUsage ? (error as Error).message : String((error as Error)?.stack ?? error);
-    err(`${paint(2, "red", "error")}: ${message}`);
+    err(`${paint(2, "red", "error")}: ${colorEnabled(2) ? message : stripColor(message)}`);
     return code;
   }
 }

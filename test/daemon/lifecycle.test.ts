@@ -157,3 +157,14 @@ describe("daemon lifecycle (compiled binary)", () => {
     expect(help.stdout).toContain("--json");
   });
 });
+
+test("help and usage errors carry no colour when piped", async () => {
+  const d = newDaemon();
+  const help = await d.cli(["daemon", "--help"], { env: { NO_COLOR: "" } });
+  expect(help.stdout).toContain("USAGE");
+  expect(help.stdout).not.toContain("\x1b[");
+  const bad = await d.cli(["daemon", "frob"], { env: { NO_COLOR: "" } });
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain("Unknown command frob");
+  expect(bad.stderr).not.toContain("\x1b[");
+});
