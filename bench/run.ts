@@ -2,6 +2,7 @@
 import { benchCliStartup } from "./cli-startup.ts";
 import { benchPing } from "./ping.ts";
 import { printTable } from "./lib.ts";
+import { benchServices } from "./services.ts";
 
-const rows = [...(await benchPing()), ...(await benchCliStartup())];
+const rows = [...(await benchPing()), ...(await benchCliStartup()), ...(await benchServices())];
 printTable(rows);

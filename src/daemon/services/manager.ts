@@ -44,6 +44,7 @@ export class ServiceManager {
   private liveness: Timer | null = null;
   private readonly baseEnv: Record<string, string> = {};
   private closing = false;
+  private persistQueued = false;
 
   constructor(private readonly opts: ServiceManagerOptions) {
     const env = opts.env ?? process.env;
@@ -67,7 +68,7 @@ export class ServiceManager {
       if (saved.adhoc) this.add({ ...saved.adhoc, name });
     }
     this.scanPlugins();
-    this.persist();
+    this.writeNow();
     this.liveness = setInterval(() => {
       for (const s of this.services.values()) s.checkAlive();
     }, this.opts.livenessIntervalMs ?? 5_000);
@@ -158,7 +159,7 @@ export class ServiceManager {
     if (this.liveness) clearInterval(this.liveness);
     this.liveness = null;
     await Promise.all([...this.services.values()].map((s) => s.halt(graceful)));
-    this.persist();
+    this.writeNow();
   }
 
   private add(spec: ServiceSpec): Service {
@@ -226,8 +227,19 @@ export class ServiceManager {
     this.opts.logger.warn(message);
   }
 
-  /** Write state.json (atomic); called on every change of a service. */
+  /**
+   * Record a change in state.json. Changes made in one tick (a restart moves
+   * through three states) are written once, at the end of that tick: before
+   * the daemon does any other I/O, so a crash cannot lose a child's record.
+   */
   private persist(): void {
+    if (this.persistQueued) return;
+    this.persistQueued = true;
+    queueMicrotask(() => this.writeNow());
+  }
+
+  private writeNow(): void {
+    this.persistQueued = false;
     if (!this.state) return;
     const services: PersistedState["services"] = {};
     for (const s of this.services.values()) {

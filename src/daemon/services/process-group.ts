@@ -70,16 +70,45 @@ export function signalSession(sid: number, signal: NodeJS.Signals, minStartTime 
 
 /**
  * KILL everything in the session and wait until nothing of it is alive
- * (zombies count as gone: their parent may be a non-reaping init).
- * Returns false if something survived `timeoutMs`.
+ * (zombies count as gone: their parent may be a non-reaping init). The group
+ * goes first (cheap), then /proc is scanned for members that left the group
+ * but not the session. Returns false if something survived `timeoutMs`.
  */
 export async function killSession(sid: number, timeoutMs = 2_000, minStartTime = 0): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
+  await killGroupQuick(sid);
   for (;;) {
-    signalSession(sid, "SIGKILL", minStartTime);
-    const left = hasProc ? sessionMembers(sid, minStartTime) : processAlive(sid) ? [sid] : [];
+    const left = hasProc ? sessionMembers(sid, minStartTime) : groupGone(sid) ? [] : [sid];
     if (left.length === 0) return true;
     if (performance.now() > deadline) return false;
+    kill(-sid, "SIGKILL");
+    for (const pid of left) kill(pid, "SIGKILL");
     await Bun.sleep(10);
   }
+}
+
+/** Is process group `pgid` empty? (signal 0 reaches zombies too: a group of unreaped zombies is not "empty") */
+export function groupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/**
+ * KILL the process group and wait (briefly) until it is empty. Cheap: no
+ * /proc scan, which costs tens of ms on a host with hundreds of processes.
+ * Returns false when the group did not empty in time (e.g. zombies nobody
+ * reaps): then use `killSession`.
+ */
+export async function killGroupQuick(pgid: number, timeoutMs = 50): Promise<boolean> {
+  kill(-pgid, "SIGKILL");
+  const deadline = performance.now() + timeoutMs;
+  while (!groupGone(pgid)) {
+    if (performance.now() > deadline) return false;
+    await Bun.sleep(1);
+  }
+  return true;
 }

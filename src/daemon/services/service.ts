@@ -5,10 +5,17 @@ import { AdiError, ErrorCode } from "../../errors.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { watchHealth } from "./health.ts";
 import { decideRestart, describeExit, DEFAULT_BACKOFF, type BackoffOptions } from "./policy.ts";
-import { killSession, processStartTime, signalSession } from "./process-group.ts";
+import { killGroupQuick, killSession, processStartTime, signalSession } from "./process-group.ts";
 import type { ServiceLog } from "./service-log.ts";
 import type { ServiceSpec } from "./spec.ts";
 import { signalName, spawnDetached } from "./spawn.ts";
+
+/**
+ * After a crash, the /proc sweep for session members outside the group runs
+ * this much later: it costs tens of ms on a busy host and must not delay the
+ * restart (it cannot touch the new generation, which has its own session).
+ */
+const SWEEP_DELAY_MS = 250;
 
 export type ServiceInfoInit = MessageInitShape<typeof ServiceInfoSchema>;
 export type ServiceEventInit = MessageInitShape<typeof ServiceEventSchema>;
@@ -218,9 +225,13 @@ export class Service {
     if (child.handled) return;
     child.handled = true;
     this.stopHealth();
-    // Nothing of the session may outlive its leader: stragglers are killed
-    // before a new generation starts (no duplicates, no orphans).
-    await killSession(child.pid, 2_000, child.startTime);
+    // Nothing of the session may outlive its leader. A stop waits until the
+    // whole session is gone. A crash restart waits only for the process group
+    // (cheap); members that left the group but not the session are swept by a
+    // /proc scan right after, which never touches the new generation (it has
+    // its own session).
+    if (child.stopping || !(await killGroupQuick(child.pid))) await killSession(child.pid, 2_000, child.startTime);
+    else setTimeout(() => void killSession(child.pid, 2_000, child.startTime), SWEEP_DELAY_MS);
     if (this.child === child) this.child = null;
     this.lastExitCode = code ?? undefined;
     this.lastSignal = signal ?? "";

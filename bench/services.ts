@@ -1,0 +1,247 @@
+/**
+ * Service supervision beside runit and PM2, all measured in the same run the
+ * same way: every service is `sh -c 'echo $$ > DIR/NAME.pid; exec sleep 1000'`,
+ * and "running" means its pid file exists (written by the new process itself).
+ *
+ * - restart after kill -9: SIGKILL a service that has been up for > 1 s (runsv
+ *   delays restarts of services younger than 1 s; adi and PM2 restart a first
+ *   crash at once), time until the new pid is written. Median over 5 services.
+ * - start 100: from the request to all 100 pid files. adi: 100 start_service
+ *   calls on one client connection to a running daemon; PM2: `pm2 start` of a
+ *   100-app ecosystem file on a running PM2 daemon; runit: runsvdir started on
+ *   100 service directories.
+ * - RSS with 5 / 100 services: the adi daemon, the PM2 daemon, runsvdir plus
+ *   its runsv processes (the supervision cost, not the services).
+ *
+ * runit and PM2 are installed when missing (`apt-get install -y runit`,
+ * `npm install pm2` into $TMPDIR/adi-bench-pm2). Usage: bun bench/services.ts
+ */
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DaemonClient } from "../src/client/index.ts";
+import { killSession } from "../src/daemon/services/process-group.ts";
+import { ROOT, printTable, summarize, tempDir, type Row } from "./lib.ts";
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+function run(argv: string[], env?: Record<string, string | undefined>): number {
+  return Bun.spawnSync(argv, { env: env ?? process.env, stdout: "ignore", stderr: "inherit" }).exitCode;
+}
+
+function ensureTools(): { pm2: string } {
+  if (!Bun.which("runsvdir")) {
+    console.error("installing runit (apt-get install -y runit)…");
+    if (run(["apt-get", "install", "-y", "runit"]) !== 0) throw new Error("could not install runit");
+  }
+  const prefix = join(tmpdir(), "adi-bench-pm2");
+  const pm2 = join(prefix, "node_modules", ".bin", "pm2");
+  if (!existsSync(pm2)) {
+    console.error(`installing pm2 into ${prefix} (npm install pm2)…`);
+    mkdirSync(prefix, { recursive: true });
+    if (run(["npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, "pm2"]) !== 0) throw new Error("could not install pm2");
+  }
+  return { pm2 };
+}
+
+const serviceScript = (dir: string, name: string) => `echo $$ > ${dir}/${name}.pid; exec sleep 1000`;
+
+function readPid(file: string): number {
+  try {
+    return Number.parseInt(readFileSync(file, "utf8"), 10) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function rssKiB(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {}
+  }
+  return total;
+}
+
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid) out.push(Number(e));
+    } catch {}
+  }
+  return out;
+}
+
+/** Kill -9 each service (one at a time) and time until its replacement writes its pid. */
+async function restartLatency(pidDir: string, names: string[]): Promise<number> {
+  const samples: number[] = [];
+  for (const name of names) {
+    const file = join(pidDir, `${name}.pid`);
+    const old = readPid(file);
+    const t0 = performance.now();
+    process.kill(old, "SIGKILL");
+    await until(() => {
+      const pid = readPid(file);
+      return pid !== 0 && pid !== old;
+    });
+    samples.push(performance.now() - t0);
+  }
+  return summarize(samples).median;
+}
+
+interface Supervisor {
+  /** Start `count` services; resolves when all are running (pid files written). Returns the ms taken. */
+  start(names: string[]): Promise<number>;
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+async function adiSupervisor(dir: string, pidDir: string): Promise<Supervisor> {
+  const adi = join(ROOT, "dist", "adi");
+  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
+  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: join(dir, "adi-home"), NO_COLOR: "1" };
+  delete env.ADI_DAEMON_SOCKET;
+  const client = new DaemonClient({ socketPath: join(dir, "adi-home", "daemon.sock"), env, launcher: [adi], timeoutMs: 60_000 });
+  await client.ensureRunning();
+  const daemonPid = (await client.status()).pid;
+  return {
+    async start(names) {
+      const t0 = performance.now();
+      await Promise.all(
+        names.map((name) =>
+          client.startService(name, { command: "sh", args: ["-c", serviceScript(pidDir, name)], restartOnFailure: true, maxRestarts: 100 }),
+        ),
+      );
+      await until(() => names.every((n) => existsSync(join(pidDir, `${n}.pid`))));
+      return performance.now() - t0;
+    },
+    rss: () => rssKiB([daemonPid]),
+    async stop() {
+      await client.shutdown(false);
+      client.close();
+    },
+  };
+}
+
+async function runitSupervisor(dir: string, pidDir: string): Promise<Supervisor> {
+  const svDir = join(dir, "runit");
+  mkdirSync(svDir, { recursive: true });
+  let runsvdir: ReturnType<typeof Bun.spawn> | null = null;
+  return {
+    async start(names) {
+      for (const name of names) {
+        mkdirSync(join(svDir, name), { recursive: true });
+        const runFile = join(svDir, name, "run");
+        writeFileSync(runFile, `#!/bin/sh\n${serviceScript(pidDir, name)}\n`);
+        chmodSync(runFile, 0o755);
+      }
+      const t0 = performance.now();
+      runsvdir = Bun.spawn(["runsvdir", "-P", svDir], { detached: true, stdio: ["ignore", "ignore", "ignore"] });
+      await until(() => names.every((n) => existsSync(join(pidDir, `${n}.pid`))));
+      return performance.now() - t0;
+    },
+    rss: () => (runsvdir ? rssKiB([runsvdir.pid, ...childrenOf(runsvdir.pid)]) : 0),
+    async stop() {
+      if (runsvdir) await killSession(runsvdir.pid, 5_000);
+    },
+  };
+}
+
+async function pm2Supervisor(dir: string, pidDir: string, pm2: string): Promise<Supervisor> {
+  mkdirSync(dir, { recursive: true });
+  const env = { ...process.env, PM2_HOME: join(dir, "pm2-home") };
+  run([pm2, "ping"], env); // starts the PM2 daemon
+  const daemonPid = () => readPid(join(env.PM2_HOME, "pm2.pid"));
+  return {
+    async start(names) {
+      const file = join(dir, `eco-${names.length}.json`);
+      const apps = names.map((name) => ({ name, script: "/bin/sh", args: ["-c", serviceScript(pidDir, name)], interpreter: "none", autorestart: true }));
+      writeFileSync(file, JSON.stringify({ apps }));
+      const t0 = performance.now();
+      run([pm2, "start", file], env);
+      await until(() => names.every((n) => existsSync(join(pidDir, `${n}.pid`))));
+      return performance.now() - t0;
+    },
+    rss: () => rssKiB([daemonPid()]),
+    async stop() {
+      run([pm2, "kill"], env);
+    },
+  };
+}
+
+const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+interface Figures {
+  restartMs: number;
+  start100Ms: number;
+  rss5: number;
+  rss100: number;
+}
+
+async function measure(make: (dir: string, pidDir: string) => Promise<Supervisor>): Promise<Figures> {
+  const tmp = tempDir("adi-bench-svc-");
+  const pidDir = join(tmp.dir, "pids");
+  mkdirSync(pidDir);
+  try {
+    // 5 services: restart latency and RSS.
+    const five = await make(join(tmp.dir, "five"), pidDir);
+    let restartMs: number;
+    let rss5: number;
+    try {
+      await five.start(names("a", 5));
+      await Bun.sleep(1_200); // older than runsv's 1 s restart guard
+      restartMs = await restartLatency(pidDir, names("a", 5));
+      await Bun.sleep(300);
+      rss5 = five.rss();
+    } finally {
+      await five.stop();
+    }
+    // 100 services: start time and RSS.
+    const hundred = await make(join(tmp.dir, "hundred"), pidDir);
+    try {
+      const start100Ms = await hundred.start(names("b", 100));
+      await Bun.sleep(500);
+      return { restartMs, start100Ms, rss5, rss100: hundred.rss() };
+    } finally {
+      await hundred.stop();
+    }
+  } finally {
+    tmp.cleanup();
+  }
+}
+
+export async function benchServices(): Promise<Row[]> {
+  const { pm2 } = ensureTools();
+  const adi = await measure(adiSupervisor);
+  const runit = await measure(runitSupervisor);
+  const pm = await measure((dir, pidDir) => pm2Supervisor(dir, pidDir, pm2));
+  const rows: Row[] = [];
+  for (const [label, base] of [
+    ["runit", runit],
+    ["PM2", pm],
+  ] as const) {
+    rows.push(
+      { figure: `restart after kill -9 (vs ${label})`, adi: ms(adi.restartMs), baseline: ms(base.restartMs), ratio: ratio(adi.restartMs, base.restartMs) },
+      { figure: `start 100 services (vs ${label})`, adi: ms(adi.start100Ms), baseline: ms(base.start100Ms), ratio: ratio(adi.start100Ms, base.start100Ms) },
+      { figure: `supervisor RSS, 5 services (vs ${label})`, adi: mb(adi.rss5), baseline: mb(base.rss5), ratio: ratio(adi.rss5, base.rss5) },
+      { figure: `supervisor RSS, 100 services (vs ${label})`, adi: mb(adi.rss100), baseline: mb(base.rss100), ratio: ratio(adi.rss100, base.rss100) },
+    );
+  }
+  return rows;
+}
+
+if (import.meta.main) printTable(await benchServices());
