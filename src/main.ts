@@ -1,4 +1,11 @@
-import { runCli } from "./cli/run.ts";
+// Entry point. `--version` answers before anything heavy is loaded; the CLI
+// (citty, protobuf, the client) is imported only when a command needs it.
+import { VERSION } from "./version.ts";
 
-const code = await runCli(process.argv.slice(2));
-process.exit(code);
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+  await Bun.write(Bun.stdout, `${VERSION}\n`);
+  process.exit(0);
+}
+const { runCli } = await import("./cli/run.ts");
+process.exit(await runCli(argv));
