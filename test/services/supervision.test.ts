@@ -166,4 +166,32 @@ describe("service supervision", () => {
     expect(info.lastExitCode).toBe(0);
     expect(info.lastError).toBe("");
   });
+
+  test("environment: the definition's env, ADI_DAEMON_SOCKET and ADI_SERVICE_NAME, and only a few of the daemon's variables", async () => {
+    const d = newDaemon();
+    await d.start();
+    const r = await d.cli(["daemon", "start", "envy", "--env", "FOO=bar", "--env", "ADI_SERVICE_NAME=spoof", "--", "sh", "-c", "env; sleep 1000"]);
+    expect(r.code).toBe(0);
+    let out = "";
+    await waitFor(async () => (out = (await d.cli(["daemon", "logs", "envy"])).stdout).includes("FOO=bar"), 3_000, "env output");
+    expect(out).toContain(`out ADI_DAEMON_SOCKET=${d.socket}\n`);
+    expect(out).toContain("out ADI_SERVICE_NAME=envy\n");
+    expect(out).toContain("out PATH=");
+    expect(out).not.toContain("NO_COLOR="); // set for the daemon by the test, not passed on
+  });
+
+  test("start with a changed ad-hoc definition restarts it; the same definition is a no-op", async () => {
+    const d = newDaemon();
+    await d.start();
+    await d.cli(["daemon", "start", "web", "--", "sleep", "1000"]);
+    const first = await waitForState(d, "web", ServiceState.RUNNING);
+    await d.cli(["daemon", "start", "web", "--", "sleep", "1000"]);
+    expect((await serviceInfo(d, "web"))!.pid).toBe(first.pid);
+    await d.cli(["daemon", "start", "web", "--", "sleep", "2000"]);
+    const second = await waitForState(d, "web", ServiceState.RUNNING);
+    expect(second.pid).not.toBe(first.pid);
+    expect(second.command).toBe("sleep 2000");
+    expect(sessionProcesses(first.pid)).toEqual([]);
+  });
 });
+
