@@ -160,7 +160,11 @@ export function serviceMethods(manager: ServiceManager): Methods {
         };
         const follower = new SlowFollowerGuard(conn, (lines) => sendLines(conn, id, lines), service.name);
         const unfollow = service.log.follow(
-          (batch) => follower.offer(batch),
+          (batch) => {
+            // A connection that closed before its stream was registered is never cancelled: drop it here.
+            if (conn.isClosed) end("disconnected");
+            else follower.offer(batch);
+          },
           (reason) => {
             conn.forgetStream(id);
             end(reason);
@@ -175,7 +179,8 @@ export function serviceMethods(manager: ServiceManager): Methods {
       handle: ({ id, caller, conn }) => {
         let ended = false;
         const unsubscribe = manager.onEvent((event) => {
-          if (conn.isClosed || conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
+          if (conn.isClosed) return void unsubscribe();
+          if (conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
           if (caller.role !== "admin") {
             const service = manager.list().find((s) => s.name === event.service);
             if (!caller.plugin || service?.plugin !== caller.plugin) return;
