@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LogStream } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
+import { MAX_LINE_CHARS, ServiceLog, type LogEntry } from "../../src/daemon/services/service-log.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "adi-l-"));
+  dirs.push(d);
+  return d;
+}
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(c);
+      controller.close();
+    },
+  });
+}
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe("service log", () => {
+  test("lines: UTF-8 split across reads, CRLF, a last line without newline, long lines cut", async () => {
+    const log = new ServiceLog("svc", join(tmp(), "svc.log"), { maxBytes: 1 << 20, files: 2 }, () => {});
+    const euro = bytes("€"); // 3 bytes
+    const long = "y".repeat(MAX_LINE_CHARS + 10);
+    await log.drain(
+      streamOf([bytes("h"), euro.subarray(0, 1), euro.subarray(1), bytes("llo\r\nsecond\n"), bytes(long.slice(0, 100)), bytes(`${long.slice(100)}\ntail`)]),
+      LogStream.STDOUT,
+    );
+    const texts = log.tail(10).map((l) => l.text);
+    expect(texts).toEqual(["h€llo", "second", "y".repeat(MAX_LINE_CHARS), "y".repeat(10), "tail"]);
+    expect(log.tail(10).every((l) => l.stream === LogStream.STDOUT && l.service === "svc")).toBe(true);
+  });
+
+  test("the ring keeps the last N lines; followers get batches in order until the log closes", async () => {
+    const log = new ServiceLog("svc", join(tmp(), "svc.log"), { maxBytes: 1 << 20, files: 2 }, () => {}, 3);
+    const seen: string[] = [];
+    let endedWith = "";
+    log.follow((batch: LogEntry[]) => seen.push(...batch.map((l) => l.text)), (reason) => (endedWith = reason));
+    await log.drain(streamOf([bytes("1\n2\n3\n"), bytes("4\n5\n")]), LogStream.STDERR);
+    log.system("note");
+    expect(log.tail(100).map((l) => l.text)).toEqual(["4", "5", "note"]);
+    expect(log.tail(1).map((l) => l.stream)).toEqual([LogStream.SYSTEM]);
+    expect(seen).toEqual(["1", "2", "3", "4", "5", "note"]);
+    log.close("service removed");
+    expect(endedWith).toBe("service removed");
+    expect(log.followers).toBe(0);
+  });
+
+  test("the file rotates at its cap, keeps `files` files, and refills a new ring", async () => {
+    const dir = tmp();
+    const path = join(dir, "svc.log");
+    const log = new ServiceLog("svc", path, { maxBytes: 4096, files: 3 }, () => {});
+    for (let i = 0; i < 200; i++) log.system(`line number ${i}`);
+    log.close("done");
+    for (const f of [path, `${path}.1`, `${path}.2`]) {
+      expect(statSync(f).size).toBeLessThanOrEqual(4096);
+      expect(statSync(f).mode & 0o777).toBe(0o600);
+    }
+    expect(existsSync(`${path}.3`)).toBe(false);
+    expect(readFileSync(path, "utf8")).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z adi line number \d+\n/);
+    expect(readFileSync(path, "utf8").trimEnd().endsWith("adi line number 199")).toBe(true);
+
+    const again = new ServiceLog("svc", path, { maxBytes: 4096, files: 3 }, () => {});
+    const tail = again.tail(2);
+    expect(tail.map((l) => [l.stream, l.text])).toEqual([
+      [LogStream.SYSTEM, "line number 198"],
+      [LogStream.SYSTEM, "line number 199"],
+    ]);
+    expect(tail[0]!.timeUnixMs).toBeGreaterThan(Date.now() - 60_000);
+    again.close("done");
+  });
+
+  test("an unwritable file is reported once and lines stay in memory", async () => {
+    const problems: (string | null)[] = [];
+    const log = new ServiceLog("svc", join(tmp(), "missing-dir", "svc.log"), { maxBytes: 4096, files: 2 }, (p) => problems.push(p));
+    log.system("a");
+    log.system("b");
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("is not writable");
+    expect(log.tail(5).map((l) => l.text)).toEqual(["a", "b"]);
+    log.close("done");
+  });
+});
