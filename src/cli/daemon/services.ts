@@ -38,7 +38,7 @@ export default defineCommand({
       s.pid ? String(s.pid) : "-",
       s.state === ServiceState.RUNNING ? formatDuration(s.uptimeSecs) : "-",
       String(s.restarts),
-      s.lastError || "",
+      s.state === ServiceState.BACKOFF ? `restarting in ${(s.nextRestartMs / 1000).toFixed(1)}s: ${s.lastError}` : s.lastError || "",
     ]);
     out(table(["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST ERROR"], rows));
   },

@@ -19,6 +19,8 @@ export interface ProcStat {
 }
 
 const hasProc = process.platform === "linux";
+/** Windows has no process groups for kill(): the main process is all we can signal. */
+const group = (pgid: number) => (process.platform === "win32" ? pgid : -pgid);
 
 export function readProcStat(pid: number): ProcStat | null {
   if (!hasProc) return null;
@@ -64,7 +66,7 @@ function kill(target: number, signal: NodeJS.Signals): void {
 export function signalSession(sid: number, signal: NodeJS.Signals, minStartTime = 0): void {
   // Windows: no groups to signal; taskkill /T (then /T /F for KILL) stops the tree.
   if (process.platform === "win32") return killTreeWindows(sid, signal);
-  kill(-sid, signal);
+  kill(group(sid), signal);
   for (const pid of sessionMembers(sid, minStartTime)) kill(pid, signal);
 }
 
@@ -81,7 +83,7 @@ export async function killSession(sid: number, timeoutMs = 2_000, minStartTime =
     const left = hasProc ? sessionMembers(sid, minStartTime) : groupGone(sid) ? [] : [sid];
     if (left.length === 0) return true;
     if (performance.now() > deadline) return false;
-    kill(-sid, "SIGKILL");
+    kill(group(sid), "SIGKILL");
     for (const pid of left) kill(pid, "SIGKILL");
     await Bun.sleep(10);
   }
@@ -90,7 +92,7 @@ export async function killSession(sid: number, timeoutMs = 2_000, minStartTime =
 /** Is process group `pgid` empty? (signal 0 reaches zombies too: a group of unreaped zombies is not "empty") */
 export function groupGone(pgid: number): boolean {
   try {
-    process.kill(-pgid, 0);
+    process.kill(group(pgid), 0);
     return false;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ESRCH";
@@ -104,7 +106,7 @@ export function groupGone(pgid: number): boolean {
  * reaps): then use `killSession`.
  */
 export async function killGroupQuick(pgid: number, timeoutMs = 50): Promise<boolean> {
-  kill(-pgid, "SIGKILL");
+  kill(group(pgid), "SIGKILL");
   const deadline = performance.now() + timeoutMs;
   while (!groupGone(pgid)) {
     if (performance.now() > deadline) return false;
