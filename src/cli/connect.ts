@@ -13,8 +13,8 @@ export function cliClient(timeoutMs?: number): DaemonClient {
 }
 
 /** A client to a daemon that is running, starting it first if needed. */
-export async function runningClient(): Promise<DaemonClient> {
-  const client = cliClient();
+export async function runningClient(timeoutMs?: number): Promise<DaemonClient> {
+  const client = cliClient(timeoutMs);
   await client.ensureRunning();
   return client;
 }

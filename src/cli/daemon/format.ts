@@ -19,3 +19,10 @@ export function serviceJson(info: ServiceInfo) {
     command: info.command,
   };
 }
+
+/**
+ * Request timeout for start/stop/restart of a service: a stop may wait the
+ * service's whole stop timeout (10 s by default, configurable) before KILL,
+ * longer than the client's default 10 s.
+ */
+export const SERVICE_OP_TIMEOUT_MS = 15 * 60_000;

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
 import { cliClient, runningClient } from "../connect.ts";
+import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
 import { passthrough } from "../passthrough.ts";
@@ -69,7 +70,7 @@ export default defineCommand({
         stopSignal: args["stop-signal"] ?? "",
       };
     }
-    const client = await runningClient();
+    const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
     try {
       await client.startService(args.name, config);
       out(`started ${args.name}`);

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { cliClient, runningClient } from "../connect.ts";
+import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { out } from "../output.ts";
 
@@ -14,7 +15,7 @@ export default defineCommand({
   },
   async run({ args }) {
     if (args.name) {
-      const client = await runningClient();
+      const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
       try {
         await client.stopService(args.name, { force: Boolean(args.force) });
         out(`stopped ${args.name}`);
