@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { waitFor } from "../helpers/env.ts";
@@ -61,7 +61,7 @@ export function newDaemon(opts: { daemonToml?: string } = {}): TestDaemon {
   const d = new TestDaemon();
   if (opts.daemonToml !== undefined) {
     mkdirSync(d.home, { recursive: true, mode: 0o700 });
-    Bun.write(join(d.home, "daemon.toml"), opts.daemonToml);
+    writeFileSync(join(d.home, "daemon.toml"), opts.daemonToml, { mode: 0o600 });
   }
   daemons.push(d);
   return d;
