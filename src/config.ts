@@ -1,8 +1,8 @@
 import { homedir } from "node:os";
 import { posix, win32 } from "node:path";
-import { adiHome, defaultSocketPath, socketAddress, type Env } from "./protocol/transport.ts";
+import { adiHome, defaultSocketPath, type Env } from "./protocol/transport.ts";
 
-export { isAbstractSocket, isNamedPipe, WINDOWS_PIPE } from "./protocol/transport.ts";
+export { isAbstractSocket, isNamedPipe, socketAddress, WINDOWS_PIPE } from "./protocol/transport.ts";
 
 /** Every path and name the daemon and its clients agree on (DESIGN §4). */
 export interface AdiPaths {
@@ -50,9 +50,4 @@ export function resolvePaths(
     user: env.ADI_USER || "adi",
     rootUser: env.ADI_ROOT_USER || "adi-root",
   };
-}
-
-/** The address for Bun.listen: `@name` becomes `\0name` (Linux only; refused elsewhere). */
-export function listenAddress(socket: string, platform: NodeJS.Platform = process.platform): string {
-  return socketAddress(socket, platform);
 }

@@ -34,11 +34,6 @@ function connectionLostError(): AdiError {
   return new AdiError(ErrorCode.UNAVAILABLE, "the connection to the daemon was lost");
 }
 
-/** The address for Bun.connect (`@name` = Linux abstract socket; refused elsewhere). */
-export function addressOf(socketPath: string): string {
-  return socketAddress(socketPath);
-}
-
 /**
  * One socket to the daemon with many requests in flight. Ids are allocated
  * here; a dropped connection rejects everything pending with UNAVAILABLE. It
@@ -56,7 +51,7 @@ export class ClientConnection {
 
   static async open(socketPath: string): Promise<ClientConnection> {
     const conn = new ClientConnection();
-    const address = addressOf(socketPath);
+    const address = socketAddress(socketPath);
     try {
       conn.socket = await Bun.connect({
         unix: address,

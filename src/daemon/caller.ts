@@ -18,15 +18,3 @@ export interface Caller {
 
 /** Decides a peer's role; null refuses the connection before any request. */
 export type IdentifyPeer = (cred: PeerCredentials | null) => Caller | null;
-
-/**
- * Owner and root are admins. Without peer credentials (not Linux) the socket
- * mode (0600, in a 0700 dir) is what keeps others out, so the peer is the owner.
- */
-export function identifyOwnerOrRoot(ownerUid: number): IdentifyPeer {
-  return (cred) => {
-    if (cred === null) return { role: "admin", uid: ownerUid, pid: 0, gid: 0 };
-    if (cred.uid === ownerUid || cred.uid === 0) return { role: "admin", ...cred };
-    return null;
-  };
-}

@@ -115,13 +115,3 @@ export function removePidFile(path: string, pid: number): void {
     }
   }
 }
-
-/** Bind with a 177 umask so the socket is 0600 from the first instant (chmod after bind would race). */
-export function withPrivateUmask<T>(fn: () => T): T {
-  const previous = process.umask(0o177);
-  try {
-    return fn();
-  } finally {
-    process.umask(previous);
-  }
-}

@@ -1,5 +1,5 @@
 import { closeSync } from "node:fs";
-import { listenAddress, resolvePaths, type AdiPaths } from "../config.ts";
+import { resolvePaths, socketAddress, type AdiPaths } from "../config.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { DaemonContext } from "./context.ts";
@@ -37,7 +37,7 @@ async function acquireInstance(paths: AdiPaths, logger: Logger): Promise<number 
   for (;;) {
     const fd = tryAcquireLock(paths.lockFile);
     if (fd !== null) return fd;
-    if (await socketAnswers(listenAddress(paths.socket))) return "already-running";
+    if (await socketAnswers(socketAddress(paths.socket))) return "already-running";
     // The holder is starting up or shutting down: wait for it to settle.
     if (performance.now() > deadline) {
       throw new AdiError(ErrorCode.FAILED_PRECONDITION, `another daemon holds ${paths.lockFile} but does not answer on ${paths.socket}`);
@@ -65,7 +65,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     return 0;
   }
 
-  const address = listenAddress(paths.socket);
+  const address = socketAddress(paths.socket);
   await clearStaleSocket(paths.socket, address);
 
   let stopping: Promise<void> | null = null;
