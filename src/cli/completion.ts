@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { meta } from "./meta.ts";
 import { usageError } from "./exit.ts";
 import { out } from "./output.ts";
 
 export default defineCommand({
-  meta: { name: "completion", description: "Print a shell completion script. Example: adi completion bash > /etc/bash_completion.d/adi" },
+  meta: meta("completion", "Print a shell completion script (bash, zsh or fish)", ["adi completion bash > ~/.local/share/bash-completion/completions/adi", "adi completion zsh > \"${fpath[1]}/_adi\"", "adi completion fish > ~/.config/fish/completions/adi.fish"]),
   args: { shell: { type: "positional", required: true, description: "bash, zsh, fish (or `services`: names for the scripts)" } },
   async run({ args }) {
     if (args.shell === "services") {

@@ -15,6 +15,9 @@ export function cliClient(timeoutMs?: number): DaemonClient {
 /** A client to a daemon that is running, starting it first if needed. */
 export async function runningClient(timeoutMs?: number): Promise<DaemonClient> {
   const client = cliClient(timeoutMs);
-  await client.ensureRunning();
+  if (!(await client.isRunning())) {
+    const { withSpinner } = await import("./spinner.ts");
+    await withSpinner("starting the adi daemon", () => client.ensureRunning());
+  }
   return client;
 }

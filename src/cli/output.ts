@@ -32,7 +32,21 @@ export function colorEnabled(fd: number, env: Record<string, string | undefined>
   return isatty(fd);
 }
 
-const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1 } as const;
+const codes = {
+  red: 31,
+  green: 32,
+  yellow: 33,
+  blue: 34,
+  magenta: 35,
+  cyan: 36,
+  gray: 90,
+  bold: 1,
+  brightGreen: 92,
+  brightYellow: 93,
+  brightBlue: 94,
+  brightMagenta: 95,
+  brightCyan: 96,
+} as const;
 export type Color = keyof typeof codes;
 
 export function paint(fd: number, color: Color, text: string): string {
@@ -71,4 +85,13 @@ export function formatDuration(totalSecs: number): string {
   if (h > 0) return `${h}h ${m}m`;
   if (m > 0) return `${m}m ${s}s`;
   return `${s}s`;
+}
+
+/** Service names get a colour of their own, the same every run (FNV-1a of the name); red is left for errors. */
+const SERVICE_COLORS: Color[] = ["cyan", "green", "yellow", "blue", "magenta", "brightCyan", "brightGreen", "brightYellow", "brightBlue", "brightMagenta"];
+
+export function serviceColor(name: string): Color {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return SERVICE_COLORS[hash % SERVICE_COLORS.length]!;
 }

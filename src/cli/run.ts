@@ -2,6 +2,7 @@ import { renderUsage, runCommand, type CommandDef } from "citty";
 import { AdiError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { Exit, ExitWith, exitCodeFor } from "./exit.ts";
+import { examplesOf } from "./meta.ts";
 import { colorEnabled, err, out, paint, stripColor } from "./output.ts";
 import { setPassthrough } from "./passthrough.ts";
 import { root } from "./root.ts";
@@ -12,24 +13,33 @@ async function resolve<T>(value: T | Promise<T> | (() => T | Promise<T>)): Promi
   return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
 }
 
-/** The command a list of words names, and its parent (for usage text). */
-async function resolveCommand(args: string[]): Promise<[AnyCommand, AnyCommand | undefined]> {
+/** The command a list of words names, and the words that lead to it ("adi daemon"). */
+async function resolveCommand(args: string[]): Promise<[AnyCommand, string[]]> {
   let current: AnyCommand = root;
-  let parent: AnyCommand | undefined;
+  const path: string[] = [];
   for (const word of args) {
     if (word.startsWith("-")) continue;
     const subs = await resolve(current.subCommands);
     const next = subs?.[word];
     if (!next) break;
-    parent = current;
+    path.push(word);
     current = await resolve(next);
   }
-  return [current, parent];
+  return [current, path];
 }
 
-/** citty colours its usage text; keep that only where colour is allowed. */
+/**
+ * citty's usage text (its parent gives the full command path, "adi daemon
+ * stop"), then the examples; citty colours it, kept only where colour is allowed.
+ */
 async function usage(args: string[], fd: number): Promise<string> {
-  const text = await renderUsage(...(await resolveCommand(args)));
+  const [command, path] = await resolveCommand(args);
+  const parent = path.length === 0 ? undefined : { meta: { name: ["adi", ...path.slice(0, -1)].join(" "), version: VERSION } };
+  let text = await renderUsage(command, parent);
+  const examples = examplesOf(await resolve(command.meta));
+  if (examples.length > 0) {
+    text = `${text.trimEnd()}\n\n\x1b[4m\x1b[1mEXAMPLES\x1b[22m\x1b[24m\n\n${examples.map((e) => `  \x1b[36m${e}\x1b[39m`).join("\n")}\n`;
+  }
   return colorEnabled(fd) ? text : stripColor(text);
 }
 

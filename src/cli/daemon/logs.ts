@@ -1,41 +1,172 @@
 import { defineCommand } from "citty";
-import { LogStream, type LogLine } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { EventKind, type LogLine } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import type { DaemonClient } from "../../client/daemon-client.ts";
+import { AdiError, ErrorCode } from "../../errors.ts";
 import { runningClient } from "../connect.ts";
 import { usageError } from "../exit.ts";
-import { out, paint } from "../output.ts";
+import { meta } from "../meta.ts";
+import { err } from "../output.ts";
+import { LogPrinter, mergeByTime, overlap, parseSince } from "./log-format.ts";
 
-function streamName(stream: LogStream): string {
-  return stream === LogStream.STDERR ? "err" : stream === LogStream.SYSTEM ? "adi" : "out";
+/** Ask for the whole ring (the daemon caps the answer at its ring and 8 MiB). */
+const EVERYTHING = 1_000_000;
+
+interface Window {
+  /** Lines to ask the daemon for. */
+  request: number;
+  /** Keep lines at or after this time (ms since the epoch). */
+  since: number | null;
+  /** Then keep only the newest this many (null: all). */
+  last: number | null;
 }
 
-function formatLine(line: LogLine, json: boolean): string {
-  if (json) {
-    return JSON.stringify({ service: line.service, stream: streamName(line.stream), time: new Date(line.timeUnixMs).toISOString(), text: line.text });
+function cut(lines: LogLine[], w: Window): LogLine[] {
+  const kept = w.since === null ? lines : lines.filter((l) => l.timeUnixMs >= w.since!);
+  return w.last === null ? kept : kept.slice(Math.max(0, kept.length - w.last));
+}
+
+const daemonGone = (e: unknown) => e instanceof AdiError && e.code === ErrorCode.UNAVAILABLE;
+
+/**
+ * Following several services on one connection. Each follow stream opens
+ * before its backlog is read (so no line falls between the two); the lines
+ * both carry are dropped from the stream (overlap()). Backlogs of all
+ * services are printed merged by time, then live lines as they come.
+ */
+class Follow {
+  private readonly followed = new Map<string, { buffer: LogLine[] | null }>();
+  private finish!: (message?: string) => void;
+  private fail!: (e: unknown) => void;
+  readonly done = new Promise<string | undefined>((resolve, reject) => {
+    this.finish = resolve;
+    this.fail = reject;
+  });
+
+  constructor(
+    private readonly client: DaemonClient,
+    private readonly printer: LogPrinter,
+    private readonly all: boolean,
+  ) {
+    this.done.catch(() => {}); // awaited by run() once the backlog is out; an early failure is thrown there
   }
-  const tag = streamName(line.stream);
-  const colored = line.stream === LogStream.STDERR ? paint(1, "red", tag) : line.stream === LogStream.SYSTEM ? paint(1, "cyan", tag) : paint(1, "gray", tag);
-  return `${paint(1, "gray", new Date(line.timeUnixMs).toISOString())} ${colored} ${line.text}`;
+
+  /** Open follow streams for these services; resolves with their backlogs (not yet printed). */
+  async open(names: string[], window: Window): Promise<LogLine[][]> {
+    for (const name of names) this.pump(name);
+    const tails = await Promise.all(names.map((name) => this.client.logs(name, { lines: window.request })));
+    return names.map((name, i) => {
+      const tail = tails[i]!;
+      const entry = this.followed.get(name);
+      if (entry?.buffer) entry.buffer.splice(0, overlap(tail, entry.buffer));
+      return cut(tail, window);
+    });
+  }
+
+  /** Backlogs are printed: print what the streams brought meanwhile, then go live. */
+  goLive(names: string[]): void {
+    for (const name of names) {
+      const entry = this.followed.get(name);
+      if (!entry?.buffer) continue;
+      const pending = entry.buffer;
+      entry.buffer = null;
+      for (const line of pending) this.printer.print(line);
+    }
+  }
+
+  /** --all: a service that appears later is followed from its start. */
+  async watchNew(): Promise<void> {
+    try {
+      for await (const event of this.client.watchEvents()) {
+        if (event.kind !== EventKind.STARTED || this.followed.has(event.service)) continue;
+        const name = event.service;
+        this.printer.widen(name);
+        try {
+          const [backlog] = await this.open([name], { request: EVERYTHING, since: event.timeUnixMs - 1_000, last: null });
+          for (const line of backlog ?? []) this.printer.print(line);
+          this.goLive([name]);
+        } catch (e) {
+          if (!(e instanceof AdiError && e.code === ErrorCode.NOT_FOUND)) throw e;
+          this.followed.delete(name); // gone again already
+        }
+      }
+      this.finish();
+    } catch (e) {
+      if (daemonGone(e)) this.finish("adi daemon stopped: no more logs");
+      else this.fail(e);
+    }
+  }
+
+  private pump(name: string): void {
+    const entry = { buffer: [] as LogLine[] | null };
+    this.followed.set(name, entry);
+    void (async () => {
+      try {
+        for await (const line of this.client.logs(name, { lines: 0, follow: true })) {
+          if (entry.buffer) entry.buffer.push(line);
+          else this.printer.print(line);
+        }
+        // The daemon ended this stream: the service was removed.
+        this.printer.separator(name, "removed: no more logs");
+        this.followed.delete(name);
+        if (!this.all && this.followed.size === 0) this.finish();
+      } catch (e) {
+        if (daemonGone(e)) this.finish("adi daemon stopped: no more logs");
+        else if (e instanceof AdiError && e.code === ErrorCode.NOT_FOUND && this.all) this.followed.delete(name);
+        else this.fail(e);
+      }
+    })();
+  }
 }
 
 export default defineCommand({
-  meta: { name: "logs", description: "Show a service's recent log lines, or follow them. Example: adi daemon logs web -n 50 -f" },
+  meta: meta(
+    "logs",
+    "Show recent log lines of one, several or all services, or follow them (-f) across restarts",
+    ["adi daemon logs web -n 50", "adi daemon logs web api -f", "adi daemon logs --all -f --since 10m", "adi daemon logs web --json"],
+  ),
   args: {
-    name: { type: "positional", required: true, description: "Service" },
-    lines: { type: "string", alias: "n", description: "How many recent lines (default 100)" },
-    follow: { type: "boolean", alias: "f", description: "Keep printing new lines until Ctrl-C" },
+    name: { type: "positional", required: false, description: "Service(s); or --all" },
+    all: { type: "boolean", alias: "a", description: "Every service (with -f: also those started later)" },
+    lines: { type: "string", alias: "n", description: "Recent lines per service (default 100 for one service, 20 each for several)" },
+    since: { type: "string", description: "Only lines from this time on: 90s, 10m, 1h, 2d or an ISO time" },
+    follow: { type: "boolean", alias: "f", description: "Keep printing new lines until Ctrl-C or the daemon stops" },
     json: { type: "boolean", description: "One JSON object per line" },
   },
   async run({ args }) {
-    const lines = args.lines === undefined ? 100 : Number(args.lines);
-    if (!Number.isInteger(lines) || lines < 0) throw usageError(`-n expects a whole number, got ${JSON.stringify(args.lines)}`);
-    const json = Boolean(args.json);
+    const positional = (args._ as string[]).filter((n) => n !== "");
+    if (args.all && positional.length > 0) throw usageError("give service names or --all, not both");
+    if (!args.all && positional.length === 0) throw usageError("name a service, or use --all: adi daemon logs web | adi daemon logs --all -f");
+    let last: number | null = null;
+    if (args.lines !== undefined) {
+      last = Number(args.lines);
+      if (!Number.isInteger(last) || last < 0) throw usageError(`-n expects a whole number of lines, got ${JSON.stringify(args.lines)}`);
+    }
+    let since: number | null = null;
+    if (args.since !== undefined) {
+      since = parseSince(args.since);
+      if (since === null) throw usageError(`--since expects a duration (90s, 10m, 1h, 2d) or an ISO time (2026-01-31T12:00:00Z), got ${JSON.stringify(args.since)}`);
+    }
+
     const client = await runningClient();
     try {
-      if (args.follow) {
-        for await (const line of client.logs(args.name, { lines, follow: true })) out(formatLine(line, json));
-      } else {
-        for (const line of await client.logs(args.name, { lines })) out(formatLine(line, json));
+      const names = args.all ? (await client.listServices()).map((s) => s.name) : [...new Set(positional)];
+      if (last === null && since === null) last = names.length > 1 || args.all ? 20 : 100;
+      const window: Window = { request: since !== null ? EVERYTHING : last!, since, last };
+      const printer = new LogPrinter(Boolean(args.json), names);
+
+      if (!args.follow) {
+        const tails = await Promise.all(names.map((name) => client.logs(name, { lines: window.request })));
+        for (const line of mergeByTime(tails.map((t) => cut(t, window)))) printer.print(line);
+        return;
       }
+      const follow = new Follow(client, printer, Boolean(args.all));
+      if (args.all) void follow.watchNew();
+      const backlogs = await follow.open(names, window);
+      for (const line of mergeByTime(backlogs)) printer.print(line);
+      follow.goLive(names);
+      if (args.all && names.length === 0) err("no services yet: waiting for one to start (Ctrl-C to stop)");
+      const message = await follow.done;
+      if (message) err(message);
     } finally {
       client.close();
     }

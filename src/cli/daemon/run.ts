@@ -1,10 +1,8 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 
 export default defineCommand({
-  meta: {
-    name: "run",
-    description: "Run the daemon in the foreground, logging to stderr (Ctrl-C stops it). Example: adi daemon run",
-  },
+  meta: meta("run", "Run the daemon in the foreground, logging to stderr (Ctrl-C stops it)", ["adi daemon run"]),
   args: {
     background: { type: "boolean", description: "Log to ADI_DAEMON_LOG instead of stderr (used by `adi daemon start`)" },
   },

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import { ServiceState } from "../../gen/adi/daemon/v1/daemon_pb.ts";
 import { runningClient } from "../connect.ts";
 import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
@@ -14,7 +15,7 @@ const stateColor: Partial<Record<ServiceState, Color>> = {
 };
 
 export default defineCommand({
-  meta: { name: "services", description: "List services and their state. Example: adi daemon services --json" },
+  meta: meta("services", "List services and their state", ["adi daemon services", "adi daemon services --json"]),
   args: { json: { type: "boolean", description: "Print one JSON array" } },
   async run({ args }) {
     const client = await runningClient();

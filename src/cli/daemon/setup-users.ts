@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import { chmodSync, closeSync, constants, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { resolvePaths } from "../../config.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
@@ -40,10 +41,7 @@ function installSudoers(path: string, content: string): void {
 }
 
 export default defineCommand({
-  meta: {
-    name: "setup-users",
-    description: "Create ADI_USER/ADI_ROOT_USER and their sudoers rules (root only). Example: sudo adi daemon setup-users --owner alice",
-  },
+  meta: meta("setup-users", "Create ADI_USER/ADI_ROOT_USER and their sudoers rules (root only)", ["sudo adi daemon setup-users --owner alice", "sudo adi daemon setup-users --dry-run"]),
   args: {
     "dry-run": { type: "boolean", description: "Print what would be done, change nothing" },
     owner: { type: "string", description: "Non-root user who will run the daemon (default: $SUDO_USER); may switch to both users" },

@@ -1,10 +1,12 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
 import { cliClient, runningClient } from "../connect.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
 import { passthrough } from "../passthrough.ts";
+import { withSpinner } from "../spinner.ts";
 
 /** `--env KEY=VALUE` may repeat; citty keeps only one value, so read them from the raw words. */
 export function envFlags(rawArgs: string[]): Record<string, string> {
@@ -30,11 +32,7 @@ function nonNegativeInt(flag: string, value: string | undefined): number | undef
 }
 
 export default defineCommand({
-  meta: {
-    name: "start",
-    description:
-      "Start the daemon in the background, or a service. Examples: adi daemon start | adi daemon start web | adi daemon start web -- python3 -m http.server",
-  },
+  meta: meta("start", "Start the daemon in the background, or start a known or ad-hoc service", ["adi daemon start", "adi daemon start web", "adi daemon start web --env PORT=8080 -- python3 -m http.server 8080"]),
   args: {
     name: { type: "positional", required: false, description: "Service to start (omit to start the daemon)" },
     env: { type: "string", alias: "e", description: "KEY=VALUE for an ad-hoc service (repeatable)" },
@@ -49,7 +47,7 @@ export default defineCommand({
       if (passthrough().length > 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
       const client = cliClient();
       const wasRunning = await client.isRunning();
-      if (!wasRunning) await client.ensureRunning();
+      if (!wasRunning) await withSpinner("starting the adi daemon", () => client.ensureRunning());
       const status = await client.status();
       client.close();
       out(wasRunning ? `adi daemon is already running (pid ${status.pid})` : `adi daemon started (pid ${status.pid})`);
@@ -72,7 +70,7 @@ export default defineCommand({
     }
     const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
     try {
-      await client.startService(args.name, config);
+      await withSpinner(`starting ${args.name}`, () => client.startService(args.name!, config));
       out(`started ${args.name}`);
     } finally {
       client.close();

@@ -1,14 +1,12 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { cliClient } from "../connect.ts";
 import { Exit, ExitWith } from "../exit.ts";
 import { formatDuration, out, paint, printJson, table } from "../output.ts";
 
 export default defineCommand({
-  meta: {
-    name: "status",
-    description: "Show whether the daemon is running (exit 3 when it is not). Example: adi daemon status --json",
-  },
+  meta: meta("status", "Show whether the daemon is running, its paths and its services by state (exit 3 when it is not running)", ["adi daemon status", "adi daemon status --json"]),
   args: { json: { type: "boolean", description: "Print one JSON document" } },
   async run({ args }) {
     const client = cliClient(5_000);

@@ -1,14 +1,13 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import { cliClient, runningClient } from "../connect.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { out } from "../output.ts";
+import { withSpinner } from "../spinner.ts";
 
 export default defineCommand({
-  meta: {
-    name: "stop",
-    description: "Stop the daemon (and its services), or one service. Example: adi daemon stop web --force",
-  },
+  meta: meta("stop", "Stop the daemon (and its services), or one service", ["adi daemon stop", "adi daemon stop web", "adi daemon stop web --force"]),
   args: {
     name: { type: "positional", required: false, description: "Service to stop (omit to stop the daemon)" },
     force: { type: "boolean", description: "Kill the service's process group at once, skipping the stop timeout" },
@@ -17,7 +16,10 @@ export default defineCommand({
     if (args.name) {
       const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
       try {
-        await client.stopService(args.name, { force: Boolean(args.force) });
+        const name = args.name;
+        await withSpinner(args.force ? `killing ${name}` : `stopping ${name} (KILL after its stop timeout)`, () =>
+          client.stopService(name, { force: Boolean(args.force) }),
+        );
         out(`stopped ${args.name}`);
       } finally {
         client.close();
@@ -26,12 +28,15 @@ export default defineCommand({
     }
     // Stopping must not start a daemon: talk to the running one or report it is not running.
     const client = cliClient();
-    const { pid } = await client.status();
-    await client.shutdown(true);
-    // The connection closes just before the process exits: wait for the exit
-    // so that `stop && start` never finds the old daemon still holding its lock.
-    const deadline = performance.now() + 5_000;
-    while (processAlive(pid) && performance.now() < deadline) await Bun.sleep(5);
+    const { pid, servicesRunning } = await client.status();
+    const what = servicesRunning > 0 ? `stopping the adi daemon and ${servicesRunning} running service${servicesRunning === 1 ? "" : "s"}` : "stopping the adi daemon";
+    await withSpinner(what, async () => {
+      await client.shutdown(true);
+      // The connection closes just before the process exits: wait for the exit
+      // so that `stop && start` never finds the old daemon still holding its lock.
+      const deadline = performance.now() + 5_000;
+      while (processAlive(pid) && performance.now() < deadline) await Bun.sleep(5);
+    });
     out(`adi daemon stopped (pid ${pid})`);
   },
 });

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import { resolve } from "node:path";
 import { resolvePaths } from "../../config.ts";
 import { updateApprovals, type ApprovedPattern } from "../../daemon/privilege/approvals.ts";
@@ -11,10 +12,7 @@ import { reloadIfRunning } from "./reload.ts";
 import { confirm } from "./prompt.ts";
 
 export default defineCommand({
-  meta: {
-    name: "install",
-    description: "Install a plugin from a directory and ask about its privileged commands. Example: adi plugin install ./network-tools",
-  },
+  meta: meta("install", "Install a plugin from a directory and ask about its privileged commands", ["adi plugin install ./network-tools", "adi plugin install ./network-tools --yes"]),
   args: {
     path: { type: "positional", required: true, description: "Directory holding plugin.toml" },
     yes: { type: "boolean", description: "Approve every privileged command without asking" },

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import { resolvePaths } from "../../config.ts";
 import { emptyApprovals, readApprovals, type Approvals } from "../../daemon/privilege/approvals.ts";
 import { loadPlugins } from "../../plugins/manifest.ts";
@@ -14,7 +15,7 @@ function approvalState(approvals: Approvals, name: string, sha: string, wanted: 
 }
 
 export default defineCommand({
-  meta: { name: "list", description: "List installed plugins, their services and approval state. Example: adi plugin list --json" },
+  meta: meta("list", "List installed plugins, their services and approval state", ["adi plugin list", "adi plugin list --json"]),
   args: { json: { type: "boolean", description: "Print one JSON document" } },
   run({ args }) {
     const paths = resolvePaths();

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { meta } from "../meta.ts";
 import { lstatSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths } from "../../config.ts";
@@ -9,7 +10,7 @@ import { out } from "../output.ts";
 import { reloadIfRunning } from "./reload.ts";
 
 export default defineCommand({
-  meta: { name: "remove", description: "Remove a plugin and its approvals; its services stop. Example: adi plugin remove network-tools" },
+  meta: meta("remove", "Remove a plugin and its approvals; its services stop", ["adi plugin remove network-tools"]),
   args: { name: { type: "positional", required: true, description: "Plugin name" } },
   async run({ args }) {
     const name = args.name;

@@ -280,7 +280,9 @@ export class Service {
     const child = this.child;
     if (!child) {
       // Stopping a FAILED or BACKOFF service acknowledges it: STOPPED (last_error is kept).
+      const was = this.state;
       this.setState(ServiceState.STOPPED);
+      if (was !== ServiceState.STOPPED && !this.hooks.closing()) this.emit(EventKind.STOPPED, { message: `was ${ServiceState[was]?.toLowerCase()}` });
       return;
     }
     child.stopping = true;
@@ -304,7 +306,7 @@ export class Service {
     }
     await child.done;
     this.setState(ServiceState.STOPPED);
-    this.emit(EventKind.STOPPED, { message: force ? "killed" : "stopped" });
+    this.emit(EventKind.STOPPED, { pid: child.pid, exitCode: this.lastExitCode, signal: this.lastSignal, message: force ? "killed" : "stopped" });
   }
 
   private clearBackoff(): void {

@@ -1,0 +1,96 @@
+import { LogStream, type LogLine } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { out, paint, serviceColor, type Color } from "../output.ts";
+
+export function streamName(stream: LogStream): string {
+  return stream === LogStream.STDERR ? "err" : stream === LogStream.SYSTEM ? "adi" : "out";
+}
+
+const streamColor: Record<string, Color> = { err: "red", adi: "cyan", out: "gray" };
+
+/** The daemon's own line for each new generation of a service (service.ts). */
+const STARTED = /^started pid (\d+)/;
+
+/** The `--json` line of a log line. */
+export function logJson(line: LogLine) {
+  return { time: new Date(line.timeUnixMs).toISOString(), service: line.service, stream: streamName(line.stream), text: line.text };
+}
+
+/**
+ * Prints log lines of one or more services: `<time> <service> <stream> <text>`,
+ * the name padded to the widest and coloured per service (stable across runs),
+ * and a separator before a service's new generation (a restart). `--json`
+ * prints one object per line and no separators (the `adi` line is there).
+ */
+export class LogPrinter {
+  private width: number;
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly json: boolean,
+    names: string[],
+  ) {
+    this.width = Math.max(0, ...names.map((n) => n.length));
+  }
+
+  widen(name: string): void {
+    this.width = Math.max(this.width, name.length);
+  }
+
+  print(line: LogLine): void {
+    if (this.json) {
+      out(JSON.stringify(logJson(line)));
+      return;
+    }
+    const started = line.stream === LogStream.SYSTEM ? STARTED.exec(line.text) : null;
+    if (started && this.seen.has(line.service)) this.separator(line.service, `restarted (pid ${started[1]})`);
+    this.seen.add(line.service);
+    const tag = streamName(line.stream);
+    const name = paint(1, serviceColor(line.service), line.service.padEnd(this.width));
+    out(`${paint(1, "gray", new Date(line.timeUnixMs).toISOString())} ${name} ${paint(1, streamColor[tag]!, tag)} ${line.text}`);
+  }
+
+  /** `──── web restarted (pid 42) ────` (human output only). */
+  separator(service: string, what: string): void {
+    if (this.json) return;
+    out(paint(1, serviceColor(service), `──── ${service} ${what} ────`));
+  }
+}
+
+/** Stable merge of several services' lines by time (each list is already in order). */
+export function mergeByTime(lists: LogLine[][]): LogLine[] {
+  return lists.flat().sort((a, b) => a.timeUnixMs - b.timeUnixMs);
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since`: a duration back from now (90s, 10m, 1h, 2d) or an ISO time; milliseconds since the epoch. */
+export function parseSince(value: string, now = Date.now()): number | null {
+  const rel = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
+  if (rel) return now - Number(rel[1]) * UNITS[rel[2]!]!;
+  if (!/^\d{4}-\d\d-\d\d/.test(value.trim())) return null;
+  const t = Date.parse(value.trim());
+  return Number.isNaN(t) ? null : t;
+}
+
+/**
+ * The part of a follow stream's first lines already shown by the tail taken
+ * just after the follow began: the follow's lines up to and including the
+ * tail's newest line. Returns how many leading follow lines to drop.
+ */
+export function overlap(tail: LogLine[], follow: LogLine[]): number {
+  const last = tail[tail.length - 1];
+  if (!last) return 0;
+  const same = (a: LogLine, b: LogLine) => a.timeUnixMs === b.timeUnixMs && a.stream === b.stream && a.text === b.text;
+  for (let k = 0; k < follow.length; k++) {
+    if (!same(follow[k]!, last)) continue;
+    let ok = true;
+    for (let j = 1; j <= k && j < tail.length; j++) {
+      if (!same(follow[k - j]!, tail[tail.length - 1 - j]!)) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return k + 1;
+  }
+  return 0;
+}
