@@ -58,6 +58,16 @@ export async function runCli(argv: string[]): Promise<number> {
     return args.length === 0 ? Exit.usage : Exit.ok;
   }
   try {
+    const [command, path] = await resolveCommand(args);
+    if (!command.subCommands) {
+      const { unknownFlag } = await import("./flags.ts");
+      const bad = unknownFlag(args.slice(path.length), (await resolve(command.args)) ?? {});
+      if (bad) {
+        const name = ["adi", ...path].join(" ");
+        err(`${paint(2, "red", "error")}: unknown option ${bad} for \`${name}\`: see \`${name} --help\``);
+        return Exit.usage;
+      }
+    }
     await runCommand(root, { rawArgs: args });
     return Exit.ok;
   } catch (error) {

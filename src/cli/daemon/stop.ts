@@ -1,9 +1,11 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
-import { cliClient, runningClient } from "../connect.ts";
+import { AdiError, ErrorCode } from "../../errors.ts";
+import { cliClient } from "../connect.ts";
+import { Exit, ExitWith } from "../exit.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { processAlive } from "../../util/process-alive.ts";
-import { out } from "../output.ts";
+import { err, out } from "../output.ts";
 import { withSpinner } from "../spinner.ts";
 
 export default defineCommand({
@@ -13,9 +15,16 @@ export default defineCommand({
     force: { type: "boolean", description: "Kill the service's process group at once, skipping the stop timeout" },
   },
   async run({ args }) {
+    // Stopping never starts a daemon: talk to the running one or say it is not running.
+    const notRunning = (error: unknown, what: string): never => {
+      if (!(error instanceof AdiError) || error.code !== ErrorCode.UNAVAILABLE) throw error;
+      err(`adi daemon is not running: ${what}`);
+      throw new ExitWith(Exit.notRunning);
+    };
     if (args.name) {
-      const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
+      const client = cliClient(SERVICE_OP_TIMEOUT_MS);
       try {
+        if (!(await client.isRunning())) notRunning(new AdiError(ErrorCode.UNAVAILABLE, ""), `no service runs, ${args.name} neither`);
         const name = args.name;
         await withSpinner(args.force ? `killing ${name}` : `stopping ${name} (KILL after its stop timeout)`, () =>
           client.stopService(name, { force: Boolean(args.force) }),
@@ -26,9 +35,8 @@ export default defineCommand({
       }
       return;
     }
-    // Stopping must not start a daemon: talk to the running one or report it is not running.
     const client = cliClient();
-    const { pid, servicesRunning } = await client.status();
+    const { pid, servicesRunning } = await client.status().catch((e: unknown) => notRunning(e, "nothing to stop"));
     const what = servicesRunning > 0 ? `stopping the adi daemon and ${servicesRunning} running service${servicesRunning === 1 ? "" : "s"}` : "stopping the adi daemon";
     await withSpinner(what, async () => {
       await client.shutdown(true);

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { TestDaemon } from "../helpers/daemon.ts";
+import { Running } from "./helpers.ts";
+
+const d = new TestDaemon();
+const LONG = "a-service-with-a-rather-long-name";
+beforeAll(async () => {
+  await d.start();
+  // `ticker` prints forever; LONG prints two lines, one on stderr, and stays up.
+  expect((await d.cli(["daemon", "start", "ticker", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done"])).code).toBe(0);
+  expect((await d.cli(["daemon", "start", LONG, "--", "sh", "-c", "echo hello; echo oops >&2; exec sleep 600"])).code).toBe(0);
+});
+afterAll(() => d.cleanup());
+
+/** `<ISO time> <name padded> <stream> <text>` */
+const LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z (\S+) +(out|err|adi) (.*)$/;
+
+describe("adi daemon logs", () => {
+  test("several services: merged by time, each line prefixed with its service (padded) and stream", async () => {
+    const r = await d.cli(["daemon", "logs", "ticker", LONG, "-n", "3"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines.length).toBe(6);
+    for (const line of lines) expect(line).toMatch(LINE);
+    // The name column is padded to the longest name: the stream column lines up.
+    const streamCol = 24 + 1 + LONG.length + 1;
+    for (const line of lines) expect(["out ", "err ", "adi "]).toContain(line.slice(streamCol, streamCol + 4));
+    const times = lines.map((l) => Date.parse(l.slice(0, 24)));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(r.stdout).toContain(`${LONG} err oops`);
+    expect(r.stdout).toMatch(/ticker {2,}out tick \d+/);
+    expect(r.stdout).not.toContain("\x1b[");
+  });
+
+  test("--json lines parse; --since filters by time; bad values are usage errors", async () => {
+    const r = await d.cli(["daemon", "logs", "--all", "--json", "-n", "5"]);
+    expect(r.code).toBe(0);
+    const objs = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(objs.length).toBe(5 + 3); // LONG has written three lines: adi started, hello, oops
+    for (const o of objs) {
+      expect(Object.keys(o).sort()).toEqual(["service", "stream", "text", "time"]);
+      expect(["ticker", LONG]).toContain(o.service);
+    }
+    const future = await d.cli(["daemon", "logs", "ticker", "--since", "2999-01-01T00:00:00Z"]);
+    expect(future.code).toBe(0);
+    expect(future.stdout).toBe("");
+    const recent = await d.cli(["daemon", "logs", "ticker", "--since", "1h", "--json"]);
+    const all = recent.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(all.length).toBeGreaterThan(3);
+    const cutoff = all[all.length - 3].time;
+    const since = await d.cli(["daemon", "logs", "ticker", "--since", cutoff, "--json"]);
+    const kept = since.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(kept.length).toBeGreaterThanOrEqual(3);
+    for (const o of kept) expect(Date.parse(o.time)).toBeGreaterThanOrEqual(Date.parse(cutoff));
+
+    const bad = await d.cli(["daemon", "logs", "ticker", "--since", "yesterday"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--since expects a duration");
+    const none = await d.cli(["daemon", "logs"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("--all");
+    const unknown = await d.cli(["daemon", "logs", "nope"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no service named nope");
+  });
+
+  test("--all -f follows every service, marks a restart with a separator, picks up new services, ends when the daemon stops", async () => {
+    const follow = new Running(d, ["daemon", "logs", "--all", "-f", "-n", "1"]);
+    try {
+      await follow.waitLine((l) => /ticker +out tick/.test(l), "a ticker line");
+      const from = follow.lines.length;
+      await follow.waitLine((l) => /ticker +out tick/.test(l), "a live ticker line", from);
+      expect((await d.cli(["daemon", "restart", "ticker"])).code).toBe(0);
+      const sep = await follow.waitLine((l) => /^──── ticker restarted \(pid \d+\) ────$/.test(l), "the restart separator");
+      expect(follow.lines[sep + 1]).toMatch(/ticker +adi started pid \d+/);
+      await follow.waitLine((l) => /ticker +out tick 1$/.test(l), "the new generation's first line", sep);
+      expect((await d.cli(["daemon", "start", "late", "--", "sh", "-c", "echo late arrival; exec sleep 600"])).code).toBe(0);
+      await follow.waitLine((l) => /late +out late arrival/.test(l), "a service started after the follow began");
+      // No line is printed twice (the backlog and the stream overlap is dropped).
+      const ticks = follow.lines.filter((l) => /ticker +out tick/.test(l));
+      expect(new Set(ticks).size).toBe(ticks.length);
+      expect((await d.cli(["daemon", "stop"])).code).toBe(0);
+      expect(await follow.exited()).toBe(0);
+      expect(follow.stderr).toContain("adi daemon stopped");
+      expect(follow.lines.join("\n")).not.toContain("\x1b[");
+    } finally {
+      follow.stop();
+    }
+  });
+});
