@@ -3,8 +3,8 @@ import { TestDaemon } from "../helpers/daemon.ts";
 import { Running } from "./helpers.ts";
 
 const d = new TestDaemon();
-beforeAll(() => d.start());
-afterAll(() => d.cleanup());
+beforeAll(() => d.start(), 120_000);
+afterAll(() => d.cleanup(), 120_000);
 
 type Event = { time: string; service: string; kind: string; state: string; pid: number | null; exit_code: number | null; signal: string | null; restart_in_ms: number | null; message: string | null };
 
@@ -68,5 +68,5 @@ describe("adi daemon events", () => {
       watch.stop();
       human.stop();
     }
-  });
+  }, 120_000);
 });

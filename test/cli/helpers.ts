@@ -8,7 +8,7 @@ export function adiArgv(): string[] {
 }
 
 /** Generous: the machine may be slow; a passing test never waits this long. */
-export const SLOW_MS = 20_000;
+export const SLOW_MS = 60_000;
 
 /**
  * A long-running `adi …` (events, logs -f) with its output collected line by

@@ -9,8 +9,8 @@ beforeAll(async () => {
   // `ticker` prints forever; LONG prints two lines, one on stderr, and stays up.
   expect((await d.cli(["daemon", "start", "ticker", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done"])).code).toBe(0);
   expect((await d.cli(["daemon", "start", LONG, "--", "sh", "-c", "echo hello; echo oops >&2; exec sleep 600"])).code).toBe(0);
-});
-afterAll(() => d.cleanup());
+}, 120_000);
+afterAll(() => d.cleanup(), 120_000);
 
 /** `<ISO time> <name padded> <stream> <text>` */
 const LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z (\S+) +(out|err|adi) (.*)$/;
@@ -30,7 +30,7 @@ describe("adi daemon logs", () => {
     expect(r.stdout).toContain(`${LONG} err oops`);
     expect(r.stdout).toMatch(/ticker {2,}out tick \d+/);
     expect(r.stdout).not.toContain("\x1b[");
-  });
+  }, 120_000);
 
   test("--json lines parse; --since filters by time; bad values are usage errors", async () => {
     const r = await d.cli(["daemon", "logs", "--all", "--json", "-n", "5"]);
@@ -62,7 +62,7 @@ describe("adi daemon logs", () => {
     const unknown = await d.cli(["daemon", "logs", "nope"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("no service named nope");
-  });
+  }, 120_000);
 
   test("--all -f follows every service, marks a restart with a separator, picks up new services, ends when the daemon stops", async () => {
     const follow = new Running(d, ["daemon", "logs", "--all", "-f", "-n", "1"]);
@@ -86,5 +86,5 @@ describe("adi daemon logs", () => {
     } finally {
       follow.stop();
     }
-  });
+  }, 120_000);
 });

@@ -1,0 +1,70 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { root } from "../../src/cli/root.ts";
+import { commandTree } from "../../src/cli/system/command-tree.ts";
+import { TestDaemon } from "../helpers/daemon.ts";
+
+const d = new TestDaemon();
+afterAll(() => d.cleanup(), 120_000);
+
+describe("help and errors", () => {
+  test("without a daemon: stop says there is nothing to stop (exit 3) and starts nothing", async () => {
+    const r = await d.cli(["daemon", "stop"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("adi daemon is not running: nothing to stop");
+    const svc = await d.cli(["daemon", "stop", "web"]);
+    expect(svc.code).toBe(3);
+    expect(svc.stderr).toContain("adi daemon is not running");
+    expect(d.pid()).toBeNull();
+    const status = await d.cli(["daemon", "status"]);
+    expect(status.code).toBe(3);
+    expect(status.stdout).toContain("adi daemon start");
+  }, 120_000);
+
+  test("every command's --help: a one-line description, usage and at least one example, no colour when piped", async () => {
+    const nodes = await commandTree(root);
+    expect(nodes.length).toBeGreaterThan(15);
+    const results = await Promise.all(nodes.map((n) => d.cli([...n.path, "--help"])));
+    nodes.forEach((node, i) => {
+      const r = results[i]!;
+      const name = ["adi", ...node.path].join(" ");
+      expect(r.code, name).toBe(0);
+      expect(r.stdout, name).not.toContain("\x1b[");
+      const [first] = r.stdout.split("\n");
+      expect(first, name).toMatch(new RegExp(`^\\S.{10,} \\(${name} v\\d`));
+      expect(first, name).not.toContain("Example");
+      expect(r.stdout, name).toContain(`USAGE ${name}`);
+      const examples = r.stdout.split("\nEXAMPLES\n\n")[1];
+      expect(examples, `${name} has examples`).toBeDefined();
+      expect(examples!.split("\n").filter((l) => l.startsWith("  adi ") || l.startsWith("  sudo adi ")).length, name).toBeGreaterThan(0);
+    });
+  }, 120_000);
+
+  test("an unknown option is a usage error naming it and where to look", async () => {
+    const r = await d.cli(["daemon", "services", "--jsno"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option --jsno for `adi daemon services`: see `adi daemon services --help`");
+    const short = await d.cli(["daemon", "logs", "web", "-x"]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain("unknown option -x");
+    // Known forms pass the check: aliases, --no-X, --flag=value, a value that looks like a flag's neighbour.
+    const ok = await d.cli(["daemon", "logs", "--all", "-n", "1", "--since=1h", "--no-json"]);
+    expect(ok.stderr).not.toContain("unknown option");
+  }, 120_000);
+
+  test("a missing argument prints usage and exits 2; an unknown command too", async () => {
+    const r = await d.cli(["daemon", "restart"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("USAGE adi daemon restart");
+    expect(r.stderr).toContain("NAME");
+    const unknown = await d.cli(["daemon", "frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.toLowerCase()).toContain("unknown command");
+  }, 120_000);
+
+  test("an unknown service names what to do next", async () => {
+    const r = await d.cli(["daemon", "restart", "ghost"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("no service named ghost");
+    expect(r.stderr).toContain("adi daemon start ghost -- CMD");
+  }, 120_000);
+});
