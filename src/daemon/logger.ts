@@ -40,6 +40,7 @@ export function createLogger(
 ): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   let fd = 2;
+  let writeFailed = false;
   const open = () => {
     if (path === null) return;
     try {
@@ -56,8 +57,12 @@ export function createLogger(
     const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}${formatFields(fields)}\n`;
     try {
       writeSync(fd, line);
-    } catch {
-      // A full or vanished disk must not take the daemon down with it.
+    } catch (err) {
+      // A full or vanished disk must not take the daemon down with it; say so once (status warnings).
+      if (!writeFailed) {
+        writeFailed = true;
+        onError(err as Error);
+      }
     }
   };
   return {

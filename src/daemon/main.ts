@@ -31,6 +31,14 @@ const LOCK_WAIT_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A positive whole number from the environment (limits tests and operators tune), else undefined = the default. */
+function envInt(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
 /** Take the instance lock, or learn that a live daemon already serves this ADI_HOME. */
 async function acquireInstance(paths: AdiPaths, logger: Logger): Promise<number | "already-running"> {
   const deadline = performance.now() + LOCK_WAIT_MS;
@@ -100,12 +108,26 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   };
 
   const router = new Router({ ...coreMethods(ctx, () => services.counts()), ...serviceMethods(services), ...privilege.methods }, logger);
-  const server = withUmask(privilege.socketUmask, () => startServer({ address, router, logger, identify: privilege.identify }));
+  const server = withUmask(privilege.socketUmask, () =>
+    startServer({
+      address,
+      router,
+      logger,
+      identify: privilege.identify,
+      maxConnections: envInt("ADI_MAX_CONNECTIONS"),
+      readDeadlineMs: envInt("ADI_READ_DEADLINE_MS"),
+    }),
+  );
   writePidFile(paths.pidFile, process.pid);
 
   process.on("SIGTERM", () => void ctx.shutdown(true));
   process.on("SIGINT", () => void ctx.shutdown(true));
-  process.on("SIGHUP", () => logger.reopen());
+  // logrotate: after a rename, SIGHUP makes every log (the daemon's and each service's) reopen its path.
+  process.on("SIGHUP", () => {
+    logger.reopen();
+    services.reopenLogs();
+    logger.info("log files reopened (SIGHUP)");
+  });
 
   logger.info("daemon started", { pid: process.pid, version: VERSION, socket: paths.socket });
   void services.startDesired();

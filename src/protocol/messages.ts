@@ -24,9 +24,16 @@ export function encodeResponseFrame(response: Response): Uint8Array {
   return encodeFrame(toBinary(ResponseSchema, response));
 }
 
+/**
+ * Unknown fields are skipped, not kept: the daemon never re-encodes a request,
+ * and keeping them let one 1 MiB frame of tiny unknown fields allocate a
+ * quarter of a million objects (found by test/hardening/fuzz.test.ts).
+ */
+const DECODE_OPTIONS = { readUnknownFields: false } as const;
+
 export function decodeRequest(payload: Uint8Array): Request {
   try {
-    return fromBinary(RequestSchema, payload);
+    return fromBinary(RequestSchema, payload, DECODE_OPTIONS);
   } catch (err) {
     throw new AdiError(ErrorCode.PROTOCOL, `malformed request: ${(err as Error).message}`);
   }
@@ -34,7 +41,7 @@ export function decodeRequest(payload: Uint8Array): Request {
 
 export function decodeResponse(payload: Uint8Array): Response {
   try {
-    return fromBinary(ResponseSchema, payload);
+    return fromBinary(ResponseSchema, payload, DECODE_OPTIONS);
   } catch (err) {
     throw new AdiError(ErrorCode.PROTOCOL, `malformed response: ${(err as Error).message}`);
   }

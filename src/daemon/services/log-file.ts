@@ -48,6 +48,12 @@ export class RotatingLogFile {
     }
   }
 
+  /** logrotate moved the file (SIGHUP): the next write opens the path again, even while a failure is being retried. */
+  reopen(): void {
+    this.close();
+    this.retryAt = 0;
+  }
+
   close(): void {
     if (this.fd !== null) {
       try {

@@ -153,6 +153,11 @@ export class ServiceManager {
     this.persist();
   }
 
+  /** SIGHUP: every service log reopens its path (logrotate renamed the old file). */
+  reopenLogs(): void {
+    for (const service of this.services.values()) service.log.reopenFile();
+  }
+
   /** Daemon shutdown: stop every service (graceful: stop signal + timeout; else KILL) without changing what should run. */
   async stopAll(graceful: boolean): Promise<void> {
     this.closing = true;

@@ -186,6 +186,11 @@ export class ServiceLog {
     return this.listeners.size;
   }
 
+  /** Reopen the file at its path on the next write (SIGHUP after logrotate). */
+  reopenFile(): void {
+    this.file.reopen();
+  }
+
   /** The service is gone: end every follower and close the file. */
   close(reason: string): void {
     const ends = [...this.listeners.values()];
