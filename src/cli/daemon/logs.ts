@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EventKind, type LogLine } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { EventKind, type LogLine, type ServiceEvent } from "../../gen/adi/daemon/v1/daemon_pb.ts";
 import type { DaemonClient } from "../../client/daemon-client.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { runningClient } from "../connect.ts";
@@ -73,10 +73,14 @@ class Follow {
     }
   }
 
-  /** --all: a service that appears later is followed from its start. */
-  async watchNew(): Promise<void> {
+  /**
+   * --all: a service that appears later is followed from its start. The
+   * events stream was opened before the list of services was asked for, so
+   * a service created in between is seen here (and one in the list is skipped).
+   */
+  async watchNew(events: AsyncIterableIterator<ServiceEvent>): Promise<void> {
     try {
-      for await (const event of this.client.watchEvents()) {
+      for await (const event of events) {
         if (event.kind !== EventKind.STARTED || this.followed.has(event.service)) continue;
         const name = event.service;
         this.printer.widen(name);
@@ -149,6 +153,7 @@ export default defineCommand({
 
     const client = await runningClient();
     try {
+      const events = args.all && args.follow ? client.watchEvents() : null;
       const names = args.all ? (await client.listServices()).map((s) => s.name) : [...new Set(positional)];
       if (last === null && since === null) last = names.length > 1 || args.all ? 20 : 100;
       const window: Window = { request: since !== null ? EVERYTHING : last!, since, last };
@@ -160,10 +165,10 @@ export default defineCommand({
         return;
       }
       const follow = new Follow(client, printer, Boolean(args.all));
-      if (args.all) void follow.watchNew();
       const backlogs = await follow.open(names, window);
       for (const line of mergeByTime(backlogs)) printer.print(line);
       follow.goLive(names);
+      if (events) void follow.watchNew(events);
       if (args.all && names.length === 0) err("no services yet: waiting for one to start (Ctrl-C to stop)");
       const message = await follow.done;
       if (message) err(message);

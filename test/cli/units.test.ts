@@ -1,0 +1,81 @@
+import { describe, expect, test } from "bun:test";
+import { LogStream, type LogLine } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
+import { unknownFlag } from "../../src/cli/flags.ts";
+import { mergeByTime, overlap, parseSince } from "../../src/cli/daemon/log-format.ts";
+import { colorEnabled, serviceColor, stripColor, table } from "../../src/cli/output.ts";
+
+const line = (t: number, text: string, service = "web"): LogLine => ({ service, stream: LogStream.STDOUT, timeUnixMs: t, text }) as LogLine;
+
+describe("--since", () => {
+  const now = Date.parse("2026-06-01T12:00:00Z");
+  test("durations and ISO times", () => {
+    expect(parseSince("90s", now)).toBe(now - 90_000);
+    expect(parseSince("10m", now)).toBe(now - 600_000);
+    expect(parseSince("1.5h", now)).toBe(now - 5_400_000);
+    expect(parseSince("2d", now)).toBe(now - 2 * 86_400_000);
+    expect(parseSince("250ms", now)).toBe(now - 250);
+    expect(parseSince("2026-01-31T12:00:00Z", now)).toBe(Date.parse("2026-01-31T12:00:00Z"));
+    expect(parseSince("2026-01-31", now)).toBe(Date.parse("2026-01-31"));
+  });
+  test("anything else is refused", () => {
+    for (const bad of ["", "10", "10x", "yesterday", "-5m", "2026-13-45"]) expect(parseSince(bad, now)).toBeNull();
+  });
+});
+
+describe("follow overlap", () => {
+  test("the stream's copy of lines the backlog already holds is dropped", () => {
+    const tail = [line(1, "a"), line(2, "b"), line(3, "c")];
+    expect(overlap(tail, [line(2, "b"), line(3, "c"), line(4, "d")])).toBe(2);
+    expect(overlap(tail, [line(3, "c"), line(4, "d")])).toBe(1);
+    expect(overlap(tail, [line(4, "d")])).toBe(0);
+    expect(overlap([], [line(4, "d")])).toBe(0);
+    // More lines arrived between the two than the backlog asked for.
+    expect(overlap([line(5, "e"), line(6, "f")], [line(4, "d"), line(5, "e"), line(6, "f"), line(7, "g")])).toBe(3);
+  });
+  test("a repeated line later in the stream is not mistaken for the overlap", () => {
+    const tail = [line(1, "x"), line(2, "same")];
+    expect(overlap(tail, [line(3, "y"), line(2, "same")])).toBe(0);
+  });
+  test("merge by time keeps each service's order", () => {
+    const merged = mergeByTime([[line(1, "a1", "a"), line(5, "a2", "a")], [line(3, "b1", "b"), line(5, "b2", "b")]]);
+    expect(merged.map((l) => l.text)).toEqual(["a1", "b1", "a2", "b2"]);
+  });
+});
+
+describe("unknown options", () => {
+  const args = {
+    name: { type: "positional" as const },
+    lines: { type: "string" as const, alias: "n" },
+    follow: { type: "boolean" as const, alias: "f" },
+    restart: { type: "boolean" as const, default: true },
+  };
+  test("declared options, aliases, --no-X, values and --help pass", () => {
+    expect(unknownFlag(["web", "-n", "5", "-f", "--lines=3", "--no-restart", "--help", "-n5", "-fn", "7"], args)).toBeNull();
+    expect(unknownFlag(["-n", "-3"], args)).toBeNull(); // a value is not checked as an option
+  });
+  test("the first unknown one is named", () => {
+    expect(unknownFlag(["web", "--jsno"], args)).toBe("--jsno");
+    expect(unknownFlag(["-x"], args)).toBe("-x");
+    expect(unknownFlag(["-fx"], args)).toBe("-x");
+    expect(unknownFlag(["--no-lines"], args)).toBe("--no-lines");
+  });
+});
+
+describe("colour rules", () => {
+  test("NO_COLOR wins, FORCE_COLOR forces, else only a TTY", () => {
+    expect(colorEnabled(1, { NO_COLOR: "1", FORCE_COLOR: "1" })).toBe(false);
+    expect(colorEnabled(1, { FORCE_COLOR: "1" })).toBe(true);
+    expect(colorEnabled(1, { NO_COLOR: "" , FORCE_COLOR: "1" })).toBe(true);
+  });
+  test("a service keeps its colour, and names spread over several colours", () => {
+    expect(serviceColor("web")).toBe(serviceColor("web"));
+    const colors = new Set(["web", "api", "db", "worker", "cache", "proxy", "hive", "indexer"].map(serviceColor));
+    expect(colors.size).toBeGreaterThan(3);
+    expect(colors.has("red" as never)).toBe(false);
+  });
+  test("tables align by visible width, colour codes not counted", () => {
+    const t = table(["NAME", "STATE"], [["\x1b[32ma-very-long-service-name\x1b[0m", "running"], ["x", "failed"]]);
+    const lines = stripColor(t).split("\n");
+    expect(lines.map((l) => l.search(/STATE|running|failed/))).toEqual([26, 26, 26]);
+  });
+});
