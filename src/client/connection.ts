@@ -63,6 +63,14 @@ export class ClientConnection {
         },
       });
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (code === "EACCES" || code === "EPERM") {
+        throw new AdiError(
+          ErrorCode.PERMISSION_DENIED,
+          `cannot connect to ${socketPath}: permission denied (it belongs to another user); use your own ADI_HOME or ADI_DAEMON_SOCKET, or run adi as that user`,
+          { cause: err },
+        );
+      }
       throw notRunningError(socketPath, err);
     }
     conn.out = new WriteQueue(conn.socket);

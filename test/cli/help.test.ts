@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { root } from "../../src/cli/root.ts";
 import { commandTree } from "../../src/cli/system/command-tree.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
+import { adiArgv } from "./helpers.ts";
 
 const d = new TestDaemon();
 afterAll(() => d.cleanup(), 120_000);
@@ -66,5 +67,21 @@ describe("help and errors", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("no service named ghost");
     expect(r.stderr).toContain("adi daemon start ghost -- CMD");
+  }, 120_000);
+
+  const asNobody = process.getuid?.() === 0 && Bun.which("setpriv") ? test : test.skip;
+  asNobody("another user's daemon: permission denied, exit 4, and what to do instead", async () => {
+    await d.start();
+    const proc = Bun.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...adiArgv(), "daemon", "status"], {
+      env: { ...d.env, HOME: "/tmp" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    if (stderr.includes("Permission denied") && stderr.includes("exec")) return console.log("skip: nobody cannot run the CLI here");
+    expect(stdout).toBe("");
+    expect(stderr).toContain("permission denied");
+    expect(stderr).toContain("use your own ADI_HOME");
+    expect(code).toBe(4);
   }, 120_000);
 });
