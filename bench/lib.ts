@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -42,3 +42,67 @@ export function printTable(rows: Row[]): void {
 
 export const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 export const perSec = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
+export const ms = (v: number) => `${v.toFixed(1)} ms`;
+export const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
+export const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+/** Summed VmRSS (KiB) of the given pids; a pid that is gone counts 0. */
+export function rssKiB(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {}
+  }
+  return total;
+}
+
+/** utime + stime of a process in ms (from /proc/PID/stat; clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Median wall time of running argv to completion (two warm-up runs first). */
+export async function timeCommand(argv: string[], env: Record<string, string | undefined>, runs: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t0 = performance.now();
+    const p = Bun.spawn(argv, { env, stdout: "ignore", stderr: "ignore" });
+    await p.exited;
+    if (i >= 2) samples.push(performance.now() - t0);
+  }
+  return summarize(samples).median;
+}
+
+/** A compiled hello-world: the floor for any compiled Bun CLI. */
+export async function helloWorld(dir: string): Promise<string> {
+  const src = join(dir, "hello.ts");
+  const out = join(dir, "hello");
+  writeFileSync(src, 'console.log("hello");\n');
+  const p = Bun.spawn([BUN, "build", "--compile", src, "--outfile", out], { stdout: "ignore", stderr: "inherit" });
+  if ((await p.exited) !== 0) throw new Error("hello-world build failed");
+  return out;
+}
+
+/** Run a command to completion; its exit code. */
+export function run(argv: string[], env?: Record<string, string | undefined>): number {
+  return Bun.spawnSync(argv, { env: env ?? process.env, stdout: "ignore", stderr: "inherit" }).exitCode;
+}
+
+/** Install an apt package when `binary` is missing. */
+export function ensureApt(binary: string, pkg: string): void {
+  if (Bun.which(binary)) return;
+  console.error(`installing ${pkg} (apt-get install -y ${pkg})…`);
+  if (run(["apt-get", "install", "-y", pkg]) !== 0) throw new Error(`could not install ${pkg}`);
+}
+
+/** Wait (polling every tick) until check() is true. */
+export async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setImmediate(r));
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * Service supervision beside runit and PM2, all measured in the same run the
+ * Service supervision beside runit, supervisord and PM2, all measured in the same run the
  * same way: every service is `sh -c 'echo $$ > DIR/NAME.pid; exec sleep 1000'`,
  * and "running" means its pid file exists (written by the new process itself).
  *
@@ -13,7 +13,7 @@
  * - RSS with 5 / 100 services: the adi daemon, the PM2 daemon, runsvdir plus
  *   its runsv processes (the supervision cost, not the services).
  *
- * runit and PM2 are installed when missing (`apt-get install -y runit`,
+ * runit, supervisord and PM2 are installed when missing (`apt-get install -y runit supervisor`,
  * `npm install pm2` into $TMPDIR/adi-bench-pm2). Usage: bun bench/services.ts
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,29 +21,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
 import { killSession } from "../src/daemon/services/process-group.ts";
-import { ROOT, printTable, summarize, tempDir, type Row } from "./lib.ts";
+import { ROOT, ensureApt, mb, ms, printTable, ratio, rssKiB, run, summarize, tempDir, until, type Row } from "./lib.ts";
+import { ensureSupervisord, startSupervisord, type Supervisord } from "./supervisord.ts";
 
-const ms = (v: number) => `${v.toFixed(1)} ms`;
-const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
-function run(argv: string[], env?: Record<string, string | undefined>): number {
-  return Bun.spawnSync(argv, { env: env ?? process.env, stdout: "ignore", stderr: "inherit" }).exitCode;
-}
+const quick = process.argv.includes("--quick");
+/** The "100 services" figures; --quick uses fewer. */
+const MANY = quick ? 10 : 100;
 
-function ensureTools(): { pm2: string } {
-  if (!Bun.which("runsvdir")) {
-    console.error("installing runit (apt-get install -y runit)…");
-    if (run(["apt-get", "install", "-y", "runit"]) !== 0) throw new Error("could not install runit");
-  }
+/** Peers to run; --quick never installs anything and skips peers that are missing. */
+function ensureTools(): { runit: boolean; supervisord: boolean; pm2: string | null } {
   const prefix = join(tmpdir(), "adi-bench-pm2");
   const pm2 = join(prefix, "node_modules", ".bin", "pm2");
+  if (quick) return { runit: !!Bun.which("runsvdir"), supervisord: !!Bun.which("supervisord"), pm2: existsSync(pm2) ? pm2 : null };
+  ensureApt("runsvdir", "runit");
+  ensureSupervisord();
   if (!existsSync(pm2)) {
     console.error(`installing pm2 into ${prefix} (npm install pm2)…`);
     mkdirSync(prefix, { recursive: true });
     if (run(["npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, "pm2"]) !== 0) throw new Error("could not install pm2");
   }
-  return { pm2 };
+  return { runit: true, supervisord: true, pm2 };
 }
 
 const serviceScript = (dir: string, name: string) => `echo $$ > ${dir}/${name}.pid; exec sleep 1000`;
@@ -54,24 +52,6 @@ function readPid(file: string): number {
   } catch {
     return 0;
   }
-}
-
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-function rssKiB(pids: number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-    } catch {}
-  }
-  return total;
 }
 
 function childrenOf(ppid: number): number[] {
@@ -161,6 +141,22 @@ async function runitSupervisor(dir: string, pidDir: string): Promise<Supervisor>
   };
 }
 
+async function supervisordSupervisor(dir: string, pidDir: string): Promise<Supervisor> {
+  let sup: Supervisord | null = null;
+  return {
+    async start(names) {
+      const t0 = performance.now();
+      sup = startSupervisord(dir, names.map((name) => ({ name, command: `/bin/sh -c '${serviceScript(pidDir, name)}'`, extra: ["startsecs=0"] })));
+      await until(() => names.every((n) => existsSync(join(pidDir, `${n}.pid`))));
+      return performance.now() - t0;
+    },
+    rss: () => (sup ? rssKiB([sup.pid]) : 0),
+    async stop() {
+      await sup?.stop();
+    },
+  };
+}
+
 async function pm2Supervisor(dir: string, pidDir: string, pm2: string): Promise<Supervisor> {
   mkdirSync(dir, { recursive: true });
   const env = { ...process.env, PM2_HOME: join(dir, "pm2-home") };
@@ -178,7 +174,13 @@ async function pm2Supervisor(dir: string, pidDir: string, pm2: string): Promise<
     },
     rss: () => rssKiB([daemonPid()]),
     async stop() {
+      const pid = daemonPid();
       run([pm2, "kill"], env);
+      if (pid > 0) {
+        try {
+          process.kill(pid, "SIGKILL"); // `pm2 kill` normally got it already
+        } catch {}
+      }
     },
   };
 }
@@ -213,7 +215,7 @@ async function measure(make: (dir: string, pidDir: string) => Promise<Supervisor
     // 100 services: start time and RSS.
     const hundred = await make(join(tmp.dir, "hundred"), pidDir);
     try {
-      const start100Ms = await hundred.start(names("b", 100));
+      const start100Ms = await hundred.start(names("b", MANY));
       await Bun.sleep(500);
       return { restartMs, start100Ms, rss5, rss100: hundred.rss() };
     } finally {
@@ -225,20 +227,26 @@ async function measure(make: (dir: string, pidDir: string) => Promise<Supervisor
 }
 
 export async function benchServices(): Promise<Row[]> {
-  const { pm2 } = ensureTools();
+  const tools = ensureTools();
   const adi = await measure(adiSupervisor);
-  const runit = await measure(runitSupervisor);
-  const pm = await measure((dir, pidDir) => pm2Supervisor(dir, pidDir, pm2));
+  const peers: [string, Figures][] = [];
+  if (tools.runit) peers.push(["runit", await measure(runitSupervisor)]);
+  if (tools.supervisord) peers.push(["supervisord", await measure(supervisordSupervisor)]);
+  const pm2 = tools.pm2;
+  if (pm2) peers.push(["PM2", await measure((dir, pidDir) => pm2Supervisor(dir, pidDir, pm2))]);
   const rows: Row[] = [];
-  for (const [label, base] of [
-    ["runit", runit],
-    ["PM2", pm],
-  ] as const) {
+  if (peers.length === 0) {
     rows.push(
-      { figure: `restart after kill -9 (vs ${label})`, adi: ms(adi.restartMs), baseline: ms(base.restartMs), ratio: ratio(adi.restartMs, base.restartMs) },
-      { figure: `start 100 services (vs ${label})`, adi: ms(adi.start100Ms), baseline: ms(base.start100Ms), ratio: ratio(adi.start100Ms, base.start100Ms) },
+      { figure: "restart after kill -9", adi: ms(adi.restartMs), baseline: "(no peer installed)", ratio: "" },
+      { figure: `start ${MANY} services`, adi: ms(adi.start100Ms), baseline: "", ratio: "" },
+    );
+  }
+  for (const [label, base] of peers) {
+    rows.push(
+      { figure: `restart after kill -9 (vs ${label})`, adi: ms(adi.restartMs), baseline: ms(base.restartMs), ratio: ratio(adi.restartMs, base.restartMs), target: label === "runit" ? "<= 1.0x runit" : "" },
+      { figure: `start ${MANY} services (vs ${label})`, adi: ms(adi.start100Ms), baseline: ms(base.start100Ms), ratio: ratio(adi.start100Ms, base.start100Ms), target: label === "runit" ? "<= 1.0x runit" : "" },
       { figure: `supervisor RSS, 5 services (vs ${label})`, adi: mb(adi.rss5), baseline: mb(base.rss5), ratio: ratio(adi.rss5, base.rss5) },
-      { figure: `supervisor RSS, 100 services (vs ${label})`, adi: mb(adi.rss100), baseline: mb(base.rss100), ratio: ratio(adi.rss100, base.rss100) },
+      { figure: `supervisor RSS, ${MANY} services (vs ${label})`, adi: mb(adi.rss100), baseline: mb(base.rss100), ratio: ratio(adi.rss100, base.rss100) },
     );
   }
   return rows;

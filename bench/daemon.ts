@@ -1,0 +1,193 @@
+/**
+ * The daemon's own figures, each beside its baseline from the same run:
+ *
+ * - cold start → answering: spawn `dist/adi daemon run` on a fresh ADI_HOME,
+ *   time until the first pong (connect retried every 1 ms); beside supervisord
+ *   started the same way until it answers an XML-RPC `supervisor.getState`.
+ * - RSS with 5 services beside an idle Bun socket server (bench/echo-server.ts
+ *   compiled with `bun build --compile`, like dist/adi), and the growth from
+ *   5 to 100 services in the same daemon.
+ * - `adi daemon status` (5 services) and `adi daemon services --json`
+ *   (100 services) wall time beside a compiled hello-world and /bin/true.
+ * - list_services requests/s with 100 services, one client, sequential.
+ *
+ * Every service is `sleep 1000`. Usage: bun bench/daemon.ts [--quick]
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DaemonClient } from "../src/client/index.ts";
+import { BUN, ROOT, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeCommand, helloWorld, type Row } from "./lib.ts";
+import { startSupervisord } from "./supervisord.ts";
+
+const quick = process.argv.includes("--quick");
+const COLD_RUNS = quick ? 2 : 7;
+const CLI_RUNS = quick ? 5 : 30;
+const LIST_REQUESTS = quick ? 300 : 5_000;
+
+function adiBinary(): string {
+  const adi = join(ROOT, "dist", "adi");
+  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
+  return adi;
+}
+
+function adiEnv(home: string): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: home, NO_COLOR: "1" };
+  delete env.ADI_DAEMON_SOCKET;
+  delete env.ADI_DAEMON_PID;
+  delete env.ADI_DAEMON_LOG;
+  return env;
+}
+
+/** Spawn → first answer, in ms. `answers` is polled as fast as it can fail. */
+async function timeUntilAnswering(spawn: () => { pid: number; exited: Promise<number> }, answers: () => Promise<boolean>, stop: (pid: number) => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  const proc = spawn();
+  let exited = false;
+  proc.exited.then(() => (exited = true));
+  try {
+    while (!(await answers())) {
+      if (exited) throw new Error("exited before answering");
+      if (performance.now() - t0 > 30_000) throw new Error("not answering after 30 s");
+      await Bun.sleep(1);
+    }
+    return performance.now() - t0;
+  } finally {
+    await stop(proc.pid);
+    await proc.exited;
+  }
+}
+
+async function adiColdStart(adi: string, dir: string): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const home = join(dir, `cold-${i}`);
+    const env = adiEnv(home);
+    const client = new DaemonClient({ socketPath: join(home, "daemon.sock"), env, timeoutMs: 2_000 });
+    samples.push(
+      await timeUntilAnswering(
+        () => Bun.spawn([adi, "daemon", "run"], { env, stdio: ["ignore", "ignore", "ignore"] }),
+        async () => {
+          try {
+            await client.ping();
+            return true;
+          } catch {
+            client.close();
+            return false;
+          }
+        },
+        async (pid) => {
+          client.close();
+          process.kill(pid, "SIGTERM");
+        },
+      ),
+    );
+  }
+  return summarize(samples).median;
+}
+
+async function supervisordColdStart(dir: string): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const sup = startSupervisord(join(dir, `sup-cold-${i}`), []);
+    const t0 = performance.now();
+    try {
+      while (!(await sup.answers())) {
+        if (performance.now() - t0 > 30_000) throw new Error("supervisord not answering after 30 s");
+        await Bun.sleep(1);
+      }
+      samples.push(performance.now() - t0);
+    } finally {
+      await sup.stop();
+    }
+  }
+  return summarize(samples).median;
+}
+
+/** An idle Bun unix-socket server, compiled like dist/adi: the RSS floor. */
+async function idleBunServerRss(dir: string): Promise<number> {
+  const out = join(dir, "echo-server");
+  const build = Bun.spawn([BUN, "build", "--compile", join(import.meta.dir, "echo-server.ts"), "--outfile", out], { stdout: "ignore", stderr: "inherit" });
+  if ((await build.exited) !== 0) throw new Error("echo-server build failed");
+  const server = Bun.spawn([out, join(dir, "idle.sock")], { stdout: "pipe", stderr: "ignore" });
+  try {
+    await server.stdout.getReader().read(); // "ready"
+    // One connection, as the daemon has seen a few.
+    const s = await Bun.connect({ unix: join(dir, "idle.sock"), socket: { data() {} } });
+    s.write(new Uint8Array(16));
+    await Bun.sleep(500);
+    s.end();
+    return rssKiB([server.pid]);
+  } finally {
+    server.kill("SIGKILL");
+    await server.exited;
+  }
+}
+
+const sleeper = { command: "sleep", args: ["1000"], restartOnFailure: true };
+
+async function startServices(client: DaemonClient, names: string[]): Promise<void> {
+  await Promise.all(names.map((n) => client.startService(n, sleeper)));
+  for (let i = 0; i < 3000; i++) {
+    const list = await client.listServices();
+    if (names.every((n) => list.some((s) => s.name === n && s.pid > 0))) return;
+    await Bun.sleep(10);
+  }
+  throw new Error("services did not all start");
+}
+
+async function listRate(client: DaemonClient, n: number): Promise<number> {
+  for (let i = 0; i < Math.min(500, n); i++) await client.listServices(); // warm
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await client.listServices();
+  return n / ((performance.now() - t0) / 1000);
+}
+
+export async function benchDaemon(): Promise<Row[]> {
+  const adi = adiBinary();
+  const tmp = tempDir("adi-bench-daemon-");
+  const home = join(tmp.dir, "home");
+  const env = adiEnv(home);
+  const client = new DaemonClient({ socketPath: join(home, "daemon.sock"), env, launcher: [adi], timeoutMs: 60_000 });
+  try {
+    const hello = await helloWorld(tmp.dir);
+    const coldAdi = await adiColdStart(adi, tmp.dir);
+    const coldSup = !quick || Bun.which("supervisord") ? await supervisordColdStart(tmp.dir) : NaN;
+    const idleRss = await idleBunServerRss(tmp.dir);
+
+    await client.ensureRunning();
+    const daemonPid = (await client.status()).pid;
+    const five = Array.from({ length: 5 }, (_, i) => `s${i}`);
+    await startServices(client, five);
+    await Bun.sleep(500);
+    const rss5 = rssKiB([daemonPid]);
+    const helloMs = await timeCommand([hello], env, CLI_RUNS);
+    const trueMs = await timeCommand(["/bin/true"], env, CLI_RUNS);
+    const statusMs = await timeCommand([adi, "daemon", "status"], env, CLI_RUNS);
+
+    const hundred = Array.from({ length: 100 }, (_, i) => `s${i}`);
+    await startServices(client, hundred.slice(5));
+    const rate = await listRate(client, LIST_REQUESTS);
+    const servicesMs = await timeCommand([adi, "daemon", "services", "--json"], env, CLI_RUNS);
+    const hello2Ms = await timeCommand([hello], env, CLI_RUNS);
+    await Bun.sleep(500);
+    const rss100 = rssKiB([daemonPid]);
+    const growth = rss100 - rss5;
+    return [
+      { figure: "adi daemon status, 5 services", adi: ms(statusMs), baseline: `${ms(helloMs)} hello`, ratio: ratio(statusMs, helloMs), target: "<= 1.3x hello-world" },
+      { figure: "adi daemon services --json, 100 services", adi: ms(servicesMs), baseline: `${ms(hello2Ms)} hello`, ratio: ratio(servicesMs, hello2Ms), target: "<= 1.5x hello-world" },
+      { figure: "spawn /bin/true (floor)", adi: "", baseline: ms(trueMs), ratio: "" },
+      { figure: "list_services req/s, 100 services", adi: perSec(rate), baseline: "", ratio: "", target: ">= 2,000/s" },
+      { figure: "daemon cold start -> answering", adi: ms(coldAdi), baseline: Number.isNaN(coldSup) ? "" : `${ms(coldSup)} supervisord`, ratio: Number.isNaN(coldSup) ? "" : ratio(coldAdi, coldSup), target: "<= 100 ms" },
+      { figure: "daemon RSS, 5 services", adi: mb(rss5), baseline: `${mb(idleRss)} idle Bun server`, ratio: ratio(rss5, idleRss), target: "<= 1.15x idle Bun server" },
+      { figure: "daemon RSS growth 5 -> 100 services", adi: `+${mb(growth)}`, baseline: `${mb(rss100)} at 100`, ratio: "", target: "<= 10 MB" },
+    ];
+  } finally {
+    try {
+      await client.shutdown(false);
+    } catch {}
+    client.close();
+    tmp.cleanup();
+  }
+}
+
+if (import.meta.main) printTable(await benchDaemon());

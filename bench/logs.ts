@@ -1,0 +1,128 @@
+/**
+ * Log follow under load: a service printing 100k numbered lines/s for 5 s
+ * (bench/line-printer.ts). adi: one `logs NAME -f` follower on the daemon
+ * socket counts the distinct line numbers it receives (lost = sent − seen)
+ * while the daemon also keeps its ring and log file. supervisord, same
+ * printer, same load: lost = lines missing from its stdout_logfile (it has no
+ * lossless follow; `supervisorctl tail -f` polls). For both, the supervisor's
+ * CPU time (utime+stime from /proc) from "go" until the last line arrived, and
+ * how long the printer took (a blocked pipe slows it down).
+ * Usage: bun bench/logs.ts [--quick]
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DaemonClient } from "../src/client/index.ts";
+import { BUN, ROOT, cpuMs, ms, printTable, tempDir, until, type Row } from "./lib.ts";
+import { startSupervisord } from "./supervisord.ts";
+
+const quick = process.argv.includes("--quick");
+const RATE = 100_000;
+const SECS = quick ? 1 : 5;
+const TOTAL = RATE * SECS;
+const PRINTER = join(import.meta.dir, "line-printer.ts");
+
+interface Figures {
+  lost: number;
+  cpu: number;
+  printerMs: number;
+}
+
+function readReport(file: string): number {
+  return Number(readFileSync(file, "utf8"));
+}
+
+async function adiFollow(dir: string): Promise<Figures> {
+  const adi = join(ROOT, "dist", "adi");
+  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
+  const home = join(dir, "adi-home");
+  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: home, NO_COLOR: "1" };
+  delete env.ADI_DAEMON_SOCKET;
+  const client = new DaemonClient({ socketPath: join(home, "daemon.sock"), env, launcher: [adi], timeoutMs: 60_000 });
+  const go = join(dir, "adi-go");
+  const report = join(dir, "adi-report");
+  try {
+    await client.ensureRunning();
+    const pid = (await client.status()).pid;
+    await client.startService("chatty", { command: BUN, args: [PRINTER, go, report, String(RATE), String(SECS)] });
+    const seen = new Uint8Array(TOTAL);
+    let distinct = 0;
+    let done = false;
+    const follow = (async () => {
+      for await (const line of client.logs("chatty", { follow: true })) {
+        const text = line.text;
+        if (text === "done") {
+          done = true;
+          return;
+        }
+        if (text.startsWith("line ")) {
+          const n = Number(text.slice(5));
+          if (n >= 0 && n < TOTAL && seen[n] === 0) {
+            seen[n] = 1;
+            distinct++;
+          }
+        }
+      }
+    })();
+    await Bun.sleep(500); // the follower is registered and the printer is waiting for `go`
+    const cpu0 = cpuMs(pid);
+    writeFileSync(go, "");
+    await until(() => done || existsSync(report), 60_000);
+    await Promise.race([follow, Bun.sleep(10_000)]);
+    const cpu = cpuMs(pid) - cpu0;
+    await until(() => existsSync(report), 10_000);
+    return { lost: TOTAL - distinct, cpu, printerMs: readReport(report) };
+  } finally {
+    try {
+      await client.shutdown(false);
+    } catch {}
+    client.close();
+  }
+}
+
+async function supervisordFile(dir: string): Promise<Figures> {
+  const go = join(dir, "sup-go");
+  const report = join(dir, "sup-report");
+  const logFile = join(dir, "chatty.log");
+  const sup = startSupervisord(join(dir, "sup"), [
+    {
+      name: "chatty",
+      command: `${BUN} ${PRINTER} ${go} ${report} ${RATE} ${SECS}`,
+      extra: [`stdout_logfile=${logFile}`, "stdout_logfile_maxbytes=0", "redirect_stderr=true"],
+    },
+  ]);
+  try {
+    await until(() => existsSync(join(dir, "sup", "supervisor.sock")), 30_000);
+    for (let i = 0; i < 3000 && !(await sup.answers()); i++) await Bun.sleep(10);
+    await Bun.sleep(1_000); // the printer is up and waiting for `go`
+    const cpu0 = cpuMs(sup.pid);
+    writeFileSync(go, "");
+    const hasDone = () => existsSync(logFile) && readFileSync(logFile, "utf8").endsWith("done\n");
+    await until(() => existsSync(report), 60_000);
+    for (let i = 0; i < 1000 && !hasDone(); i++) await Bun.sleep(10);
+    const cpu = cpuMs(sup.pid) - cpu0;
+    const seen = new Set<string>();
+    for (const l of readFileSync(logFile, "utf8").split("\n")) if (l.startsWith("line ")) seen.add(l);
+    return { lost: TOTAL - seen.size, cpu, printerMs: readReport(report) };
+  } finally {
+    await sup.stop();
+  }
+}
+
+export async function benchLogs(): Promise<Row[]> {
+  const tmp = tempDir("adi-bench-logs-");
+  try {
+    const adi = await adiFollow(tmp.dir);
+    // --quick never installs supervisord.
+    const sup = !quick || Bun.which("supervisord") ? await supervisordFile(tmp.dir) : { lost: NaN, cpu: NaN, printerMs: NaN };
+    const label = `${RATE / 1000}k lines/s for ${SECS} s`;
+    return [
+      { figure: `log follow ${label}: lines lost`, adi: String(adi.lost), baseline: `${sup.lost} supervisord`, ratio: "", target: "0" },
+      { figure: `log follow ${label}: supervisor CPU`, adi: ms(adi.cpu), baseline: `${ms(sup.cpu)} supervisord`, ratio: `${(adi.cpu / Math.max(sup.cpu, 1)).toFixed(2)}x`, target: "<= supervisord" },
+      { figure: `log follow ${label}: printer run time`, adi: ms(adi.printerMs), baseline: `${ms(sup.printerMs)} supervisord`, ratio: "", target: `${SECS * 1000} ms = no backpressure` },
+    ];
+  } finally {
+    tmp.cleanup();
+  }
+}
+
+if (import.meta.main) printTable(await benchLogs());
