@@ -13,7 +13,9 @@ function writeAll(fd: number, text: string): void {
       offset += writeSync(fd, bytes, offset);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "EAGAIN") continue;
-      if ((err as NodeJS.ErrnoException).code === "EPIPE") return;
+      // The reader went away (`adi daemon logs -f | head`): nothing more can be shown, so stop
+      // like a SIGPIPE would, but quietly (exit 0) — a follow would otherwise run forever.
+      if ((err as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
       throw err;
     }
   }

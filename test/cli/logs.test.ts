@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { Running } from "./helpers.ts";
+import { Running, adiArgv } from "./helpers.ts";
 
 const d = new TestDaemon();
 const LONG = "a-service-with-a-rather-long-name";
@@ -62,6 +62,18 @@ describe("adi daemon logs", () => {
     const unknown = await d.cli(["daemon", "logs", "nope"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("no service named nope");
+  }, 120_000);
+
+  test("-f into a reader that goes away (| head) ends instead of following forever", async () => {
+    const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+    const cmd = `${[...adiArgv(), "daemon", "logs", "ticker", "-f", "-n", "1"].map(quote).join(" ")} | head -n 3; echo "adi exit $?"`;
+    const proc = Bun.spawn(["bash", "-c", `set -o pipefail; ${cmd}`], { env: d.env, stdout: "pipe", stderr: "pipe" });
+    const code = await Promise.race([proc.exited, Bun.sleep(60_000).then(() => null)]);
+    if (code === null) proc.kill("SIGKILL");
+    expect(code).toBe(0);
+    const out = await new Response(proc.stdout).text();
+    expect(out).toMatch(/ticker out tick/);
+    expect(out).toContain("adi exit 0");
   }, 120_000);
 
   test("--all -f follows every service, marks a restart with a separator, picks up new services, ends when the daemon stops", async () => {
