@@ -76,4 +76,23 @@ describe("waiting feedback", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("stopped stubborn2\n");
   }, 120_000);
+
+  ptyTest("several services at once: a count on the spinner, then each outcome in the order given", async () => {
+    for (const n of ["s1", "s2"]) {
+      expect((await d.cli(["daemon", "start", n, "--stop-timeout", "1", "--", "sh", "-c", "trap '' TERM; exec sleep 600"])).code).toBe(0);
+    }
+    const r = await inPty(d, ["daemon", "stop", "s2", "s1"], COLOR);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] stopping 2 services/);
+    expect(r.output.replace(/\r/g, "")).toContain("stopped s2\nstopped s1\n");
+  }, 120_000);
+
+  test("several services piped: outcomes in order, a failure named, exit 1", async () => {
+    const r = await d.cli(["daemon", "start", "s1", "ghost", "s2"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("started s1\nstarted s2\n");
+    expect(r.stderr).toContain("no service named ghost");
+    expect(r.stderr).toContain("1 of 3 services: not started");
+    expect(r.stderr).not.toContain("stopping");
+  }, 120_000);
 });

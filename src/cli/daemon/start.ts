@@ -5,6 +5,7 @@ import { cliClient, runningClient } from "../connect.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
+import { manyServices, serviceNames } from "./many.ts";
 import { passthrough } from "../passthrough.ts";
 import { withSpinner } from "../spinner.ts";
 
@@ -32,9 +33,9 @@ function nonNegativeInt(flag: string, value: string | undefined): number | undef
 }
 
 export default defineCommand({
-  meta: meta("start", "Start the daemon in the background, or start a known or ad-hoc service", ["adi daemon start", "adi daemon start web", "adi daemon start web --env PORT=8080 -- python3 -m http.server 8080"]),
+  meta: meta("start", "Start the daemon in the background, or start a known or ad-hoc service", ["adi daemon start", "adi daemon start web", "adi daemon start web api worker", "adi daemon start web --env PORT=8080 -- python3 -m http.server 8080"]),
   args: {
-    name: { type: "positional", required: false, description: "Service to start (omit to start the daemon)" },
+    name: { type: "positional", required: false, description: "Service(s) to start (omit to start the daemon)" },
     env: { type: "string", alias: "e", description: "KEY=VALUE for an ad-hoc service (repeatable)" },
     cwd: { type: "string", description: "Working directory of an ad-hoc service (default: here)" },
     restart: { type: "boolean", default: true, description: "Restart an ad-hoc service when it fails (--no-restart: never)" },
@@ -54,6 +55,11 @@ export default defineCommand({
       return;
     }
     const words = passthrough();
+    const names = serviceNames(args._);
+    if (names.length > 1) {
+      if (words.length > 0) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
+      return manyServices(names, { doing: "starting", done: "started" }, (c, name) => c.startService(name));
+    }
     let config: ServiceConfigInit | undefined;
     if (words.length > 0) {
       const stopTimeout = nonNegativeInt("stop-timeout", args["stop-timeout"]);

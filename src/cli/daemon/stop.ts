@@ -7,11 +7,12 @@ import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { err, out } from "../output.ts";
 import { withSpinner } from "../spinner.ts";
+import { manyServices, serviceNames } from "./many.ts";
 
 export default defineCommand({
-  meta: meta("stop", "Stop the daemon (and its services), or one service", ["adi daemon stop", "adi daemon stop web", "adi daemon stop web --force"]),
+  meta: meta("stop", "Stop the daemon (and its services), or services", ["adi daemon stop", "adi daemon stop web", "adi daemon stop web api", "adi daemon stop web --force"]),
   args: {
-    name: { type: "positional", required: false, description: "Service to stop (omit to stop the daemon)" },
+    name: { type: "positional", required: false, description: "Service(s) to stop (omit to stop the daemon)" },
     force: { type: "boolean", description: "Kill the service's process group at once, skipping the stop timeout" },
   },
   async run({ args }) {
@@ -25,6 +26,11 @@ export default defineCommand({
       const client = cliClient(SERVICE_OP_TIMEOUT_MS);
       try {
         if (!(await client.isRunning())) notRunning(new AdiError(ErrorCode.UNAVAILABLE, ""), `no service runs, ${args.name} neither`);
+        const names = serviceNames(args._);
+        if (names.length > 1) {
+          const force = Boolean(args.force);
+          return await manyServices(names, { doing: "stopping", done: "stopped" }, (c, name) => c.stopService(name, { force }), client);
+        }
         const name = args.name;
         await withSpinner(args.force ? `killing ${name}` : `stopping ${name} (KILL after its stop timeout)`, () =>
           client.stopService(name, { force: Boolean(args.force) }),

@@ -1,0 +1,59 @@
+import type { DaemonClient } from "../../client/daemon-client.ts";
+import { AdiError } from "../../errors.ts";
+import { runningClient } from "../connect.ts";
+import { Exit, ExitWith } from "../exit.ts";
+import { err, out, paint } from "../output.ts";
+import { withSpinner } from "../spinner.ts";
+import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
+
+/**
+ * `adi daemon start|stop|restart a b c`: all at once, a count on the spinner
+ * while they go; outcomes printed in the order given once the spinner is gone
+ * (a line written under it would be mangled). Exit 1 if any failed.
+ */
+export async function manyServices(
+  names: string[],
+  words: { doing: string; done: string },
+  op: (client: DaemonClient, name: string) => Promise<void>,
+  client?: DaemonClient,
+): Promise<void> {
+  const c = client ?? (await runningClient(SERVICE_OP_TIMEOUT_MS));
+  const outcomes = new Map<string, AdiError | null>();
+  try {
+    await withSpinner(`${words.doing} ${names.length} services`, async (spin) => {
+      let finished = 0;
+      await Promise.all(
+        names.map(async (name) => {
+          try {
+            await op(c, name);
+            outcomes.set(name, null);
+          } catch (error) {
+            if (!(error instanceof AdiError)) throw error;
+            outcomes.set(name, error);
+          }
+          spin.update(`${words.doing} ${names.length} services: ${++finished} done`);
+        }),
+      );
+    });
+  } finally {
+    c.close();
+  }
+  let failed = 0;
+  for (const name of names) {
+    const error = outcomes.get(name);
+    if (error) {
+      failed++;
+      err(`${paint(2, "red", "error")}: ${error.message}`);
+    } else {
+      out(`${words.done} ${name}`);
+    }
+  }
+  if (failed > 0) {
+    err(`${failed} of ${names.length} services: not ${words.done}`);
+    throw new ExitWith(Exit.failed);
+  }
+}
+
+export function serviceNames(positional: unknown): string[] {
+  return [...new Set((positional as string[]).filter((n) => n !== ""))];
+}
