@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TestDaemon } from "../helpers/daemon.ts";
+import { waitFor } from "../helpers/env.ts";
 import { Running, adiArgv } from "./helpers.ts";
 
 const d = new TestDaemon();
@@ -9,6 +10,13 @@ beforeAll(async () => {
   // `ticker` prints forever; LONG prints two lines, one on stderr, and stays up.
   expect((await d.cli(["daemon", "start", "ticker", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done"])).code).toBe(0);
   expect((await d.cli(["daemon", "start", LONG, "--", "sh", "-c", "echo hello; echo oops >&2; exec sleep 600"])).code).toBe(0);
+  // The tests below count on a few lines of each being there already.
+  const client = d.client();
+  try {
+    await waitFor(async () => (await client.logs("ticker", { lines: 10 })).length >= 6 && (await client.logs(LONG, { lines: 10 })).length >= 3, 60_000, "first log lines");
+  } finally {
+    client.close();
+  }
 }, 120_000);
 afterAll(() => d.cleanup(), 120_000);
 

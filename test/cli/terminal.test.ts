@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serviceColor } from "../../src/cli/output.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
+import { waitFor } from "../helpers/env.ts";
 import { ESC, hasScript, inPty } from "./helpers.ts";
 
 const d = new TestDaemon();
@@ -11,6 +12,12 @@ beforeAll(async () => {
   expect((await d.cli(["daemon", "start", "web", "--", "sh", "-c", "echo web up; exec sleep 600"])).code).toBe(0);
   expect((await d.cli(["daemon", "start", LONG, "--", "sh", "-c", "echo worker up; exec sleep 600"])).code).toBe(0);
   expect((await d.cli(["daemon", "start", "bad", "--no-restart", "--", "sh", "-c", "exit 4"])).code).toBe(0);
+  const client = d.client();
+  try {
+    await waitFor(async () => (await client.listServices()).find((s) => s.name === "bad")?.lastError !== "", 60_000, "bad to fail");
+  } finally {
+    client.close();
+  }
 }, 120_000);
 afterAll(() => d.cleanup(), 120_000);
 
