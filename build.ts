@@ -5,7 +5,7 @@
  * bun run build --no-bytecode   -> without --minify --bytecode --format=esm (for start-up comparisons)
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const TARGETS = [
@@ -66,7 +66,12 @@ const sums: string[] = [];
 for (const { os, arch } of targets) {
   const file = join(dist, outName(os, arch));
   sums.push(`${createHash("sha256").update(readFileSync(file)).digest("hex")}  ${outName(os, arch)}`);
-  if (os === hostOs && arch === hostArch) copyFileSync(file, join(dist, os === "windows" ? "adi.exe" : "adi"));
+  if (os === hostOs && arch === hostArch) {
+    // Copy then rename: writing over a binary a running daemon was started from fails (ETXTBSY).
+    const current = join(dist, os === "windows" ? "adi.exe" : "adi");
+    copyFileSync(file, `${current}.${process.pid}.tmp`);
+    renameSync(`${current}.${process.pid}.tmp`, current);
+  }
 }
 if (!currentOnly) writeFileSync(join(dist, "SHA256SUMS"), `${sums.join("\n")}\n`);
 console.log(`built ${targets.map((t) => outName(t.os, t.arch)).join(", ")} in ${dist}`);
