@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { lookupUser } from "../../src/daemon/privilege/users.ts";
 import { dirname, join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { BUN, ROOT, waitFor } from "../helpers/env.ts";
@@ -62,17 +63,20 @@ describe.skipIf(skip !== null)("privilege denials and tampering, compiled binary
   let approvalsBefore: string;
   let manifestBefore: string;
   const serviceLog = () => join(daemon.home, "logs", "services", "pv-svc.log");
-  const resultLine = async (tag: string): Promise<Record<string, unknown>> => {
+  /** The `n`th line tagged `tag` in the service's log (each restart of the service prints one more). */
+  const resultLine = async (tag: string, n = 1): Promise<Record<string, unknown>> => {
+    let lines: string[] = [];
     let text = "";
     await waitFor(() => {
       try {
         text = readFileSync(serviceLog(), "utf8");
       } catch {}
-      return text.includes(`${tag} `);
-    }, 20_000, `the plugin's ${tag} line`).catch((e) => {
+      lines = text.split("\n").filter((l) => l.includes(`${tag} `));
+      return lines.length >= n;
+    }, 20_000, `the plugin's ${tag} line #${n}`).catch((e) => {
       throw new Error(`${e.message}; service log:\n${text}`);
     });
-    const line = text.split("\n").find((l) => l.includes(`${tag} `))!;
+    const line = lines[n - 1]!;
     return JSON.parse(line.slice(line.indexOf(`${tag} `) + tag.length + 1));
   };
 
@@ -125,4 +129,23 @@ describe.skipIf(skip !== null)("privilege denials and tampering, compiled binary
     expect(readFileSync(join(daemon.home, "plugins", "pv", "plugin.toml"), "utf8")).toBe(manifestBefore);
     expect(existsSync(join(daemon.home, "plugins", "evil"))).toBe(false);
   });
+  test("had adi tampered anyway (approvals owned by adi, manifest edited), sudo_run is denied", async () => {
+    const adi = lookupUser("adi")!;
+    writeFileSync(join(dirname(daemon.home), "phase2"), "");
+    const approvals = join(daemon.home, "approvals.json");
+    chownSync(approvals, adi.uid, adi.gid);
+    const c = daemon.client();
+    await c.restartService("pv-svc");
+    const p2 = await resultLine("PHASE2", 1);
+    expect(String(p2.after_tamper)).toMatch(/owned by uid/);
+    chownSync(approvals, 0, 0);
+    appendFileSync(join(daemon.home, "plugins", "pv", "plugin.toml"), "# edited\n");
+    await c.restartService("pv-svc");
+    const p3 = await resultLine("PHASE2", 2);
+    expect(String(p3.after_tamper)).toMatch(/changed after it was approved/);
+    c.close();
+    console.log(`privilege phase 2: approvals owned by adi -> "${p2.after_tamper}"; manifest edited -> "${p3.after_tamper}"`);
+    // Neither attempt reached the stub.
+    expect(readFileSync(stub.marker, "utf8")).toBe("-u\n0\n");
+  }, 60_000);
 });
