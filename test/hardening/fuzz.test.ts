@@ -346,3 +346,13 @@ test(`fuzz: at least ${TARGET_INPUTS} mutated and random inputs; the daemon live
   await waitFor(async () => fresh.ping().then(() => true), 5_000, "a fresh client's ping");
   fresh.close();
 }, 110_000);
+
+test("a request's unknown fields are skipped, not kept (one 1 MiB frame of them would be a quarter million objects)", () => {
+  const n = 250_000;
+  const payload = new Uint8Array(2 + n * 4);
+  payload.set([0x3a, 0x00], 0); // list_services
+  for (let j = 0; j < n; j++) payload.set([0xfa, 0x01, 0x01, 0x41], 2 + j * 4); // unknown field 31 = "A"
+  const req = decodeRequest(payload) as unknown as { $unknown?: unknown[]; kind: { case: string } };
+  expect(req.kind.case).toBe("listServices");
+  expect(req.$unknown?.length ?? 0).toBe(0);
+});
