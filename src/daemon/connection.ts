@@ -40,13 +40,15 @@ export class Connection {
 
   send(response: Response): void {
     if (this.closed) return;
-    let frame = encodeResponseFrame(response);
+    this.sendFrame(response.id, encodeResponseFrame(response));
+  }
+
+  /** Queue an already encoded response frame (the log-follow fast path) for request `id`. */
+  sendFrame(id: number, frame: Uint8Array): void {
+    if (this.closed) return;
     if (frame.length - 4 > MAX_RESPONSE_FRAME) {
       frame = encodeResponseFrame(
-        errorResponse(
-          response.id,
-          new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `response of ${frame.length} bytes exceeds the frame limit`),
-        ),
+        errorResponse(id, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `response of ${frame.length} bytes exceeds the frame limit`)),
       );
     }
     this.out.push(frame);

@@ -39,10 +39,23 @@ export class WriteQueue {
     this.flush();
   }
 
-  /** Write what can be written now (before closing the socket). */
+  /**
+   * Write what can be written now (before closing the socket). Small frames
+   * are joined into writes of up to COALESCE_MAX bytes; a big frame goes out
+   * as it is, and its unwritten rest stays a view (never copied again), so a
+   * slow reader of megabyte log batches costs no repeated copying.
+   */
   flush(): void {
-    while (this.chunks.length > 0) {
-      const data = this.chunks.length === 1 ? this.chunks[0]! : this.coalesce();
+    const chunks = this.chunks;
+    let head = 0;
+    while (head < chunks.length) {
+      let data = chunks[head]!;
+      let end = head + 1;
+      if (data.length < COALESCE_MAX) {
+        let size = data.length;
+        while (end < chunks.length && size + chunks[end]!.length <= COALESCE_MAX) size += chunks[end++]!.length;
+        if (end - head > 1) data = join(chunks, head, end, size);
+      }
       const written = this.socket.write(data);
       if (written < 0) {
         this.chunks = [];
@@ -51,21 +64,27 @@ export class WriteQueue {
       }
       this.queued -= written;
       if (written < data.length) {
-        this.chunks = [data.subarray(written)];
+        // The unwritten rest becomes the head; what follows keeps waiting.
+        chunks[end - 1] = data.subarray(written);
+        this.chunks = chunks.slice(end - 1);
         this.blocked = true;
         return;
       }
-      this.chunks = [];
+      head = end;
     }
+    this.chunks = [];
   }
+}
 
-  private coalesce(): Uint8Array {
-    const out = new Uint8Array(this.queued);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
+/** Frames smaller than this are joined into one write of at most this size. */
+const COALESCE_MAX = 64 * 1024;
+
+function join(chunks: Uint8Array[], from: number, to: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (let i = from; i < to; i++) {
+    out.set(chunks[i]!, offset);
+    offset += chunks[i]!.length;
   }
+  return out;
 }

@@ -1,5 +1,6 @@
 import { LogStream } from "../../gen/adi/daemon/v1/daemon_pb.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
+import { encodeLogsFrame } from "../../protocol/log-frames.ts";
 import type { Caller } from "../caller.ts";
 import type { Connection } from "../connection.ts";
 import type { Methods } from "../router.ts";
@@ -95,7 +96,7 @@ function sendLines(conn: Connection, id: number, lines: LogEntry[]): void {
   for (let i = 0; i < lines.length; i++) {
     chars += lines[i]!.text.length + 32;
     if (chars >= MAX_BATCH_CHARS || i === lines.length - 1) {
-      conn.reply(id, { case: "logs", value: { lines: lines.slice(start, i + 1) } });
+      conn.sendFrame(id, encodeLogsFrame(id, start === 0 && i === lines.length - 1 ? lines : lines.slice(start, i + 1)));
       start = i + 1;
       chars = 0;
     }
