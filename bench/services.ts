@@ -136,7 +136,15 @@ async function runitSupervisor(dir: string, pidDir: string): Promise<Supervisor>
     },
     rss: () => (runsvdir ? rssKiB([runsvdir.pid, ...childrenOf(runsvdir.pid)]) : 0),
     async stop() {
-      if (runsvdir) await killSession(runsvdir.pid, 5_000);
+      if (!runsvdir) return;
+      // -P puts each runsv in a session of its own: killing runsvdir's session
+      // leaves them running. Note them, HUP runsvdir (it TERMs each runsv,
+      // which stops its service), then KILL whatever is left of each session.
+      const runsvs = childrenOf(runsvdir.pid);
+      runsvdir.kill("SIGHUP");
+      await Promise.race([runsvdir.exited, Bun.sleep(5_000)]);
+      await killSession(runsvdir.pid, 5_000);
+      for (const pid of runsvs) await killSession(pid, 5_000);
     },
   };
 }
