@@ -82,7 +82,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   // Privilege (DESIGN §7): isolation detection, run/sudo_run, caller identity, socket mode.
   // Services (DESIGN §6). runAs is only called at spawn time, after `privilege` exists.
   const services = new ServiceManager({ paths, logger, warnings, runAs: (service) => privilege.runAs(service) });
-  const privilege = setupPrivilege({ paths, logger, warnings, findBySession: (sid) => services.findBySession(sid) });
+  const privilege = await setupPrivilege({ paths, logger, warnings, findBySession: (sid) => services.findBySession(sid) });
   // Before serving: read manifests and state, kill what a crashed daemon left running.
   await services.init();
 

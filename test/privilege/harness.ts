@@ -18,15 +18,20 @@ import { ADI_ARGV } from "./fixtures.ts";
  */
 export class PrivilegeHarness {
   readonly paths: AdiPaths;
-  readonly priv: Privilege;
+  priv!: Privilege;
   readonly warnings = new Set<string>();
   readonly logLines: string[] = [];
 
-  constructor(readonly env: Record<string, string>) {
+  private constructor(readonly env: Record<string, string>) {
     this.paths = resolvePaths(env);
     preparePaths(this.paths);
-    const logger = createLogger(this.paths.daemonLog, "debug");
-    this.priv = setupPrivilege({ paths: this.paths, logger, warnings: this.warnings, findBySession: () => undefined });
+  }
+
+  static async create(env: Record<string, string>): Promise<PrivilegeHarness> {
+    const h = new PrivilegeHarness(env);
+    const logger = createLogger(h.paths.daemonLog, "debug");
+    h.priv = await setupPrivilege({ paths: h.paths, logger, warnings: h.warnings, findBySession: () => undefined });
+    return h;
   }
 
   /** `adi ARGS…` against this ADI_HOME. */

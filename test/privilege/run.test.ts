@@ -55,9 +55,9 @@ skipNotice("test/privilege/run.test.ts", skip);
 describe.skipIf(skip !== null)("run as ADI_USER", () => {
   let t: ReturnType<typeof tempHome>;
   let h: PrivilegeHarness;
-  beforeAll(() => {
+  beforeAll(async () => {
     t = tempHome();
-    h = new PrivilegeHarness(t.env);
+    h = await PrivilegeHarness.create(t.env);
   });
   afterAll(() => t?.cleanup());
 

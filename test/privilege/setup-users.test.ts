@@ -76,7 +76,7 @@ describe.skipIf(skip !== null)("adi daemon setup-users", () => {
       `import { detectIsolation } from ${JSON.stringify(join(ROOT, "src/daemon/privilege/isolation.ts"))};
 import { execute } from ${JSON.stringify(join(ROOT, "src/daemon/privilege/executor.ts"))};
 import { resolvePaths } from ${JSON.stringify(join(ROOT, "src/config.ts"))};
-const plan = detectIsolation(resolvePaths({ ADI_HOME: "/nonexistent/adi" }));
+const plan = await detectIsolation(resolvePaths({ ADI_HOME: "/nonexistent/adi" }));
 const dec = (b) => new TextDecoder().decode(b).trim();
 const run = await execute({ argv: [...plan.run.prefix, "/usr/bin/id", "-un"] });
 const sudo = plan.sudo ? await execute({ argv: [...plan.sudo.prefix, "/usr/bin/sudo", "-n", "--", "/usr/bin/id", "-u"] }) : null;

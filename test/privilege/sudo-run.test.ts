@@ -23,11 +23,11 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
     expect(stub.ran).toBe(false);
   }
 
-  beforeAll(() => {
+  beforeAll(async () => {
     t = tempHome();
     stub = new Stub();
     const base = join(t.home, "..");
-    h = new PrivilegeHarness(t.env);
+    h = await PrivilegeHarness.create(t.env);
     const s = stub.name;
     h.install(pluginSource(base, "p1", [`${s} -u`, `${s} -t nat -L`, `${s} get *`, "id -u", "sleep 7.77"]), true);
     h.install(pluginSource(base, "p2", [`${s} other`]), true);
@@ -184,7 +184,7 @@ describe.skipIf(skip !== null)("without the isolation users", () => {
   test("sudo_run is denied with a clear reason and status says isolation is off", async () => {
     const t = tempHome();
     try {
-      const h = new PrivilegeHarness({ ...t.env, ADI_USER: "adi-t-nouser" });
+      const h = await PrivilegeHarness.create({ ...t.env, ADI_USER: "adi-t-nouser" });
       expect(h.priv.isolation.enabled).toBe(false);
       expect(h.priv.isolation.reason).toMatch(/adi-t-nouser does not exist/);
       const r = await h.sudoRun(pluginCaller("p1"), "id", ["-u"]);

@@ -22,15 +22,15 @@ export interface Privilege {
 }
 
 /** Everything of DESIGN §7 the composition root wires: detection, methods, identity, socket mode. */
-export function setupPrivilege(opts: {
+export async function setupPrivilege(opts: {
   paths: AdiPaths;
   logger: Logger;
   warnings: Set<string>;
   findBySession: FindBySession;
-}): Privilege {
+}): Promise<Privilege> {
   const { paths, logger, warnings } = opts;
   const ownerUid = process.getuid?.() ?? 0;
-  const plan = detectIsolation(paths, ownerUid);
+  const plan = await detectIsolation(paths, ownerUid);
   for (const w of plan.warnings) warnings.add(w);
   // Modes are widened only when a plugin service actually runs as ADI_USER: until then ADI_HOME
   // stays 0700 and the socket 0600, as for any daemon.
