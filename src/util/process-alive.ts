@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readProcStat } from "./proc-stat.ts";
 
 /**
  * Is this pid a live process? A zombie counts as gone: it has exited, and
@@ -7,14 +7,8 @@ import { readFileSync } from "node:fs";
  */
 export function processAlive(pid: number): boolean {
   if (process.platform === "linux") {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // The state follows the parenthesised command name, which may contain spaces.
-      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-      return state !== "Z" && state !== "X";
-    } catch {
-      return false;
-    }
+    const stat = readProcStat(pid);
+    return stat !== null && stat.state !== "Z" && stat.state !== "X";
   }
   try {
     process.kill(pid, 0);

@@ -1,6 +1,6 @@
 import type { IdentifyPeer } from "../caller.ts";
 import type { Logger } from "../logger.ts";
-import { procOwner, readProcStat } from "./proc.ts";
+import { procOwner, readProcStat } from "../../util/proc-stat.ts";
 
 /** What identification needs from the service manager: the running service led by session `sid`. */
 export interface ServiceSession {
@@ -39,9 +39,9 @@ function serviceOf(pid: number, uid: number, findBySession: FindBySession): Serv
   if (procOwner(pid) !== uid) return undefined;
   const peer = readProcStat(pid);
   if (!peer) return undefined;
-  const service = findBySession(peer.sid);
+  const service = findBySession(peer.session);
   if (!service) return undefined;
-  const leader = readProcStat(peer.sid);
-  if (!leader || leader.sid !== peer.sid || leader.startTicks > peer.startTicks) return undefined;
+  const leader = readProcStat(peer.session);
+  if (!leader || leader.session !== peer.session || leader.startTime > peer.startTime) return undefined;
   return service;
 }

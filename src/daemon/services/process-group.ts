@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { readProcStat } from "../../util/proc-stat.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { killTreeWindows } from "../../util/windows-kill.ts";
 
@@ -9,30 +10,9 @@ import { killTreeWindows } from "../../util/windows-kill.ts";
  * /proc for the session catches those that did (but stayed in the session).
  */
 
-export interface ProcStat {
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  /** Field 22: start time in clock ticks since boot; with the pid it names one process. */
-  startTime: number;
-}
-
 const hasProc = process.platform === "linux";
 /** Windows has no process groups for kill(): the main process is all we can signal. */
 const group = (pgid: number) => (process.platform === "win32" ? pgid : -pgid);
-
-export function readProcStat(pid: number): ProcStat | null {
-  if (!hasProc) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name (which may contain spaces or parens).
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: f[0] ?? "?", ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), startTime: Number(f[19]) };
-  } catch {
-    return null;
-  }
-}
 
 /** The process's start time, or null when it is gone (or on a system without /proc). */
 export function processStartTime(pid: number): number | null {

@@ -1,4 +1,5 @@
-import { killSession, readProcStat } from "./process-group.ts";
+import { readProcStat } from "../../util/proc-stat.ts";
+import { killSession } from "./process-group.ts";
 import type { PersistedChild } from "./state-store.ts";
 
 /**
