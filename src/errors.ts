@@ -1,4 +1,4 @@
-import { ErrorCode } from "./gen/adi/daemon/v1/daemon_pb.ts";
+import { ErrorCode } from "./gen/adi/daemon/v1/daemon_wire.ts";
 
 export { ErrorCode };
 

@@ -1,5 +1,5 @@
 import type { Socket } from "bun";
-import type { Response } from "../gen/adi/daemon/v1/daemon_pb.ts";
+import type { Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import {
   FrameDecoder,

@@ -9,9 +9,8 @@ import type {
   ServiceEvent,
   ServiceInfo,
   SudoDenied,
-} from "../gen/adi/daemon/v1/daemon_pb.ts";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ServiceConfigSchema } from "../gen/adi/daemon/v1/daemon_pb.ts";
+} from "../gen/adi/daemon/v1/daemon_wire.ts";
+import type { ServiceConfigInit } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import type { RequestKindInit } from "../protocol/index.ts";
 import { ClientConnection } from "./connection.ts";
@@ -21,7 +20,7 @@ import { defaultSocketPath } from "../protocol/transport.ts";
 import { homedir } from "node:os";
 
 /** A service definition for {@link DaemonClient.startService}, as a plain object (`{ command, args, env, … }`). */
-export type ServiceConfigInit = MessageInitShape<typeof ServiceConfigSchema>;
+export type { ServiceConfigInit };
 
 export interface DaemonClientOptions {
   /**

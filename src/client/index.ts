@@ -4,4 +4,4 @@
  */
 export { DaemonClient, type DaemonClientOptions, type ServiceConfigInit, type SudoRunResult } from "./daemon-client.ts";
 export { AdiError, ErrorCode, errorCodeName } from "../errors.ts";
-export * from "../gen/adi/daemon/v1/daemon_pb.ts";
+export * from "../gen/adi/daemon/v1/daemon_wire.ts";

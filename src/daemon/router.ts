@@ -1,4 +1,4 @@
-import type { Request } from "../gen/adi/daemon/v1/daemon_pb.ts";
+import type { Request } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { errorResponse, type RequestKind, type RequestOf, type ResponseKindInit } from "../protocol/index.ts";
 import type { Caller } from "./caller.ts";

@@ -1,4 +1,4 @@
-import type { LogStream } from "../gen/adi/daemon/v1/daemon_pb.ts";
+import type { LogStream } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { FRAME_HEADER_BYTES } from "./limits.ts";
 
 /** A LogLine's fields (the daemon's log entries are plain objects of this shape). */
@@ -13,7 +13,7 @@ export interface LogLineFields {
  * The log-follow hot path: a whole frame of `Response { id = 1; logs = 6 {
  * repeated LogLine lines = 1 { string service = 1; LogStream stream = 2;
  * double time_unix_ms = 3; string text = 4; } } }` written straight into one
- * buffer of its exact size. Byte for byte what toBinary(ResponseSchema, …)
+ * buffer of its exact size. Byte for byte what encodeResponse(…)
  * followed by encodeFrame() produces (test/protocol/log-frames.test.ts checks
  * it), without the reflection walk, the growing writer and the second copy
  * that cost a quarter of the daemon's CPU under 100k lines/s. Every other

@@ -1,39 +1,42 @@
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import {
-  RequestSchema,
-  ResponseSchema,
+  createRequest,
+  createResponse,
+  decodeRequest as decodeRequestMessage,
+  decodeResponse as decodeResponseMessage,
+  encodeRequest,
+  encodeResponse,
   type Request,
+  type RequestInit,
   type Response,
-} from "../gen/adi/daemon/v1/daemon_pb.ts";
+  type ResponseInit,
+} from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { encodeFrame } from "./frame.ts";
 
 export type RequestKind = NonNullable<Request["kind"]["case"]>;
 export type ResponseKind = Response["kind"];
 /** A request's oneof as plain objects (nested messages need no create()). */
-export type RequestKindInit = NonNullable<MessageInitShape<typeof RequestSchema>["kind"]>;
+export type RequestKindInit = NonNullable<RequestInit["kind"]>;
 /** A response's oneof as plain objects. */
-export type ResponseKindInit = NonNullable<MessageInitShape<typeof ResponseSchema>["kind"]>;
+export type ResponseKindInit = NonNullable<ResponseInit["kind"]>;
 export type RequestOf<K extends RequestKind> = Extract<Request["kind"], { case: K }>["value"];
 
-export function encodeRequestFrame(request: Request): Uint8Array {
-  return encodeFrame(toBinary(RequestSchema, request));
+/** A request as a message or a plain init object (nested messages need no create()). */
+export function encodeRequestFrame(request: RequestInit): Uint8Array {
+  return encodeFrame(encodeRequest(request));
 }
 
-export function encodeResponseFrame(response: Response): Uint8Array {
-  return encodeFrame(toBinary(ResponseSchema, response));
+export function encodeResponseFrame(response: ResponseInit): Uint8Array {
+  return encodeFrame(encodeResponse(response));
 }
 
-/**
- * Unknown fields are skipped, not kept: the daemon never re-encodes a request,
- * and keeping them let one 1 MiB frame of tiny unknown fields allocate a
- * quarter of a million objects (found by test/hardening/fuzz.test.ts).
- */
-const DECODE_OPTIONS = { readUnknownFields: false } as const;
+// The generated decoders skip unknown fields, never keep them: the daemon never
+// re-encodes a request, and keeping them let one 1 MiB frame of tiny unknown
+// fields allocate a quarter of a million objects (test/hardening/fuzz.test.ts).
 
 export function decodeRequest(payload: Uint8Array): Request {
   try {
-    return fromBinary(RequestSchema, payload, DECODE_OPTIONS);
+    return decodeRequestMessage(payload);
   } catch (err) {
     throw new AdiError(ErrorCode.PROTOCOL, `malformed request: ${(err as Error).message}`);
   }
@@ -41,18 +44,18 @@ export function decodeRequest(payload: Uint8Array): Request {
 
 export function decodeResponse(payload: Uint8Array): Response {
   try {
-    return fromBinary(ResponseSchema, payload, DECODE_OPTIONS);
+    return decodeResponseMessage(payload);
   } catch (err) {
     throw new AdiError(ErrorCode.PROTOCOL, `malformed response: ${(err as Error).message}`);
   }
 }
 
 export function makeRequest(id: number, kind: RequestKindInit): Request {
-  return create(RequestSchema, { id, kind });
+  return createRequest({ id, kind });
 }
 
 export function makeResponse(id: number, kind: ResponseKindInit): Response {
-  return create(ResponseSchema, { id, kind });
+  return createResponse({ id, kind });
 }
 
 export function errorResponse(id: number, err: AdiError): Response {

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EventKind, type ServiceEvent } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { EventKind, type ServiceEvent } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { runningClient } from "../connect.ts";
 import { meta } from "../meta.ts";

@@ -1,4 +1,4 @@
-import { ServiceState, type ServiceInfo } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { ServiceState, type ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 
 export function stateName(state: ServiceState): string {
   return (ServiceState[state] ?? "unspecified").toLowerCase();

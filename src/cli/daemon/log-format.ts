@@ -1,4 +1,4 @@
-import { LogStream, type LogLine } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { LogStream, type LogLine } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { out, paint, serviceColor, type Color } from "../output.ts";
 
 export function streamName(stream: LogStream): string {

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
-import { ServiceState } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { ServiceState } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { runningClient } from "../connect.ts";
 import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
 import { serviceJson, stateName } from "./format.ts";

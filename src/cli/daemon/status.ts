@@ -3,7 +3,7 @@ import { meta } from "../meta.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { cliClient } from "../connect.ts";
 import { Exit, ExitWith } from "../exit.ts";
-import type { ServiceInfo } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import type { ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
 import { stateName } from "./format.ts";
 

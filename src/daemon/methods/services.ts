@@ -1,4 +1,4 @@
-import { LogStream } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { LogStream } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { encodeLogsFrame } from "../../protocol/log-frames.ts";
 import type { Caller } from "../caller.ts";

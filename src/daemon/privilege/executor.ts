@@ -1,9 +1,8 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { CommandResultSchema } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import type { CommandResultInit } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { FIXED_ENV } from "./resolve-command.ts";
 
-export type CommandResultInit = MessageInitShape<typeof CommandResultSchema>;
+export type { CommandResultInit };
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { EventKind, ServiceState, type ServiceConfig } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { EventKind, ServiceState, type ServiceConfig } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import type { AdiPaths } from "../../config.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { loadPlugins, type PluginManifest } from "../../plugins/manifest.ts";

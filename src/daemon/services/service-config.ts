@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import type { ServiceConfig } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import type { ServiceConfig } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { isValidName, NAME_PATTERN, normalizeStopSignal, type PluginManifest } from "../../plugins/manifest.ts";
 import { DEFAULT_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";

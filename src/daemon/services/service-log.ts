@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { LogStream } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { LogStream } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { RotatingLogFile, type RotationOptions } from "./log-file.ts";
 
 /** One log line as the wire's LogLine init (plain object: no create() per line). */
@@ -120,7 +120,7 @@ export class ServiceLog {
   }
 
   /** Drain a child's pipe to the end; resolves when the pipe closes. */
-  async drain(stream: ReadableStream<Uint8Array>, kind: LogStream.STDOUT | LogStream.STDERR): Promise<void> {
+  async drain(stream: ReadableStream<Uint8Array>, kind: typeof LogStream.STDOUT | typeof LogStream.STDERR): Promise<void> {
     const splitter = new LineSplitter();
     const lines: string[] = [];
     const reader = stream.getReader();

@@ -1,6 +1,5 @@
 import type { Subprocess } from "bun";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { EventKind, LogStream, ServiceState, type ServiceEventSchema, type ServiceInfoSchema } from "../../gen/adi/daemon/v1/daemon_pb.ts";
+import { EventKind, LogStream, ServiceState, type ServiceEventInit, type ServiceInfoInit } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { watchHealth } from "./health.ts";
@@ -17,8 +16,7 @@ import { signalName, spawnDetached } from "./spawn.ts";
  */
 const SWEEP_DELAY_MS = 250;
 
-export type ServiceInfoInit = MessageInitShape<typeof ServiceInfoSchema>;
-export type ServiceEventInit = MessageInitShape<typeof ServiceEventSchema>;
+export type { ServiceEventInit, ServiceInfoInit };
 
 /** What a service needs from its manager. */
 export interface ServiceHooks {
@@ -59,7 +57,7 @@ export interface Child {
  * from the child's exit event, whenever it comes.
  */
 export class Service {
-  state = ServiceState.STOPPED;
+  state: ServiceState = ServiceState.STOPPED;
   child: Child | null = null;
   /** Should it run? The user's last start/stop (null: never said); survives daemon restarts (state.json). */
   desired: boolean | null = null;
