@@ -1,5 +1,5 @@
 import { writeSync } from "node:fs";
-import { isatty } from "node:tty";
+import { isatty } from "../util/isatty.ts";
 
 /**
  * Terminal output without touching `process.stdout` (PLATFORM-NOTES: it alone

@@ -1,7 +1,7 @@
 import { renderUsage, runCommand, type CommandDef } from "citty";
-import { AdiError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { Exit, ExitWith, exitCodeFor } from "./exit.ts";
+import { Exit } from "./exit.ts";
+import { printError } from "./print-error.ts";
 import { examplesOf } from "./meta.ts";
 import { colorEnabled, err, out, paint, stripColor } from "./output.ts";
 import { setPassthrough } from "./passthrough.ts";
@@ -71,12 +71,7 @@ export async function runCli(argv: string[]): Promise<number> {
     await runCommand(root, { rawArgs: args });
     return Exit.ok;
   } catch (error) {
-    const code = exitCodeFor(error);
-    if (error instanceof ExitWith) return code;
-    const isUsage = error instanceof Error && error.name === "CLIError";
-    if (isUsage) err(`${await usage(args, 2)}\n`);
-    const message = error instanceof AdiError || isUsage ? (error as Error).message : String((error as Error)?.stack ?? error);
-    err(`${paint(2, "red", "error")}: ${colorEnabled(2) ? message : stripColor(message)}`);
-    return code;
+    if (error instanceof Error && error.name === "CLIError") err(`${await usage(args, 2)}\n`);
+    return printError(error);
   }
 }

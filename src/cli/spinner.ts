@@ -1,5 +1,5 @@
 import { writeSync } from "node:fs";
-import { isatty } from "node:tty";
+import { isatty } from "../util/isatty.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 /** Quick operations finish before the spinner would show: no flicker. */

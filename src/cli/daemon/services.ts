@@ -1,46 +1,9 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
-import { ServiceState } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { runningClient } from "../connect.ts";
-import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
-import { serviceJson, stateName } from "./format.ts";
-
-const stateColor: Partial<Record<ServiceState, Color>> = {
-  [ServiceState.RUNNING]: "green",
-  [ServiceState.FAILED]: "red",
-  [ServiceState.BACKOFF]: "yellow",
-  [ServiceState.STARTING]: "cyan",
-  [ServiceState.STOPPING]: "cyan",
-  [ServiceState.STOPPED]: "gray",
-};
+import { showServices } from "./services-view.ts";
 
 export default defineCommand({
   meta: meta("services", "List services and their state", ["adi daemon services", "adi daemon services --json"]),
   args: { json: { type: "boolean", description: "Print one JSON array" } },
-  async run({ args }) {
-    const client = await runningClient();
-    let list;
-    try {
-      list = await client.listServices();
-    } finally {
-      client.close();
-    }
-    if (args.json) {
-      printJson(list.map(serviceJson));
-      return;
-    }
-    if (list.length === 0) {
-      out("no services (start one with `adi daemon start NAME -- CMD`)");
-      return;
-    }
-    const rows = list.map((s) => [
-      s.name,
-      paint(1, stateColor[s.state] ?? "gray", stateName(s.state)),
-      s.pid ? String(s.pid) : "-",
-      s.state === ServiceState.RUNNING ? formatDuration(s.uptimeSecs) : "-",
-      String(s.restarts),
-      s.state === ServiceState.BACKOFF ? `restarting in ${(s.nextRestartMs / 1000).toFixed(1)}s: ${s.lastError}` : s.lastError || "",
-    ]);
-    out(table(["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST ERROR"], rows));
-  },
+  run: ({ args }) => showServices(args.json === true),
 });

@@ -1,73 +1,9 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
-import { AdiError, ErrorCode } from "../../errors.ts";
-import { cliClient } from "../connect.ts";
-import { Exit, ExitWith } from "../exit.ts";
-import type { ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
-import { stateName } from "./format.ts";
-
-const ORDER = ["running", "starting", "backoff", "stopping", "failed", "stopped"];
-
-/** How many services are in each state (states with none are left out). */
-function byState(list: ServiceInfo[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const s of list) counts[stateName(s.state)] = (counts[stateName(s.state)] ?? 0) + 1;
-  const ordered: Record<string, number> = {};
-  for (const k of [...ORDER, ...Object.keys(counts)]) if (counts[k] && !(k in ordered)) ordered[k] = counts[k];
-  return ordered;
-}
-
-const stateColor: Record<string, Color> = { running: "green", failed: "red", backoff: "yellow", starting: "cyan", stopping: "cyan" };
-
-function servicesLine(list: ServiceInfo[]): string {
-  if (list.length === 0) return "none";
-  const parts = Object.entries(byState(list)).map(([state, n]) => paint(1, stateColor[state] ?? "gray", `${n} ${state}`));
-  return `${list.length} total: ${parts.join(", ")}`;
-}
+import { showStatus } from "./status-view.ts";
 
 export default defineCommand({
   meta: meta("status", "Show whether the daemon is running, its paths and its services by state (exit 3 when it is not running)", ["adi daemon status", "adi daemon status --json"]),
   args: { json: { type: "boolean", description: "Print one JSON document" } },
-  async run({ args }) {
-    const client = cliClient(5_000);
-    let status, list;
-    try {
-      [status, list] = await Promise.all([client.status(), client.listServices()]);
-    } catch (error) {
-      if (!(error instanceof AdiError) || error.code !== ErrorCode.UNAVAILABLE) throw error;
-      if (args.json) printJson({ running: false, socket: client.socketPath });
-      else out(`adi daemon: ${paint(1, "red", "not running")} (socket ${client.socketPath})\nstart it with \`adi daemon start\``);
-      throw new ExitWith(Exit.notRunning);
-    } finally {
-      client.close();
-    }
-    if (args.json) {
-      printJson({
-        running: true,
-        pid: status.pid,
-        version: status.version,
-        uptime_secs: status.uptimeSecs,
-        socket: status.socketPath,
-        home: status.home,
-        log: status.logPath,
-        isolation: { enabled: status.isolation, reason: status.isolationReason },
-        services: { total: status.servicesTotal, running: status.servicesRunning, failed: status.servicesFailed, by_state: byState(list) },
-        warnings: status.warnings,
-      });
-      return;
-    }
-    const rows = [
-      ["version", status.version],
-      ["pid", String(status.pid)],
-      ["uptime", formatDuration(status.uptimeSecs)],
-      ["socket", status.socketPath],
-      ["isolation", status.isolation ? "on" : `off (${status.isolationReason})`],
-      ["services", servicesLine(list)],
-      ["log", status.logPath],
-      ...status.warnings.map((w) => ["warning", paint(1, "yellow", w)]),
-    ];
-    out(`adi daemon: ${paint(1, "green", "running")}`);
-    out(table(["", ""], rows).split("\n").slice(1).map((line) => `  ${line}`).join("\n"));
-  },
+  run: ({ args }) => showStatus(args.json === true),
 });

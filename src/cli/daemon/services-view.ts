@@ -1,0 +1,42 @@
+// The body of `adi daemon services`; services.ts declares the command.
+import { ServiceState } from "../../gen/adi/daemon/v1/daemon_wire.ts";
+import { runningClient } from "../connect.ts";
+import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
+import { serviceJson, stateName } from "./format.ts";
+
+const stateColor: Partial<Record<ServiceState, Color>> = {
+  [ServiceState.RUNNING]: "green",
+  [ServiceState.FAILED]: "red",
+  [ServiceState.BACKOFF]: "yellow",
+  [ServiceState.STARTING]: "cyan",
+  [ServiceState.STOPPING]: "cyan",
+  [ServiceState.STOPPED]: "gray",
+};
+
+/** `adi daemon services [--json]`: no citty here, so the fast path (../fast-path.ts) can run it too. */
+export async function showServices(json: boolean): Promise<void> {
+  const client = await runningClient();
+  let list;
+  try {
+    list = await client.listServices();
+  } finally {
+    client.close();
+  }
+  if (json) {
+    printJson(list.map(serviceJson));
+    return;
+  }
+  if (list.length === 0) {
+    out("no services (start one with `adi daemon start NAME -- CMD`)");
+    return;
+  }
+  const rows = list.map((s) => [
+    s.name,
+    paint(1, stateColor[s.state] ?? "gray", stateName(s.state)),
+    s.pid ? String(s.pid) : "-",
+    s.state === ServiceState.RUNNING ? formatDuration(s.uptimeSecs) : "-",
+    String(s.restarts),
+    s.state === ServiceState.BACKOFF ? `restarting in ${(s.nextRestartMs / 1000).toFixed(1)}s: ${s.lastError}` : s.lastError || "",
+  ]);
+  out(table(["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST ERROR"], rows));
+}

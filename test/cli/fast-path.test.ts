@@ -1,0 +1,62 @@
+// `adi daemon status|services [--json]` skip citty (src/cli/fast-path.ts).
+// Whatever path runs them, a user must see the same thing: output, exit codes,
+// and citty's handling of every form the fast path does not take.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { TestDaemon, type CliResult } from "../helpers/daemon.ts";
+import { BUN } from "../helpers/env.ts";
+
+const d = new TestDaemon();
+const CITTY_ONLY = join(import.meta.dir, "fixtures", "citty-only.ts");
+
+async function viaCitty(args: string[], env: Record<string, string> = d.env): Promise<CliResult> {
+  const proc = Bun.spawn([BUN, CITTY_ONLY, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Uptimes tick between two runs; everything else must match. */
+const steady = (text: string) => text.replace(/"uptime_secs": \d+/g, '"uptime_secs": N').replace(/uptime +\S+( \S+)?/g, "uptime N").replace(/ \d+(s|m \d+s)  /g, " N  ");
+
+beforeAll(async () => {
+  await d.start();
+  for (const name of ["alpha", "beta"]) {
+    const r = await d.cli(["daemon", "start", name, "--", "sleep", "1000"]);
+    expect(r.code).toBe(0);
+  }
+}, 120_000);
+afterAll(() => d.cleanup(), 120_000);
+
+describe("fast path", () => {
+  for (const args of [["daemon", "status"], ["daemon", "status", "--json"], ["daemon", "services"], ["daemon", "services", "--json"]]) {
+    test(`adi ${args.join(" ")} prints what the citty command prints`, async () => {
+      const [fast, citty] = await Promise.all([d.cli(args, { env: { NO_COLOR: "1" } }), viaCitty(args, { ...d.env, NO_COLOR: "1" })]);
+      expect(fast.code).toBe(0);
+      expect(citty.code).toBe(0);
+      expect(fast.stderr).toBe("");
+      expect(steady(fast.stdout)).toBe(steady(citty.stdout));
+      expect(fast.stdout).toMatch(args[1] === "services" ? /alpha/ : /running/);
+    });
+  }
+
+  test("status with the daemon down: the same message and exit 3 on both paths", async () => {
+    const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home") };
+    const [fast, citty] = await Promise.all([d.cli(["daemon", "status", "--json"], { env }), viaCitty(["daemon", "status", "--json"], env)]);
+    expect(fast.code).toBe(3);
+    expect(citty.code).toBe(3);
+    expect(JSON.parse(fast.stdout)).toEqual({ running: false, socket: join(d.home, "nobody-home", "daemon.sock") });
+    expect(fast.stdout).toBe(citty.stdout);
+  });
+
+  test("forms it does not take still get citty's usage handling", async () => {
+    const typo = await d.cli(["daemon", "status", "--jsn"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown option --jsn");
+    const help = await d.cli(["daemon", "services", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("EXAMPLES");
+    const twice = await d.cli(["daemon", "services", "--json", "--json"]);
+    expect(twice.code).toBe(0);
+    expect(JSON.parse(twice.stdout).map((s: { name: string }) => s.name).sort()).toEqual(["alpha", "beta"]);
+  });
+});
