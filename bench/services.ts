@@ -6,21 +6,23 @@
  * - restart after kill -9: SIGKILL a service that has been up for > 1 s (runsv
  *   delays restarts of services younger than 1 s; adi and PM2 restart a first
  *   crash at once), time until the new pid is written. Median over 5 services.
- * - start 100: from the request to all 100 pid files. adi: 100 start_service
- *   calls on one client connection to a running daemon; PM2: `pm2 start` of a
- *   100-app ecosystem file on a running PM2 daemon; runit: runsvdir started on
- *   100 service directories.
+ * - start 100: supervisor start -> all 100 pid files. adi: the daemon started
+ *   on an ADI_HOME whose 100 services are wanted and in `auto_start` (defined
+ *   and run once, untimed, then the daemon stopped cleanly); runit: runsvdir
+ *   started on 100 service directories; supervisord: started with 100
+ *   programs; PM2: `pm2 start` of a 100-app ecosystem file.
  * - RSS with 5 / 100 services: the adi daemon, the PM2 daemon, runsvdir plus
  *   its runsv processes (the supervision cost, not the services).
  *
  * runit, supervisord and PM2 are installed when missing (`apt-get install -y runit supervisor`,
  * `npm install pm2` into $TMPDIR/adi-bench-pm2). Usage: bun bench/services.ts
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
 import { killSession } from "../src/daemon/services/process-group.ts";
+import { processAlive } from "../src/util/process-alive.ts";
 import { ROOT, ensureApt, mb, ms, printTable, ratio, rssKiB, run, summarize, tempDir, until, type Row } from "./lib.ts";
 import { ensureSupervisord, startSupervisord, type Supervisord } from "./supervisord.ts";
 
@@ -93,21 +95,37 @@ interface Supervisor {
 async function adiSupervisor(dir: string, pidDir: string): Promise<Supervisor> {
   const adi = join(ROOT, "dist", "adi");
   if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
-  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: join(dir, "adi-home"), NO_COLOR: "1" };
+  const home = join(dir, "adi-home");
+  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: home, NO_COLOR: "1" };
   delete env.ADI_DAEMON_SOCKET;
-  const client = new DaemonClient({ socketPath: join(dir, "adi-home", "daemon.sock"), env, launcher: [adi], timeoutMs: 60_000 });
+  const connect = () => new DaemonClient({ socketPath: join(home, "daemon.sock"), env, launcher: [adi], timeoutMs: 60_000 });
+  let client = connect();
   await client.ensureRunning();
-  const daemonPid = (await client.status()).pid;
+  let daemonPid = (await client.status()).pid;
+  const allRunning = (names: string[]) => until(() => names.every((n) => existsSync(join(pidDir, `${n}.pid`))));
   return {
     async start(names) {
-      const t0 = performance.now();
+      // Untimed: define the services and run them once, then stop the daemon
+      // cleanly; they stay wanted (state.json) and are listed in auto_start.
       await Promise.all(
         names.map((name) =>
           client.startService(name, { command: "sh", args: ["-c", serviceScript(pidDir, name)], restartOnFailure: true, maxRestarts: 100 }),
         ),
       );
-      await until(() => names.every((n) => existsSync(join(pidDir, `${n}.pid`))));
-      return performance.now() - t0;
+      await allRunning(names);
+      await client.shutdown(false);
+      client.close();
+      await until(() => !processAlive(daemonPid));
+      for (const n of names) rmSync(join(pidDir, `${n}.pid`), { force: true });
+      writeFileSync(join(home, "daemon.toml"), `auto_start = [${names.map((n) => JSON.stringify(n)).join(", ")}]\n`);
+      // Timed, like runsvdir on N service directories: daemon start -> all N running.
+      const t0 = performance.now();
+      client = connect();
+      await client.ensureRunning();
+      await allRunning(names);
+      const elapsed = performance.now() - t0;
+      daemonPid = (await client.status()).pid;
+      return elapsed;
     },
     rss: () => rssKiB([daemonPid]),
     async stop() {

@@ -10,7 +10,7 @@
  * as types only), so protobuf-es stays the contract and a test checks both
  * codecs against each other (test/protocol/wire-codec.test.ts).
  *
- * Run through `bun run gen` after `buf generate`. It fails on any field kind
+ * Run through `bun run gen` after `buf generate`; `--check` only compares. It fails on any field kind
  * it does not generate (int64, packed lists, maps other than string→string), so
  * a .proto change that needs more stops here instead of miscoding.
  */
@@ -277,6 +277,16 @@ function readStringMapEntry(r: BinaryReader, length: number, map: { [key: string
 }
 `;
 
-const body = [header, ...file.enums.map(enumConst), ...allMessages(file.messages).map(messageBlock)].join("\n\n");
-await Bun.write(OUT, `${body}\n`);
-console.log(`gen-wire: wrote ${OUT}`);
+const text = `${[header, ...file.enums.map(enumConst), ...allMessages(file.messages).map(messageBlock)].join("\n\n")}\n`;
+if (process.argv.includes("--check")) {
+  // For the test suite: the committed file must be what daemon_pb.ts generates now.
+  const current = await Bun.file(OUT).text().catch(() => "");
+  if (current !== text) {
+    console.error(`gen-wire: ${OUT} is out of date with daemon_pb.ts: run \`bun run gen\``);
+    process.exit(1);
+  }
+  console.log("gen-wire: up to date");
+} else {
+  await Bun.write(OUT, text);
+  console.log(`gen-wire: wrote ${OUT}`);
+}

@@ -6,6 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { file_adi_daemon_v1_daemon as file } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
 import * as wire from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
+import { join } from "node:path";
+import { ROOT } from "../helpers/env.ts";
 
 /** A small deterministic PRNG, so a failure names a seed that reproduces it. */
 function rng(seed: number): () => number {
@@ -94,6 +96,12 @@ const codecs = file.messages.map((desc) => {
 });
 
 describe("generated wire codec", () => {
+  test("the committed daemon_wire.ts is what the generator makes of daemon_pb.ts now", () => {
+    const r = Bun.spawnSync([process.execPath, join(ROOT, "scripts", "gen-wire.ts"), "--check"], { stderr: "pipe", stdout: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+  });
+
   test("every message of daemon.proto has generated encode, decode and create", () => {
     for (const c of codecs) {
       expect(typeof c.encode, c.desc.typeName).toBe("function");
