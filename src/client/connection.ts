@@ -7,7 +7,6 @@ import {
   WriteQueue,
   decodeResponse,
   encodeRequestFrame,
-  makeRequest,
   type RequestKindInit,
 } from "../protocol/index.ts";
 import { socketAddress } from "../protocol/transport.ts";
@@ -100,7 +99,7 @@ export class ClientConnection {
       }, timeoutMs);
     }
     this.pending.set(id, pending);
-    this.out.push(encodeRequestFrame(makeRequest(id, kind)));
+    this.out.push(encodeRequestFrame({ id, kind }));
     return id;
   }
 

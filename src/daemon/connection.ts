@@ -1,5 +1,5 @@
 import type { Socket } from "bun";
-import type { Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
+import type { ResponseInit } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import {
   FrameDecoder,
@@ -8,7 +8,6 @@ import {
   WriteQueue,
   encodeResponseFrame,
   errorResponse,
-  makeResponse,
   type ResponseKindInit,
 } from "../protocol/index.ts";
 import type { Caller } from "./caller.ts";
@@ -38,7 +37,8 @@ export class Connection {
     return this.closed;
   }
 
-  send(response: Response): void {
+  /** A response as a message or a plain init object (encoded as is: no create() copy). */
+  send(response: ResponseInit & { id: number }): void {
     if (this.closed) return;
     this.sendFrame(response.id, encodeResponseFrame(response));
   }
@@ -56,7 +56,7 @@ export class Connection {
   }
 
   reply(id: number, kind: ResponseKindInit): void {
-    this.send(makeResponse(id, kind));
+    this.send({ id, kind });
   }
 
   /** Register a stream (log follow, events) that `cancel` ends. */

@@ -17,7 +17,7 @@ export interface LogLineFields {
  * followed by encodeFrame() produces (test/protocol/log-frames.test.ts checks
  * it), without the reflection walk, the growing writer and the second copy
  * that cost a quarter of the daemon's CPU under 100k lines/s. Every other
- * message keeps going through protobuf-es.
+ * message goes through the generated encodeResponse.
  */
 
 const TAG_ID = (1 << 3) | 0; // varint
