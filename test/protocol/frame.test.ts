@@ -3,17 +3,7 @@ import { AdiError, ErrorCode } from "../../src/errors.ts";
 import { FrameDecoder, encodeFrame } from "../../src/protocol/frame.ts";
 import { MAX_REQUEST_FRAME } from "../../src/protocol/limits.ts";
 import { decodeRequest, encodeRequestFrame, makeRequest } from "../../src/protocol/messages.ts";
-
-/** xorshift32: deterministic randomness, so a failure reproduces from its seed. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
+import { rng } from "../helpers/rng.ts";
 
 function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));

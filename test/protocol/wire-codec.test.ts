@@ -8,17 +8,7 @@ import { file_adi_daemon_v1_daemon as file } from "../../src/gen/adi/daemon/v1/d
 import * as wire from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { join } from "node:path";
 import { ROOT } from "../helpers/env.ts";
-
-/** A small deterministic PRNG, so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x1_0000_0000;
-  };
-}
+import { rng } from "../helpers/rng.ts";
 
 type Rand = () => number;
 const pick = <T>(rand: Rand, items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
