@@ -11,7 +11,7 @@
  * wanted service runs exactly once with no orphan.
  */
 import { parseArgs } from "node:util";
-import { ServiceState } from "../src/gen/adi/daemon/v1/daemon_pb.ts";
+import { ServiceState } from "../src/gen/adi/daemon/v1/daemon_wire.ts";
 import type { RequestKindInit } from "../src/protocol/index.ts";
 import { TestDaemon } from "../test/helpers/daemon.ts";
 import { pidAlive, sleep, waitFor } from "../test/helpers/env.ts";
