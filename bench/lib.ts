@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { readProcStat } from "../src/util/proc-stat.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const BUN = process.execPath;
@@ -59,9 +60,9 @@ export function rssKiB(pids: number[]): number {
 
 /** utime + stime of a process in ms (from /proc/PID/stat; clock ticks of 10 ms). */
 export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const stat = readProcStat(pid);
+  if (!stat) throw new Error(`process ${pid} is gone: no CPU time to read`);
+  return (stat.utime + stat.stime) * 10;
 }
 
 /** Median wall time of running argv to completion (two warm-up runs first). */

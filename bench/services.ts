@@ -17,12 +17,13 @@
  * runit, supervisord and PM2 are installed when missing (`apt-get install -y runit supervisor`,
  * `npm install pm2` into $TMPDIR/adi-bench-pm2). Usage: bun bench/services.ts
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
 import { killSession } from "../src/daemon/services/process-group.ts";
 import { processAlive } from "../src/util/process-alive.ts";
+import { childrenOf } from "../test/hardening/lib.ts";
 import { ROOT, ensureApt, mb, ms, printTable, ratio, rssKiB, run, summarize, tempDir, until, type Row } from "./lib.ts";
 import { ensureSupervisord, startSupervisord, type Supervisord } from "./supervisord.ts";
 
@@ -54,18 +55,6 @@ function readPid(file: string): number {
   } catch {
     return 0;
   }
-}
-
-function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid) out.push(Number(e));
-    } catch {}
-  }
-  return out;
 }
 
 /** Kill -9 each service (one at a time) and time until its replacement writes its pid. */

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 
 /** The fields of /proc/<pid>/stat that adi uses (Linux only). */
 export interface ProcStat {
@@ -6,6 +6,9 @@ export interface ProcStat {
   ppid: number;
   pgrp: number;
   session: number;
+  /** CPU time used so far, user and system, in clock ticks (USER_HZ, 100 on Linux). */
+  utime: number;
+  stime: number;
   /** Field 22: start time in clock ticks since boot; with the pid it names one process for good. */
   startTime: number;
 }
@@ -26,7 +29,21 @@ export function readProcStat(pid: number): ProcStat | null {
   if (close < 0) return null;
   // After "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice num_threads itrealvalue starttime
   const f = text.slice(close + 2).split(" ");
-  return { state: f[0] ?? "?", ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), startTime: Number(f[19]) };
+  return { state: f[0] ?? "?", ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), utime: Number(f[11]), stime: Number(f[12]), startTime: Number(f[19]) };
+}
+
+/** Every process that is alive (not a zombie) with its stat; empty without /proc. */
+export function liveProcesses(): Array<{ pid: number; stat: ProcStat }> {
+  if (process.platform !== "linux") return [];
+  const out: Array<{ pid: number; stat: ProcStat }> = [];
+  for (const entry of readdirSync("/proc")) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(entry);
+    const stat = readProcStat(pid);
+    if (stat && stat.state !== "Z" && stat.state !== "X") out.push({ pid, stat });
+  }
+  return out;
 }
 
 /** The (effective) uid owning /proc/<pid>; null if the process is gone. */

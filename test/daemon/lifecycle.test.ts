@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { ADI_BIN, pidAlive, waitFor } from "../helpers/env.ts";
+import { daemonsOf } from "../hardening/lib.ts";
 
 const daemons: TestDaemon[] = [];
 function newDaemon(): TestDaemon {
@@ -13,23 +14,6 @@ function newDaemon(): TestDaemon {
 afterEach(async () => {
   await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
 });
-
-/** Pids of `adi daemon run` processes serving this ADI_HOME (read from /proc). */
-function daemonProcesses(home: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (!cmdline.includes("run") || !cmdline.includes("daemon")) continue;
-      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (environ.includes(`ADI_HOME=${home}`)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
-}
 
 describe("daemon lifecycle (compiled binary)", () => {
   test("status says not running with exit 3, in text and JSON", async () => {
@@ -93,8 +77,8 @@ describe("daemon lifecycle (compiled binary)", () => {
     const pid = d.pid()!;
     for (const r of results) expect(r.stdout).toContain(`pid ${pid}`);
     // Losers of the lock exit on their own; only the winner remains.
-    await waitFor(() => daemonProcesses(d.home).length === 1, 5_000, "losing daemons to exit");
-    expect(daemonProcesses(d.home)).toEqual([pid]);
+    await waitFor(() => daemonsOf(d.home).length === 1, 5_000, "losing daemons to exit");
+    expect(daemonsOf(d.home)).toEqual([pid]);
   });
 
   test("after kill -9 the next start recovers the stale socket and PID file", async () => {

@@ -6,7 +6,8 @@ import { decodeRequest, encodeFrame, FrameDecoder, MAX_REQUEST_FRAME, MAX_RESPON
 import { ServiceState } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { pidAlive, sleep, waitFor } from "../helpers/env.ts";
-import { cpuSeconds, mb, percentile, prng, rssBytes } from "./lib.ts";
+import { cpuSeconds, mb, percentile, rssBytes } from "./lib.ts";
+import { rng } from "../helpers/rng.ts";
 
 /**
  * Protocol fuzzing against the compiled daemon. Each connection gets one batch
@@ -64,7 +65,7 @@ interface Batch {
 }
 
 function makeBatch(seed: number, conn: number): Batch {
-  const rnd = prng(seed ^ Math.imul(conn + 1, 0x9e3779b1));
+  const rnd = rng(seed ^ Math.imul(conn + 1, 0x9e3779b1));
   const int = (n: number) => Math.floor(rnd() * n);
   const parts: Uint8Array[] = [];
   const pick = () => corpus[int(corpus.length)]!;

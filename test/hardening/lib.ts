@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { liveProcesses, readProcStat } from "../../src/util/proc-stat.ts";
+import { environOf } from "../services/helpers.ts";
 
 /** Resident set size of a process in bytes (VmRSS), or null when it is gone. */
 export function rssBytes(pid: number): number | null {
@@ -12,18 +14,6 @@ export function rssBytes(pid: number): number | null {
 
 export const mb = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same inputs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** p-th percentile (0..100) of already sorted numbers. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -33,44 +23,30 @@ export function percentile(sorted: number[], p: number): number {
 
 /** Live (non-zombie) processes whose parent is `ppid`. */
 export function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const entry of Bun.spawnSync(["ls", "/proc"]).stdout.toString().split("\n")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (f[0] !== "Z" && f[0] !== "X" && Number(f[1]) === ppid) out.push(Number(entry));
-    } catch {}
-  }
-  return out;
+  return liveProcesses()
+    .filter(({ stat }) => stat.ppid === ppid)
+    .map(({ pid }) => pid);
 }
 
 /** Pids of daemons (`adi daemon run`-like processes) serving this ADI_HOME, found through /proc. */
 export function daemonsOf(home: string): number[] {
-  const out: number[] = [];
-  for (const entry of Bun.spawnSync(["ls", "/proc"]).stdout.toString().split("\n")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-      if (state === "Z" || state === "X") continue;
-      const env = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (!env.includes(`ADI_HOME=${home}`) || env.some((v) => v.startsWith("ADI_SERVICE_NAME="))) continue;
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      const i = argv.indexOf("daemon");
-      if (i >= 0 && argv[i + 1] === "run") out.push(Number(entry));
-    } catch {}
-  }
-  return out;
+  return liveProcesses()
+    .filter(({ pid }) => {
+      const env = environOf(pid);
+      if (!env.includes(`ADI_HOME=${home}`) || env.some((v) => v.startsWith("ADI_SERVICE_NAME="))) return false;
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        const i = argv.indexOf("daemon");
+        return i >= 0 && argv[i + 1] === "run";
+      } catch {
+        return false;
+      }
+    })
+    .map(({ pid }) => pid);
 }
 
-/** CPU seconds (user + system) a process has used so far. */
+/** CPU seconds (user + system) a process has used so far; NaN when it is gone. */
 export function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
+  const stat = readProcStat(pid);
+  return stat ? (stat.utime + stat.stime) / 100 : Number.NaN;
 }

@@ -1,57 +1,39 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { liveProcesses } from "../../src/util/proc-stat.ts";
 import { join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { waitFor } from "../helpers/env.ts";
 
 /** Live (non-zombie) processes whose session or group is `sid`. */
-export function sessionProcesses(sid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (f[0] === "Z" || f[0] === "X") continue;
-      if (Number(f[3]) === sid || Number(f[2]) === sid) pids.push(Number(entry));
-    } catch {
-      // Gone while we looked.
-    }
+export { sessionMembers as sessionProcesses } from "../../src/daemon/services/process-group.ts";
+
+/** The environment of a process (empty when it is gone or not ours to read). */
+export function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  } catch {
+    return [];
   }
-  return pids;
 }
 
 /** Live processes started by the daemon of this test (they carry its socket in their environment). */
 export function serviceProcesses(d: TestDaemon, service?: string): number[] {
-  const pids: number[] = [];
+  return serviceProcessStats(d, service).map(({ pid }) => pid);
+}
+
+function serviceProcessStats(d: TestDaemon, service?: string) {
   const marker = `ADI_DAEMON_SOCKET=${d.socket}`;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-      if (state === "Z" || state === "X") continue;
-      const env = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (!env.includes(marker)) continue;
-      // The daemon itself has the socket variable too, but no service name.
-      if (service === undefined ? !env.some((v) => v.startsWith("ADI_SERVICE_NAME=")) : !env.includes(`ADI_SERVICE_NAME=${service}`)) continue;
-      pids.push(Number(entry));
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return pids;
+  return liveProcesses().filter(({ pid }) => {
+    const env = environOf(pid);
+    if (!env.includes(marker)) return false;
+    // The daemon itself has the socket variable too, but no service name.
+    return service === undefined ? env.some((v) => v.startsWith("ADI_SERVICE_NAME=")) : env.includes(`ADI_SERVICE_NAME=${service}`);
+  });
 }
 
 /** Sessions (service generations) alive for a service. */
 export function serviceSessions(d: TestDaemon, service: string): Set<number> {
-  const sids = new Set<number>();
-  for (const pid of serviceProcesses(d, service)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      sids.add(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]));
-    } catch {}
-  }
-  return sids;
+  return new Set(serviceProcessStats(d, service).map(({ stat }) => stat.session));
 }
 
 const daemons: TestDaemon[] = [];

@@ -1,6 +1,4 @@
-import { readdirSync } from "node:fs";
-import { readProcStat } from "../../util/proc-stat.ts";
-import { processAlive } from "../../util/process-alive.ts";
+import { liveProcesses, readProcStat } from "../../util/proc-stat.ts";
 import { killTreeWindows } from "../../util/windows-kill.ts";
 
 /**
@@ -21,17 +19,9 @@ export function processStartTime(pid: number): number | null {
 
 /** Live (not zombie) processes in session `sid` or process group `sid`. */
 export function sessionMembers(sid: number, minStartTime = 0): number[] {
-  if (!hasProc) return [];
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    const c = entry.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(entry);
-    const st = readProcStat(pid);
-    if (!st || st.state === "Z" || st.state === "X") continue;
-    if ((st.session === sid || st.pgrp === sid) && st.startTime >= minStartTime) pids.push(pid);
-  }
-  return pids;
+  return liveProcesses()
+    .filter(({ stat }) => (stat.session === sid || stat.pgrp === sid) && stat.startTime >= minStartTime)
+    .map(({ pid }) => pid);
 }
 
 function kill(target: number, signal: NodeJS.Signals): void {
