@@ -5,12 +5,11 @@ import type {
   LogLine,
   Pong,
   Response,
-  ServiceConfig,
+  ServiceConfigInit,
   ServiceEvent,
   ServiceInfo,
   SudoDenied,
 } from "../gen/adi/daemon/v1/daemon_wire.ts";
-import type { ServiceConfigInit } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import type { RequestKindInit } from "../protocol/index.ts";
 import { ClientConnection } from "./connection.ts";
