@@ -1,6 +1,6 @@
 /**
  * Log follow under load: a service printing 100k numbered lines/s for 5 s
- * (bench/line-printer.ts). adi: one `logs NAME -f` follower on the daemon
+ * (test/services/fixtures/chatty.ts --linger). adi: one `logs NAME -f` follower on the daemon
  * socket counts the distinct line numbers it receives (lost = sent − seen)
  * while the daemon also keeps its ring and log file. supervisord, same
  * printer, same load: lost = lines missing from its stdout_logfile (it has no
@@ -19,7 +19,7 @@ const quick = process.argv.includes("--quick");
 const RATE = 100_000;
 const SECS = quick ? 1 : 5;
 const TOTAL = RATE * SECS;
-const PRINTER = join(import.meta.dir, "line-printer.ts");
+const PRINTER = join(import.meta.dir, "..", "test", "services", "fixtures", "chatty.ts");
 
 interface Figures {
   lost: number;
@@ -43,7 +43,7 @@ async function adiFollow(dir: string): Promise<Figures> {
   try {
     await client.ensureRunning();
     const pid = (await client.status()).pid;
-    await client.startService("chatty", { command: BUN, args: [PRINTER, go, report, String(RATE), String(SECS)] });
+    await client.startService("chatty", { command: BUN, args: [PRINTER, go, report, String(RATE), String(SECS), "--linger"] });
     const seen = new Uint8Array(TOTAL);
     let distinct = 0;
     let done = false;
@@ -86,7 +86,7 @@ async function supervisordFile(dir: string): Promise<Figures> {
   const sup = startSupervisord(join(dir, "sup"), [
     {
       name: "chatty",
-      command: `${BUN} ${PRINTER} ${go} ${report} ${RATE} ${SECS}`,
+      command: `${BUN} ${PRINTER} ${go} ${report} ${RATE} ${SECS} --linger`,
       extra: [`stdout_logfile=${logFile}`, "stdout_logfile_maxbytes=0", "redirect_stderr=true"],
     },
   ]);
