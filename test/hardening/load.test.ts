@@ -73,40 +73,29 @@ test(`load: ${CLIENTS} concurrent clients x ${REQUESTS_PER_CLIENT} mixed request
       else if (r < 19) plan.push([{ case: "serviceLogs", value: { name: "talker", lines: 20, follow: false } }, "logs"]);
       else plan.push([{ case: "status", value: {} }, "status"]);
     }
-    let next = 0;
-    const lane = async () => {
-      while (next < plan.length) {
-        const [kind, expected] = plan[next++]!;
-        // A start and its stop must not overtake each other: the stop waits for the start's answer.
-        const t0 = performance.now();
-        try {
-          const r = await c.request(kind);
-          latencies.push(performance.now() - t0);
-          if (r.kind.case !== expected) errors.push(`${kind.case}: expected ${expected}, got ${r.kind.case} ${r.kind.case === "error" ? r.kind.value.message : ""}`);
-          else counts[expected]++;
-        } catch (e) {
-          errors.push(`${kind.case}: ${e}`);
-        }
+    const send = async ([kind, expected]: [RequestKindInit, Expect]) => {
+      const t0 = performance.now();
+      try {
+        const r = await c.request(kind);
+        latencies.push(performance.now() - t0);
+        if (r.kind.case !== expected) errors.push(`${kind.case}: expected ${expected}, got ${r.kind.case} ${r.kind.case === "error" ? r.kind.value.message : ""}`);
+        else counts[expected]++;
+      } catch (e) {
+        errors.push(`${kind.case}: ${e}`);
       }
     };
-    // Churn runs in its own lane (in order); reads are pipelined beside it.
-    const churn = plan.filter(([k]) => k.case === "startService" || k.case === "stopService");
-    const reads = plan.filter(([k]) => k.case !== "startService" && k.case !== "stopService");
-    plan.length = 0;
-    plan.push(...reads);
+    // Churn runs in its own lane, in order (a stop never overtakes its start);
+    // reads are pipelined beside it in the other lanes.
+    const isChurn = ([k]: [RequestKindInit, Expect]) => k.case === "startService" || k.case === "stopService";
+    const churn = plan.filter(isChurn);
+    const reads = plan.filter((p) => !isChurn(p));
     const churnLane = (async () => {
-      for (const [kind, expected] of churn) {
-        const t0 = performance.now();
-        try {
-          const r = await c.request(kind);
-          latencies.push(performance.now() - t0);
-          if (r.kind.case !== expected) errors.push(`${kind.case}: expected ${expected}, got ${r.kind.case} ${r.kind.case === "error" ? r.kind.value.message : ""}`);
-          else counts[expected]++;
-        } catch (e) {
-          errors.push(`${kind.case}: ${e}`);
-        }
-      }
+      for (const item of churn) await send(item);
     })();
+    let next = 0;
+    const lane = async () => {
+      while (next < reads.length) await send(reads[next++]!);
+    };
     await Promise.all([churnLane, ...Array.from({ length: PIPELINE - 1 }, lane)]);
     mismatches.push(...c.mismatches);
     c.close();
