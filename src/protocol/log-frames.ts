@@ -10,18 +10,19 @@ export interface LogLineFields {
 }
 
 /*
- * The log-follow hot path: a whole frame of `Response { id = 1; logs = 6 {
- * repeated LogLine lines = 1 { string service = 1; LogStream stream = 2;
- * double time_unix_ms = 3; string text = 4; } } }` written straight into one
- * buffer of its exact size. Byte for byte what encodeResponse(…)
- * followed by encodeFrame() produces (test/protocol/log-frames.test.ts checks
- * it), without the reflection walk, the growing writer and the second copy
- * that cost a quarter of the daemon's CPU under 100k lines/s. Every other
- * message goes through the generated encodeResponse.
+ * The log hot path: whole frames of `Response { id = 1; logs = 6 { repeated
+ * LogLine lines = 1 } }` and `Response { id = 1; log_line = 7 }` (LogLine =
+ * { string service = 1; LogStream stream = 2; double time_unix_ms = 3;
+ * string text = 4; }) written straight into one buffer of their exact size.
+ * Byte for byte what protobuf-es writes (test/protocol/log-frames.test.ts),
+ * without the growing writer and the copies into a frame that cost a quarter
+ * of the daemon's CPU under 100k lines/s. Every other message goes through the
+ * generated encodeResponse.
  */
 
 const TAG_ID = (1 << 3) | 0; // varint
 const TAG_LOGS = (6 << 3) | 2; // length-delimited
+const TAG_LOG_LINE = (7 << 3) | 2;
 const TAG_LINES = (1 << 3) | 2;
 const TAG_SERVICE = (1 << 3) | 2;
 const TAG_STREAM = (2 << 3) | 0;
@@ -32,37 +33,44 @@ function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
 
-function lineSize(line: LogLineFields, serviceField: number, textBytes: number): number {
-  let size = serviceField;
-  if (line.stream !== 0) size += 1 + varintSize(line.stream);
-  if (line.timeUnixMs !== 0) size += 9;
-  if (textBytes > 0) size += 1 + varintSize(textBytes) + textBytes;
-  return size;
+const fieldSize = (bytes: number) => (bytes > 0 ? 1 + varintSize(bytes) + bytes : 0);
+
+/** The frame of a `logs` response carrying `lines` (u32 ids, stream values < 2^31). */
+export function encodeLogsFrame(id: number, lines: readonly LogLineFields[]): Uint8Array {
+  return encodeLines(id, lines, TAG_LOGS);
 }
 
-/** The length-prefixed frame of a `logs` response carrying `lines` (u32 ids, stream values < 2^31). */
-export function encodeLogsFrame(id: number, lines: readonly LogLineFields[]): Uint8Array {
+/** The frame of a `log_line` response: one line of a follow. */
+export function encodeLogLineFrame(id: number, line: LogLineFields): Uint8Array {
+  return encodeLines(id, [line], TAG_LOG_LINE);
+}
+
+function encodeLines(id: number, lines: readonly LogLineFields[], kindTag: number): Uint8Array {
   const n = lines.length;
+  const serviceBytes = new Array<number>(n);
   const textBytes = new Array<number>(n);
   const lineSizes = new Array<number>(n);
-  // Lines of one batch share their service: measure its field once.
-  let lastService = "";
-  let serviceField = 0;
-  let logsSize = 0;
+  // Lines of one batch share their service: measure it once.
+  let lastService: string | undefined;
+  let lastServiceBytes = 0;
+  let linesSize = 0;
   for (let i = 0; i < n; i++) {
     const line = lines[i]!;
-    if (line.service !== lastService || i === 0) {
+    if (line.service !== lastService) {
       lastService = line.service;
-      const b = Buffer.byteLength(line.service);
-      serviceField = b > 0 ? 1 + varintSize(b) + b : 0;
+      lastServiceBytes = Buffer.byteLength(line.service);
     }
+    serviceBytes[i] = lastServiceBytes;
     const tb = Buffer.byteLength(line.text);
     textBytes[i] = tb;
-    const size = lineSize(line, serviceField, tb);
+    const size = fieldSize(lastServiceBytes) + (line.stream !== 0 ? 1 + varintSize(line.stream) : 0) + (line.timeUnixMs !== 0 ? 9 : 0) + fieldSize(tb);
     lineSizes[i] = size;
-    logsSize += 1 + varintSize(size) + size;
+    linesSize += 1 + varintSize(size) + size;
   }
-  const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(logsSize) + logsSize;
+  // log_line holds the one LogLine itself; logs wraps each in a `lines` field.
+  const single = kindTag === TAG_LOG_LINE;
+  const bodySize = single ? lineSizes[0]! : linesSize;
+  const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
   const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + responseSize);
   buf.writeUInt32LE(responseSize, 0);
   let pos = FRAME_HEADER_BYTES;
@@ -77,15 +85,18 @@ export function encodeLogsFrame(id: number, lines: readonly LogLineFields[]): Ui
     buf[pos++] = TAG_ID;
     varint(id);
   }
-  buf[pos++] = TAG_LOGS;
-  varint(logsSize);
+  buf[pos++] = kindTag;
+  varint(bodySize);
   for (let i = 0; i < n; i++) {
     const line = lines[i]!;
-    buf[pos++] = TAG_LINES;
-    varint(lineSizes[i]!);
-    if (line.service.length > 0) {
+    if (!single) {
+      buf[pos++] = TAG_LINES;
+      varint(lineSizes[i]!);
+    }
+    const sb = serviceBytes[i]!;
+    if (sb > 0) {
       buf[pos++] = TAG_SERVICE;
-      varint(Buffer.byteLength(line.service));
+      varint(sb);
       pos += buf.write(line.service, pos, "utf8");
     }
     if (line.stream !== 0) {

@@ -133,6 +133,29 @@ describe("service logs", () => {
     client.close();
   });
 
+  test("logs -n of long multi-byte lines answers with the newest lines that fit one frame", async () => {
+    const d = newDaemon();
+    await d.start();
+    // 1000 lines of 16 Ki three-byte characters: ≈ 48 MB of UTF-8, three times a frame.
+    const script = 'const l = "語".repeat(16384) + "\\n"; for (let i = 0; i < 1000; i++) process.stdout.write(l); process.stdout.write("end\\n"); await Bun.sleep(1e9);';
+    await d.cli(["daemon", "start", "wide", "--", BUN, "-e", script]);
+    const client = d.client();
+    try {
+      await waitFor(async () => (await client.logs("wide", { lines: 1 }))[0]?.text === "end", 30_000, "the last line");
+    } finally {
+      client.close();
+    }
+    const r = await d.cli(["daemon", "logs", "wide", "-n", "1001", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { text: string });
+    const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l.text), 0);
+    expect(bytes).toBeLessThanOrEqual(MAX_RESPONSE_FRAME);
+    expect(lines.length).toBeGreaterThan(300);
+    expect(lines.at(-1)!.text).toBe("end");
+    expect(lines.at(-2)!.text).toBe("語".repeat(16384));
+  }, 60_000);
+
   test("a log file that cannot be opened (a planted symlink) is never followed: the service runs, lines stay in memory, status warns", async () => {
     const d = newDaemon();
     const dir = join(d.home, "logs", "services");

@@ -1,6 +1,7 @@
 import { LogStream } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
-import { encodeLogsFrame } from "../../protocol/log-frames.ts";
+import { MAX_RESPONSE_FRAME } from "../../protocol/limits.ts";
+import { encodeLogLineFrame, encodeLogsFrame } from "../../protocol/log-frames.ts";
 import type { Caller } from "../caller.ts";
 import type { Connection } from "../connection.ts";
 import type { Methods } from "../router.ts";
@@ -19,14 +20,18 @@ const DEFAULT_TAIL = 100;
 export const FOLLOWER_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** Keep each frame well under the 16 MiB response limit. */
 const MAX_BATCH_CHARS = 1024 * 1024;
-/** A `logs -n` answer is one frame: the newest lines that fit (1000 lines of 16 Ki would not). */
-const MAX_BACKLOG_CHARS = 8 * 1024 * 1024;
+/**
+ * A `logs -n` answer is one frame: the newest lines whose UTF-8 fits (1000
+ * lines of 16 Ki characters of CJK text would be ≈ 48 MB). 64 bytes a line
+ * covers its service, stream, time and field headers.
+ */
+const MAX_BACKLOG_BYTES = MAX_RESPONSE_FRAME - 64 * 1024;
 
-function newestWithin(lines: LogEntry[], maxChars: number): LogEntry[] {
-  let chars = 0;
+function newestWithin(lines: LogEntry[], maxBytes: number): LogEntry[] {
+  let bytes = 0;
   for (let i = lines.length - 1; i >= 0; i--) {
-    chars += lines[i]!.text.length + 32;
-    if (chars > maxChars) return lines.slice(i + 1);
+    bytes += Buffer.byteLength(lines[i]!.text) + 64;
+    if (bytes > maxBytes) return lines.slice(i + 1);
   }
   return lines;
 }
@@ -88,7 +93,7 @@ class SlowFollowerGuard {
 /** Send a batch of lines as log_line (one) or logs frames (many, split by size). */
 function sendLines(conn: Connection, id: number, lines: LogEntry[]): void {
   if (lines.length === 1) {
-    conn.reply(id, { case: "logLine", value: lines[0]! });
+    conn.sendFrame(id, encodeLogLineFrame(id, lines[0]!));
     return;
   }
   let start = 0;
@@ -147,8 +152,11 @@ export function serviceMethods(manager: ServiceManager): Methods {
       handle: ({ id, request, caller, conn }) => {
         const service = manager.resolve(request.name);
         checkAccess(caller, service, "read the logs of");
-        const backlog = newestWithin(service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL)), MAX_BACKLOG_CHARS);
-        if (!request.follow) return { case: "logs", value: { lines: backlog } };
+        const backlog = newestWithin(service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL)), MAX_BACKLOG_BYTES);
+        if (!request.follow) {
+          conn.sendFrame(id, encodeLogsFrame(id, backlog));
+          return undefined;
+        }
         if (backlog.length > 0) sendLines(conn, id, backlog);
 
         let ended = false;
@@ -182,10 +190,7 @@ export function serviceMethods(manager: ServiceManager): Methods {
         const unsubscribe = manager.onEvent((event) => {
           if (conn.isClosed) return void unsubscribe();
           if (conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
-          if (caller.role !== "admin") {
-            const service = manager.list().find((s) => s.name === event.service);
-            if (!caller.plugin || service?.plugin !== caller.plugin) return;
-          }
+          if (caller.role !== "admin" && (!caller.plugin || manager.pluginOf(event.service ?? "") !== caller.plugin)) return;
           conn.reply(id, { case: "event", value: event });
         });
         conn.openStream(id, () => {

@@ -133,6 +133,11 @@ export class ServiceManager {
     return { total: this.services.size, running, failed };
   }
 
+  /** The plugin that declares service `name` (undefined for an ad-hoc or unknown service). */
+  pluginOf(name: string): string | undefined {
+    return this.services.get(name)?.spec.plugin;
+  }
+
   /** The service whose main process leads session `sid` (for caller identification). */
   findBySession(sid: number): { name: string; plugin?: string } | undefined {
     for (const s of this.services.values()) {
