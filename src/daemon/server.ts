@@ -92,8 +92,10 @@ export function startServer(opts: ServerOptions): Server {
           }
           router.dispatch(conn, request);
         }
-        // A peer that sends half a frame and stalls is cut off after the deadline.
+        // A peer that sends half a frame and stalls is cut off after the deadline;
+        // one that completes frames is making progress, so its clock restarts.
         if (conn.decoder.pending > 0) {
+          if (frames.length > 0) state.deadline?.refresh();
           state.deadline ??= setTimeout(() => {
             logger.warn("connection closed: frame not completed in time", { ms: readDeadlineMs });
             conn.send(errorResponse(0, new AdiError(ErrorCode.DEADLINE_EXCEEDED, "frame not completed in time")));

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/errors.ts";
 import { encodeRequestFrame, makeRequest } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { pidAlive, sleep } from "../helpers/env.ts";
+import { pidAlive, sleep, waitFor } from "../helpers/env.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 import { serviceProcesses } from "../services/helpers.ts";
 import { mb, percentile, rssBytes } from "./lib.ts";
@@ -57,6 +57,27 @@ test("200 connections that send half a frame and stall are closed after the read
   );
   await client.ping();
   client.close();
+}, 60_000);
+
+test("a client that keeps completing frames is never cut off, even when every write ends mid-frame", async () => {
+  const DEADLINE_MS = 300;
+  const d = newDaemon({ ADI_READ_DEADLINE_MS: String(DEADLINE_MS) });
+  await d.start();
+  const raw = await RawSocket.connect(d.socket);
+  // Each write finishes the previous ping and starts the next: a frame is always pending.
+  const half = PING.length >> 1;
+  raw.write(PING.subarray(0, half));
+  const t0 = performance.now();
+  let sent = 0;
+  while (performance.now() - t0 < DEADLINE_MS * 5) {
+    raw.write(Buffer.concat([PING.subarray(half), PING.subarray(0, half)]));
+    sent++;
+    await sleep(DEADLINE_MS / 4);
+  }
+  expect(raw.closed).toBe(false);
+  await waitFor(() => raw.responses.filter((r) => r.kind.case === "pong").length === sent, 5_000, `${sent} pongs`);
+  // Once it stops half-way, the deadline applies again.
+  expect(await raw.waitClosed(DEADLINE_MS + 15_000)).toBe(true);
 }, 60_000);
 
 test("the connection cap answers RESOURCE_EXHAUSTED; a freed slot is usable again", async () => {
