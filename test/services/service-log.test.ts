@@ -79,6 +79,21 @@ describe("service log", () => {
     again.close("done");
   });
 
+  test("files = 1: the one file starts over at its cap, even after someone deleted it", async () => {
+    const dir = tmp();
+    const path = join(dir, "svc.log");
+    const problems: (string | null)[] = [];
+    const log = new ServiceLog("svc", path, { maxBytes: 4096, files: 1 }, (p) => problems.push(p));
+    for (let i = 0; i < 100; i++) log.system(`line number ${i}`);
+    expect(statSync(path).size).toBeLessThanOrEqual(4096);
+    rmSync(path);
+    for (let i = 100; i < 200; i++) log.system(`line number ${i}`);
+    log.close("done");
+    expect(problems).toEqual([]);
+    expect(existsSync(`${path}.1`)).toBe(false);
+    expect(readFileSync(path, "utf8").trimEnd().endsWith("adi line number 199")).toBe(true);
+  });
+
   test("an unwritable file is reported once and lines stay in memory", async () => {
     const problems: (string | null)[] = [];
     const log = new ServiceLog("svc", join(tmp(), "missing-dir", "svc.log"), { maxBytes: 4096, files: 2 }, (p) => problems.push(p));

@@ -34,11 +34,16 @@ export class RotatingLogFile {
 
   write(text: string): void {
     if (this.fd === null && !this.open()) return;
-    const bytes = Buffer.byteLength(text);
+    const bytes = Buffer.from(text);
     try {
-      if (this.size > 0 && this.size + bytes > this.rotation.maxBytes) this.rotate();
-      writeSync(this.fd!, text);
-      this.size += bytes;
+      if (this.size > 0 && this.size + bytes.length > this.rotation.maxBytes) this.rotate();
+      // A short write (a disk filling up) goes on from where it stopped; an error throws.
+      for (let offset = 0; offset < bytes.length; ) {
+        const n = writeSync(this.fd!, bytes, offset);
+        if (n <= 0) throw new Error("write made no progress");
+        offset += n;
+        this.size += n;
+      }
       if (this.failing) {
         this.failing = false;
         this.onProblem(null);
@@ -88,7 +93,7 @@ export class RotatingLogFile {
     // files = 1: nothing is kept, the one file starts over.
     this.fd =
       this.rotation.files <= 1
-        ? openSync(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)
+        ? openSync(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)
         : openAppendNoFollow(this.path);
     this.size = 0;
   }
