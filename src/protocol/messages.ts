@@ -1,6 +1,4 @@
 import {
-  createRequest,
-  createResponse,
   decodeRequest as decodeRequestMessage,
   decodeResponse as decodeResponseMessage,
   encodeRequest,
@@ -50,17 +48,6 @@ export function decodeResponse(payload: Uint8Array): Response {
   }
 }
 
-export function makeRequest(id: number, kind: RequestKindInit): Request {
-  return createRequest({ id, kind });
-}
-
-export function makeResponse(id: number, kind: ResponseKindInit): Response {
-  return createResponse({ id, kind });
-}
-
-export function errorResponse(id: number, err: AdiError): Response {
-  return makeResponse(id, {
-    case: "error",
-    value: { code: err.code, message: err.message },
-  });
+export function errorResponse(id: number, err: AdiError): ResponseInit & { id: number } {
+  return { id, kind: { case: "error", value: { code: err.code, message: err.message } } };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/errors.ts";
-import { encodeFrame, encodeRequestFrame, makeRequest } from "../../src/protocol/index.ts";
+import { encodeFrame, encodeRequestFrame } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { pidAlive, sleep } from "../helpers/env.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
@@ -66,7 +66,7 @@ test("a 4 GiB length header is refused without allocating it", async () => {
 
 test("a truncated frame followed by a close leaves the daemon serving", async () => {
   const raw = await RawSocket.connect(daemon.socket);
-  const frame = encodeRequestFrame(makeRequest(1, { case: "ping", value: {} }));
+  const frame = encodeRequestFrame({ id: 1, kind: { case: "ping", value: {} } });
   raw.write(new Uint8Array([...frame.subarray(0, 3)]));
   raw.end();
   await sleep(50);
@@ -77,7 +77,7 @@ test("an unknown request variant answers UNIMPLEMENTED and the connection stays 
   const raw = await RawSocket.connect(daemon.socket);
   // Request { id = 7 (field 1), field 99 = empty message }: a variant from the future.
   raw.write(encodeFrame(new Uint8Array([0x08, 0x07, 0x9a, 0x06, 0x00])));
-  raw.write(encodeRequestFrame(makeRequest(8, { case: "ping", value: {} })));
+  raw.write(encodeRequestFrame({ id: 8, kind: { case: "ping", value: {} } }));
   for (let i = 0; i < 100 && raw.responses.length < 2; i++) await sleep(10);
   expect(raw.responses[0]?.id).toBe(7);
   expect(errorOf(raw)?.code).toBe(ErrorCode.UNIMPLEMENTED);

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/errors.ts";
-import { encodeRequestFrame, makeRequest } from "../../src/protocol/index.ts";
+import { encodeRequestFrame } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { pidAlive, sleep, waitFor } from "../helpers/env.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
@@ -25,7 +25,7 @@ function newDaemon(env: Record<string, string>): TestDaemon {
   return d;
 }
 
-const PING = encodeRequestFrame(makeRequest(1, { case: "ping", value: {} }));
+const PING = encodeRequestFrame({ id: 1, kind: { case: "ping", value: {} } });
 
 test("200 connections that send half a frame and stall are closed after the read deadline; normal clients are served meanwhile", async () => {
   const DEADLINE_MS = 1_500;
@@ -119,7 +119,7 @@ test("a log follower that never reads is skipped or dropped; the daemon's memory
   for (let i = 0; i < 5; i++) {
     const socket = await Bun.connect({ unix: d.socket, socket: { data() {}, error() {} } });
     socket.pause?.();
-    socket.write(encodeRequestFrame(makeRequest(1, { case: "serviceLogs", value: { name: "flood", lines: 0, follow: true } })));
+    socket.write(encodeRequestFrame({ id: 1, kind: { case: "serviceLogs", value: { name: "flood", lines: 0, follow: true } } }));
     stuck.push({ socket });
   }
   // Let buffers reach their high-water mark, then watch: memory must stay flat while the flood goes on.

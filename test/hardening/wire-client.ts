@@ -1,6 +1,6 @@
 import type { Socket } from "bun";
 import type { Response } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { decodeResponse, encodeRequestFrame, FrameDecoder, makeRequest, MAX_RESPONSE_FRAME, type RequestKindInit } from "../../src/protocol/index.ts";
+import { decodeResponse, encodeRequestFrame, FrameDecoder, MAX_RESPONSE_FRAME, type RequestKindInit } from "../../src/protocol/index.ts";
 
 /**
  * A minimal pipelining client on a raw socket, for load tests: it picks the
@@ -41,7 +41,7 @@ export class WireClient {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error("connection closed"));
       this.pending.set(id, { resolve, reject });
-      this.out.push(encodeRequestFrame(makeRequest(id, kind)));
+      this.out.push(encodeRequestFrame({ id: id, kind: kind }));
       this.flush();
     });
   }

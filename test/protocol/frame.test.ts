@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
 import { FrameDecoder, encodeFrame } from "../../src/protocol/frame.ts";
 import { MAX_REQUEST_FRAME } from "../../src/protocol/limits.ts";
-import { decodeRequest, encodeRequestFrame, makeRequest } from "../../src/protocol/messages.ts";
+import { decodeRequest, encodeRequestFrame } from "../../src/protocol/messages.ts";
 import { rng } from "../helpers/rng.ts";
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -76,7 +76,7 @@ describe("frame codec", () => {
 
   test("requests round-trip through frames", () => {
     const decoder = new FrameDecoder(MAX_REQUEST_FRAME);
-    const frame = encodeRequestFrame(makeRequest(42, { case: "stopService", value: { name: "web", force: true } }));
+    const frame = encodeRequestFrame({ id: 42, kind: { case: "stopService", value: { name: "web", force: true } } });
     const [payload] = decoder.push(frame);
     const req = decodeRequest(payload!);
     expect(req.id).toBe(42);

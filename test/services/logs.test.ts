@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSy
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LogStream, ServiceState, type LogLine } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { FrameDecoder, MAX_RESPONSE_FRAME, decodeResponse, encodeRequestFrame, makeRequest } from "../../src/protocol/index.ts";
+import { FrameDecoder, MAX_RESPONSE_FRAME, decodeResponse, encodeRequestFrame } from "../../src/protocol/index.ts";
 import { BUN, waitFor } from "../helpers/env.ts";
 import { cleanupDaemons, newDaemon, waitForState } from "./helpers.ts";
 
@@ -33,7 +33,7 @@ describe("service logs", () => {
     const stalledChunks: Buffer[] = [];
     stalled.on("data", (chunk: Buffer) => stalledChunks.push(chunk));
     await new Promise<void>((resolve) => stalled.once("connect", () => resolve()));
-    stalled.write(encodeRequestFrame(makeRequest(7, { case: "serviceLogs", value: { name: "chatty", follow: true } })));
+    stalled.write(encodeRequestFrame({ id: 7, kind: { case: "serviceLogs", value: { name: "chatty", follow: true } } }));
     stalled.pause();
 
     const client = d.client();
