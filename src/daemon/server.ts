@@ -63,7 +63,7 @@ export function startServer(opts: ServerOptions): Server {
         const cred = peerCredentials(fd);
         const caller = identify(cred);
         if (!caller) {
-          logger.warn("connection refused: peer is neither the owner nor a managed service", { ...cred });
+          // identify() has logged the refusal with what it saw.
           refuse(socket, new AdiError(ErrorCode.PERMISSION_DENIED, "this daemon belongs to another user"));
           return;
         }
