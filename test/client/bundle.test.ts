@@ -50,6 +50,14 @@ test("the client bundle holds no daemon, CLI or plugin-management module", () =>
   expect(deps).toEqual([]);
 });
 
+test("the client bundle runs on the generated codec: no protobuf-es schemas or reflection are in it", async () => {
+  // Inputs are what the bundler read; the output is what survived tree-shaking and would run.
+  expect(inputs.filter((p) => p.endsWith("daemon_pb.ts"))).toEqual([]);
+  const code = await Bun.file(outfile).text();
+  for (const marker of ["fileDesc", "messageDesc", "descriptor.proto", "google.protobuf"]) expect(code).not.toContain(marker);
+  expect(code).toContain("adi.daemon.v1.Response"); // the generated decoder is there
+});
+
 test("the bundled client runs on its own and reports a missing daemon as UNAVAILABLE", async () => {
   const proc = Bun.spawn([process.execPath, outfile, join(dir, "no-daemon.sock")], { stdout: "pipe", stderr: "pipe" });
   const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
