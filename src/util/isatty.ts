@@ -14,7 +14,14 @@ function bindLibc(): (fd: number) => number {
   return (fd) => symbols.isatty(fd);
 }
 
+/** Whether fd is a terminal (asked once per fd: every paint() asks). */
+const known = new Map<number, boolean>();
+
 export function isatty(fd: number): boolean {
-  if (process.platform === "win32") return (require("node:tty") as typeof import("node:tty")).isatty(fd);
-  return (libcIsatty ??= bindLibc())(fd) === 1;
+  let tty = known.get(fd);
+  if (tty === undefined) {
+    tty = process.platform === "win32" ? (require("node:tty") as typeof import("node:tty")).isatty(fd) : (libcIsatty ??= bindLibc())(fd) === 1;
+    known.set(fd, tty);
+  }
+  return tty;
 }
