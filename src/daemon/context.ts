@@ -16,7 +16,8 @@ export interface DaemonContext {
   startedAt: number;
   /** Problems the user should see in `status` (e.g. an unwritable log dir). */
   warnings: Set<string>;
-  isolation(): IsolationState;
+  /** Waits while isolation is still being detected (the daemon's first ≈ 35 ms). */
+  isolation(): Promise<IsolationState>;
   /** Begin shutting down; resolves when everything is stopped. */
   shutdown(graceful: boolean): Promise<void>;
 }

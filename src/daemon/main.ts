@@ -80,9 +80,15 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   // Privilege (DESIGN §7): isolation detection, run/sudo_run, caller identity, socket mode.
-  // Services (DESIGN §6). runAs is only called at spawn time, after `privilege` exists.
-  const services = new ServiceManager({ paths, logger, warnings, runAs: (service) => privilege.runAs(service) });
-  const privilege = await setupPrivilege({ paths, logger, warnings, findBySession: (sid) => services.findBySession(sid) });
+  // Services (DESIGN §6) spawn only once isolation is known (`ready`), which then supplies runAs.
+  const services = new ServiceManager({
+    paths,
+    logger,
+    warnings,
+    spawnReady: () => privilege.ready,
+    runAs: (service) => privilege.runAs(service),
+  });
+  const privilege = setupPrivilege({ paths, logger, warnings, findBySession: (sid) => services.findBySession(sid) });
   // Before serving: read manifests and state, kill what a crashed daemon left running.
   await services.init();
 
@@ -92,7 +98,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     version: VERSION,
     startedAt: performance.now(),
     warnings,
-    isolation: () => privilege.isolation,
+    isolation: () => privilege.isolation(),
     shutdown(graceful) {
       stopping ??= (async () => {
         logger.info("shutting down", { graceful });
@@ -119,6 +125,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     }),
   );
   writePidFile(paths.pidFile, process.pid);
+  void privilege.detect();
 
   process.on("SIGTERM", () => void ctx.shutdown(true));
   process.on("SIGINT", () => void ctx.shutdown(true));

@@ -1,10 +1,11 @@
-// `adi daemon status|services [--json]` skip citty (src/cli/fast-path.ts).
+// `adi daemon status|services [--json]` and `adi daemon run [--background]`
+// skip citty (src/cli/fast-path.ts).
 // Whatever path runs them, a user must see the same thing: output, exit codes,
 // and citty's handling of every form the fast path does not take.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { TestDaemon, type CliResult } from "../helpers/daemon.ts";
-import { BUN } from "../helpers/env.ts";
+import { ADI_BIN, BUN, waitFor } from "../helpers/env.ts";
 
 const d = new TestDaemon();
 const CITTY_ONLY = join(import.meta.dir, "fixtures", "citty-only.ts");
@@ -58,5 +59,34 @@ describe("fast path", () => {
     const twice = await d.cli(["daemon", "services", "--json", "--json"]);
     expect(twice.code).toBe(0);
     expect(JSON.parse(twice.stdout).map((s: { name: string }) => s.name).sort()).toEqual(["alpha", "beta"]);
+  });
+
+  test("daemon run in the foreground: the daemon answers, logs to stderr and exits 0 on SIGTERM", async () => {
+    const home = join(d.home, "foreground");
+    const env = { ...d.env, ADI_HOME: home };
+    const proc = Bun.spawn([ADI_BIN, "daemon", "run"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    try {
+      await waitFor(async () => (await d.cli(["daemon", "status", "--json"], { env })).code === 0, 10_000, "foreground daemon answering");
+      const status = JSON.parse((await d.cli(["daemon", "status", "--json"], { env })).stdout);
+      expect(status.pid).toBe(proc.pid);
+    } finally {
+      proc.kill("SIGTERM");
+    }
+    expect(await proc.exited).toBe(0);
+    expect(await new Response(proc.stderr).text()).toContain("daemon started");
+  });
+
+  test("daemon run: --help and unknown flags still go to citty", async () => {
+    const help = await d.cli(["daemon", "run", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--background");
+    const typo = await d.cli(["daemon", "run", "--backgroud"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown option --backgroud");
+  });
+
+  test("a word that is an Object property is not a fast-path command", async () => {
+    const r = await d.cli(["daemon", "toString", "--json"]);
+    expect(r.stderr).not.toContain("TypeError");
   });
 });

@@ -30,7 +30,8 @@ export class PrivilegeHarness {
   static async create(env: Record<string, string>): Promise<PrivilegeHarness> {
     const h = new PrivilegeHarness(env);
     const logger = createLogger(h.paths.daemonLog, "debug");
-    h.priv = await setupPrivilege({ paths: h.paths, logger, warnings: h.warnings, findBySession: () => undefined });
+    h.priv = setupPrivilege({ paths: h.paths, logger, warnings: h.warnings, findBySession: () => undefined });
+    await h.priv.detect();
     return h;
   }
 

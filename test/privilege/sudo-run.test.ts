@@ -40,8 +40,8 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
     t?.cleanup();
   });
 
-  test("isolation is on: run as adi, sudo_run through adi-root", () => {
-    expect(h.priv.isolation.enabled).toBe(true);
+  test("isolation is on: run as adi, sudo_run through adi-root", async () => {
+    expect((await h.priv.isolation()).enabled).toBe(true);
   });
 
   test("an approved pattern runs as root, with the argv intact", async () => {
@@ -185,8 +185,8 @@ describe.skipIf(skip !== null)("without the isolation users", () => {
     const t = tempHome();
     try {
       const h = await PrivilegeHarness.create({ ...t.env, ADI_USER: "adi-t-nouser" });
-      expect(h.priv.isolation.enabled).toBe(false);
-      expect(h.priv.isolation.reason).toMatch(/adi-t-nouser does not exist/);
+      expect((await h.priv.isolation()).enabled).toBe(false);
+      expect((await h.priv.isolation()).reason).toMatch(/adi-t-nouser does not exist/);
       const r = await h.sudoRun(pluginCaller("p1"), "id", ["-u"]);
       expect(r.allowed).toBe(false);
       if (!r.allowed) expect(r.reason).toMatch(/isolation is not set up/);

@@ -31,8 +31,8 @@ export function coreMethods(ctx: DaemonContext, counts: () => ServiceCounts): Me
     },
     status: {
       access: "any",
-      handle: () => {
-        const isolation = ctx.isolation();
+      handle: async () => {
+        const isolation = await ctx.isolation();
         const c = counts();
         return {
           case: "status",

@@ -10,7 +10,8 @@ import { lookupOnFixedPath } from "../privilege/resolve-command.ts";
 import type { Methods } from "../router.ts";
 
 export interface ExecDeps {
-  plan: IsolationPlan;
+  /** Pending while the daemon's first moments detect isolation; run and sudo_run wait for it. */
+  plan: Promise<IsolationPlan>;
   logger: Logger;
   audit: AuditLog;
   /** Reads (and checks) the approvals file; throws when it is unusable. */
@@ -69,7 +70,7 @@ function who(caller: Caller) {
 
 /** run and sudo_run (DESIGN §7). */
 export function execMethods(deps: ExecDeps): Methods {
-  const { plan, logger, audit } = deps;
+  const { logger, audit } = deps;
   const limited = concurrencyLimiter(deps.maxConcurrent ?? MAX_CONCURRENT_COMMANDS);
   return {
     run: {
@@ -77,7 +78,8 @@ export function execMethods(deps: ExecDeps): Methods {
       async handle({ request, caller }) {
         checkArgs(request.args);
         const path = resolveRunCommand(request.command);
-        const result = await limited(caller, () => spawnAs(plan.run, [path, ...request.args], request.timeoutMs));
+        const { run } = await deps.plan;
+        const result = await limited(caller, () => spawnAs(run, [path, ...request.args], request.timeoutMs));
         logger.debug("run", { pid: caller.pid, plugin: caller.plugin, command: path, exit: result.exitCode });
         return { case: "commandResult", value: result };
       },
@@ -85,6 +87,7 @@ export function execMethods(deps: ExecDeps): Methods {
     sudoRun: {
       access: "any",
       async handle({ request, caller }) {
+        const plan = await deps.plan;
         const reason = capUtf8(request.reason, MAX_REASON_BYTES);
         const base = { ...who(caller), argv: [request.command, ...request.args], reason: reason.text, reason_truncated: reason.truncated };
         const decision: SudoDecision = request.args.some((a) => a.includes("\0")) || request.command.includes("\0")

@@ -30,6 +30,19 @@ export interface IsolationPlan {
   warnings: string[];
 }
 
+/** No isolation: run executes as the daemon's own user and sudo_run is unavailable. */
+export function isolationOff(reason: string, daemonUid: number): IsolationPlan {
+  return {
+    enabled: false,
+    reason,
+    run: { prefix: [], user: `the daemon's own user (uid ${daemonUid})` },
+    sudo: null,
+    sudoReason: `isolation is not set up: ${reason}`,
+    serviceUser: null,
+    warnings: [],
+  };
+}
+
 const SETUP_HINT = "run `adi daemon setup-users` as root, then restart the daemon";
 
 /** Does `argv` run and exit 0 as `as`, within a few seconds? */
@@ -55,21 +68,12 @@ async function probe(as: RunAs, argv: string[]): Promise<boolean> {
  * start (~35 ms), and they sit on the daemon's cold-start path.
  */
 export async function detectIsolation(paths: AdiPaths, daemonUid = process.getuid?.() ?? -1): Promise<IsolationPlan> {
-  const self: RunAs = { prefix: [], user: `the daemon's own user (uid ${daemonUid})` };
-  const off = (reason: string): IsolationPlan => ({
-    enabled: false,
-    reason,
-    run: self,
-    sudo: null,
-    sudoReason: `isolation is not set up: ${reason}`,
-    serviceUser: null,
-    warnings: [],
-  });
+  const off = (reason: string) => isolationOff(reason, daemonUid);
   if (process.platform !== "linux") return off("user isolation is only supported on Linux");
   const sudoBin = lookupOnFixedPath("sudo");
   const user = lookupUser(paths.user);
-  const rootUser = lookupUser(paths.rootUser);
   if (!user) return off(`user ${paths.user} does not exist (${SETUP_HINT})`);
+  const rootUser = lookupUser(paths.rootUser);
   if (!rootUser) return off(`user ${paths.rootUser} does not exist (${SETUP_HINT})`);
   if (user.uid === 0 || rootUser.uid === 0) return off(`${paths.user} and ${paths.rootUser} must not be uid 0`);
   if (!sudoBin) return off("sudo is not installed");

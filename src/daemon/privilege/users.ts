@@ -17,21 +17,26 @@ function parsePasswdLine(line: string, name: string): UserEntry | null {
   return { name, uid, gid, home: f[5]! };
 }
 
-/** A local or NSS user by name (getent, then /etc/passwd when getent is missing); null when unknown. */
+/**
+ * A local or NSS user by name; null when unknown. /etc/passwd first: it is
+ * where `adi daemon setup-users` (useradd) puts the users, NSS consults it
+ * first on every usual setup, and reading it costs ≈ 0.1 ms where a `getent`
+ * spawn costs ≈ 4 ms of the daemon's cold start. getent then answers for
+ * users that only a directory service (LDAP, sssd) knows.
+ */
 export function lookupUser(name: string): UserEntry | null {
   if (!/^[a-z_][a-z0-9_.-]*\$?$/i.test(name)) return null;
-  try {
-    const r = Bun.spawnSync(["getent", "passwd", name], { env: FIXED_ENV, stdin: "ignore", stderr: "ignore" });
-    if (r.exitCode === 0) return parsePasswdLine(r.stdout.toString().trim(), name);
-    if (r.exitCode === 2) return null; // getent: key not found
-  } catch {
-    // No getent on this system: read the file.
-  }
   try {
     for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
       const entry = parsePasswdLine(line, name);
       if (entry) return entry;
     }
   } catch {}
+  try {
+    const r = Bun.spawnSync(["getent", "passwd", name], { env: FIXED_ENV, stdin: "ignore", stderr: "ignore" });
+    if (r.exitCode === 0) return parsePasswdLine(r.stdout.toString().trim(), name);
+  } catch {
+    // No getent on this system: the file was the only source.
+  }
   return null;
 }

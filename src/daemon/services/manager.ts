@@ -18,6 +18,8 @@ export interface ServiceManagerOptions {
   logger: Logger;
   /** The daemon's warning set (shown by `status`). */
   warnings: Set<string>;
+  /** Resolves when spawns may begin: the privilege model must first know who services run as. */
+  spawnReady?: () => Promise<void>;
   /** Identity a service runs as; null = the daemon's own user. Supplied by the privilege model. */
   runAs?: (service: ServiceSpec) => { uid: number; gid: number } | null;
   livenessIntervalMs?: number;
@@ -186,6 +188,7 @@ export class ServiceManager {
       changed: () => this.persist(),
       event: (e) => this.publish(e),
       env: (s) => ({ ...this.baseEnv, ...s.env, ADI_DAEMON_SOCKET: this.opts.paths.socket, ADI_SERVICE_NAME: s.name }),
+      spawnReady: () => this.opts.spawnReady?.() ?? Promise.resolve(),
       runAs: (s) => this.opts.runAs?.(s) ?? null,
       closing: () => this.closing,
       backoff: this.opts.backoff,

@@ -25,6 +25,8 @@ export interface ServiceHooks {
   event(e: ServiceEventInit): void;
   /** Environment for the child (the spec's env is already merged in). */
   env(spec: ServiceSpec): Record<string, string>;
+  /** Resolves when spawning may begin (runAs can answer); start and restart wait for it. */
+  spawnReady(): Promise<void>;
   runAs(spec: ServiceSpec): { uid: number; gid: number } | null;
   /** The daemon is shutting down: nothing new may start (it would outlive the daemon). */
   closing(): boolean;
@@ -105,6 +107,7 @@ export class Service {
   /** Start (a no-op when already up); throws when the spawn fails. */
   start(): Promise<void> {
     return this.serialize(async () => {
+      await this.hooks.spawnReady();
       this.desired = true;
       if (this.child) {
         this.hooks.changed();
@@ -125,6 +128,7 @@ export class Service {
 
   restart(): Promise<void> {
     return this.serialize(async () => {
+      await this.hooks.spawnReady();
       this.desired = true;
       await this.stopNow(false);
       this.resetHistory();
