@@ -9,6 +9,17 @@ export interface LogLineFields {
   text: string;
 }
 
+/** Lines of one service, stream and time as UTF-8 bytes: how the daemon's logs hold them. */
+export interface LineBatch {
+  service: string;
+  stream: LogStream;
+  timeUnixMs: number;
+  /** The lines, each followed by "\n". */
+  bytes: Uint8Array;
+  /** The index of each line's "\n" in `bytes`. */
+  ends: readonly number[];
+}
+
 /*
  * The log hot path: whole frames of `Response { id = 1; logs = 6 { repeated
  * LogLine lines = 1 } }` and `Response { id = 1; log_line = 7 }` (LogLine =
@@ -34,6 +45,83 @@ function varintSize(n: number): number {
 }
 
 const fieldSize = (bytes: number) => (bytes > 0 ? 1 + varintSize(bytes) + bytes : 0);
+
+const encoder = new TextEncoder();
+
+/**
+ * The frame of a follow's batch: `log_line` for one line, else `logs`. The
+ * text is copied from the batch's bytes (no string per line), and the fields
+ * every line shares (service, stream, time) are encoded once.
+ */
+export function encodeBatchFrame(id: number, batch: LineBatch): Uint8Array {
+  const { bytes, ends } = batch;
+  const n = ends.length;
+  const single = n === 1;
+  const service = encoder.encode(batch.service);
+  const shared = new Uint8Array(fieldSize(service.length) + (batch.stream !== 0 ? 1 + varintSize(batch.stream) : 0) + (batch.timeUnixMs !== 0 ? 9 : 0));
+  let p = 0;
+  if (service.length > 0) {
+    shared[p++] = TAG_SERVICE;
+    p = putVarint(shared, p, service.length);
+    shared.set(service, p);
+    p += service.length;
+  }
+  if (batch.stream !== 0) {
+    shared[p++] = TAG_STREAM;
+    p = putVarint(shared, p, batch.stream);
+  }
+  if (batch.timeUnixMs !== 0) {
+    shared[p++] = TAG_TIME;
+    new DataView(shared.buffer).setFloat64(p, batch.timeUnixMs, true);
+  }
+  let bodySize = 0;
+  for (let l = 0, start = 0; l < n; l++) {
+    const size = shared.length + fieldSize(ends[l]! - start);
+    bodySize += single ? size : 1 + varintSize(size) + size;
+    start = ends[l]! + 1;
+  }
+  const kindTag = single ? TAG_LOG_LINE : TAG_LOGS;
+  const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
+  const buf = new Uint8Array(FRAME_HEADER_BYTES + responseSize);
+  new DataView(buf.buffer).setUint32(0, responseSize, true);
+  let pos = FRAME_HEADER_BYTES;
+  if (id !== 0) {
+    buf[pos++] = TAG_ID;
+    pos = putVarint(buf, pos, id);
+  }
+  buf[pos++] = kindTag;
+  pos = putVarint(buf, pos, bodySize);
+  for (let l = 0, start = 0; l < n; l++) {
+    const end = ends[l]!;
+    const textSize = end - start;
+    if (!single) {
+      buf[pos++] = TAG_LINES;
+      pos = putVarint(buf, pos, shared.length + fieldSize(textSize));
+    }
+    for (let k = 0; k < shared.length; k++) buf[pos++] = shared[k]!;
+    if (textSize > 0) {
+      buf[pos++] = TAG_TEXT;
+      pos = putVarint(buf, pos, textSize);
+      if (textSize > 64) {
+        buf.set(bytes.subarray(start, end), pos);
+        pos += textSize;
+      } else {
+        for (let i = start; i < end; i++) buf[pos++] = bytes[i]!;
+      }
+    }
+    start = end + 1;
+  }
+  return buf;
+}
+
+function putVarint(buf: Uint8Array, pos: number, v: number): number {
+  while (v > 0x7f) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
 
 /** The frame of a `logs` response carrying `lines` (u32 ids, stream values < 2^31). */
 export function encodeLogsFrame(id: number, lines: readonly LogLineFields[]): Uint8Array {
@@ -74,34 +162,27 @@ function encodeLines(id: number, lines: readonly LogLineFields[], kindTag: numbe
   const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + responseSize);
   buf.writeUInt32LE(responseSize, 0);
   let pos = FRAME_HEADER_BYTES;
-  const varint = (v: number) => {
-    while (v > 0x7f) {
-      buf[pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[pos++] = v;
-  };
   if (id !== 0) {
     buf[pos++] = TAG_ID;
-    varint(id);
+    pos = putVarint(buf, pos, id);
   }
   buf[pos++] = kindTag;
-  varint(bodySize);
+  pos = putVarint(buf, pos, bodySize);
   for (let i = 0; i < n; i++) {
     const line = lines[i]!;
     if (!single) {
       buf[pos++] = TAG_LINES;
-      varint(lineSizes[i]!);
+      pos = putVarint(buf, pos, lineSizes[i]!);
     }
     const sb = serviceBytes[i]!;
     if (sb > 0) {
       buf[pos++] = TAG_SERVICE;
-      varint(sb);
+      pos = putVarint(buf, pos, sb);
       pos += buf.write(line.service, pos, "utf8");
     }
     if (line.stream !== 0) {
       buf[pos++] = TAG_STREAM;
-      varint(line.stream);
+      pos = putVarint(buf, pos, line.stream);
     }
     if (line.timeUnixMs !== 0) {
       buf[pos++] = TAG_TIME;
@@ -111,7 +192,7 @@ function encodeLines(id: number, lines: readonly LogLineFields[], kindTag: numbe
     const tb = textBytes[i]!;
     if (tb > 0) {
       buf[pos++] = TAG_TEXT;
-      varint(tb);
+      pos = putVarint(buf, pos, tb);
       pos += buf.write(line.text, pos, "utf8");
     }
   }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { LogStream, ResponseSchema } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { encodeLogLineFrame, encodeLogsFrame, type LogLineFields } from "../../src/protocol/log-frames.ts";
+import { encodeBatchFrame, encodeLogLineFrame, encodeLogsFrame, type LineBatch, type LogLineFields } from "../../src/protocol/log-frames.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
 import { decodeResponse } from "../../src/protocol/messages.ts";
 
@@ -41,5 +41,34 @@ describe("encodeLogLineFrame", () => {
       expect(back.kind.case).toBe("logLine");
       expect(back.kind.value).toMatchObject(line);
     });
+  }
+});
+
+describe("encodeBatchFrame", () => {
+  /** A batch as the daemon's log holds it: the lines' UTF-8, each ended by "\n". */
+  function batchOf(service: string, stream: LogStream, timeUnixMs: number, texts: string[]): LineBatch {
+    const bytes = new TextEncoder().encode(texts.map((t) => `${t}\n`).join(""));
+    const ends: number[] = [];
+    bytes.forEach((b, i) => b === 10 && ends.push(i));
+    return { service, stream, timeUnixMs, bytes, ends };
+  }
+
+  for (const [name, id, lines] of cases) {
+    if (lines.length === 0 || lines.some((l) => l.service !== lines[0]!.service || l.stream !== lines[0]!.stream || l.timeUnixMs !== lines[0]!.timeUnixMs)) continue;
+    test(`byte for byte what protobuf-es writes: ${name}`, () => check(id, lines));
+  }
+  test("byte for byte what protobuf-es writes: shared fields, empty and long lines, one line (log_line)", () => {
+    const texts = ["", "short", "ünï 🎉", "x".repeat(300), "", "y".repeat(16_384)];
+    for (const [service, stream, time] of [["chatty", LogStream.STDOUT, 1_764_000_000_123], ["", LogStream.UNSPECIFIED, 0], ["sérvice", LogStream.SYSTEM, 2.5]] as const) {
+      check(5, texts.map((text) => ({ service, stream, timeUnixMs: time, text })));
+      check(6, [{ service, stream, timeUnixMs: time, text: "one line" }]);
+    }
+  });
+
+  function check(id: number, lines: LogLineFields[]) {
+    const first = lines[0]!;
+    const ours = encodeBatchFrame(id, batchOf(first.service, first.stream, first.timeUnixMs, lines.map((l) => l.text)));
+    const kind = lines.length === 1 ? ({ case: "logLine", value: first } as const) : ({ case: "logs", value: { lines } } as const);
+    expect(Buffer.from(ours).equals(Buffer.from(viaProtobufEs(id, kind)))).toBe(true);
   }
 });

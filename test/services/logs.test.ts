@@ -133,7 +133,7 @@ describe("service logs", () => {
     client.close();
   });
 
-  test("logs -n of long multi-byte lines answers with the newest lines that fit one frame", async () => {
+  test("logs -n of long multi-byte lines: cut at 16 KiB between characters, and the whole ring answers in one frame", async () => {
     const d = newDaemon();
     await d.start();
     // 1000 lines of 16 Ki three-byte characters: ≈ 48 MB of UTF-8, three times a frame.
@@ -149,11 +149,12 @@ describe("service logs", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { text: string });
-    const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l.text), 0);
-    expect(bytes).toBeLessThanOrEqual(MAX_RESPONSE_FRAME);
-    expect(lines.length).toBeGreaterThan(300);
+    expect(lines).toHaveLength(1000); // the ring's size
+    expect(lines.every((l) => Buffer.byteLength(l.text) <= 16 * 1024)).toBe(true);
+    expect(lines.reduce((n, l) => n + Buffer.byteLength(l.text), 0)).toBeLessThanOrEqual(MAX_RESPONSE_FRAME);
+    // Each 16 Ki-character line became three pieces of 5461 characters (16,383 bytes) and one of 1.
     expect(lines.at(-1)!.text).toBe("end");
-    expect(lines.at(-2)!.text).toBe("語".repeat(16384));
+    expect(lines.slice(-5, -1).map((l) => l.text)).toEqual(["語".repeat(5461), "語".repeat(5461), "語".repeat(5461), "語"]);
   }, 60_000);
 
   test("a log file that cannot be opened (a planted symlink) is never followed: the service runs, lines stay in memory, status warns", async () => {

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LogStream } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { MAX_LINE_CHARS, ServiceLog, type LogEntry } from "../../src/daemon/services/service-log.ts";
+import { lineTexts, MAX_LINE_BYTES } from "../../src/daemon/services/line-bytes.ts";
+import { ServiceLog, type LogBatch } from "../../src/daemon/services/service-log.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -30,13 +31,13 @@ describe("service log", () => {
   test("lines: UTF-8 split across reads, CRLF, a last line without newline, long lines cut", async () => {
     const log = new ServiceLog("svc", join(tmp(), "svc.log"), { maxBytes: 1 << 20, files: 2 }, () => {});
     const euro = bytes("€"); // 3 bytes
-    const long = "y".repeat(MAX_LINE_CHARS + 10);
+    const long = "y".repeat(MAX_LINE_BYTES + 10);
     await log.drain(
       streamOf([bytes("h"), euro.subarray(0, 1), euro.subarray(1), bytes("llo\r\nsecond\n"), bytes(long.slice(0, 100)), bytes(`${long.slice(100)}\ntail`)]),
       LogStream.STDOUT,
     );
     const texts = log.tail(10).map((l) => l.text);
-    expect(texts).toEqual(["h€llo", "second", "y".repeat(MAX_LINE_CHARS), "y".repeat(10), "tail"]);
+    expect(texts).toEqual(["h€llo", "second", "y".repeat(MAX_LINE_BYTES), "y".repeat(10), "tail"]);
     expect(log.tail(10).every((l) => l.stream === LogStream.STDOUT && l.service === "svc")).toBe(true);
   });
 
@@ -44,7 +45,7 @@ describe("service log", () => {
     const log = new ServiceLog("svc", join(tmp(), "svc.log"), { maxBytes: 1 << 20, files: 2 }, () => {}, 3);
     const seen: string[] = [];
     let endedWith = "";
-    log.follow((batch: LogEntry[]) => seen.push(...batch.map((l) => l.text)), (reason) => (endedWith = reason));
+    log.follow((batch: LogBatch) => seen.push(...lineTexts(batch)), (reason) => (endedWith = reason));
     await log.drain(streamOf([bytes("1\n2\n3\n"), bytes("4\n5\n")]), LogStream.STDERR);
     log.system("note");
     expect(log.tail(100).map((l) => l.text)).toEqual(["4", "5", "note"]);

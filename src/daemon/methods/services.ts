@@ -1,12 +1,11 @@
 import { LogStream } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
-import { MAX_RESPONSE_FRAME } from "../../protocol/limits.ts";
-import { encodeLogLineFrame, encodeLogsFrame } from "../../protocol/log-frames.ts";
+import { encodeBatchFrame, encodeLogLineFrame, encodeLogsFrame } from "../../protocol/log-frames.ts";
 import type { Caller } from "../caller.ts";
 import type { Connection } from "../connection.ts";
 import type { Methods } from "../router.ts";
 import type { ServiceManager } from "../services/manager.ts";
-import type { LogEntry } from "../services/service-log.ts";
+import type { LogBatch, LogEntry } from "../services/service-log.ts";
 import type { Service } from "../services/service.ts";
 
 /** Lines sent by `logs NAME` without -n. */
@@ -20,21 +19,12 @@ const DEFAULT_TAIL = 100;
 export const FOLLOWER_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** Keep each frame well under the 16 MiB response limit. */
 const MAX_BATCH_CHARS = 1024 * 1024;
-/**
- * A `logs -n` answer is one frame: the newest lines whose UTF-8 fits (1000
- * lines of 16 Ki characters of CJK text would be ≈ 48 MB). 64 bytes a line
- * covers its service, stream, time and field headers.
+/*
+ * A `logs -n` answer is one frame, and always fits: the ring holds at most
+ * 1000 lines of at most 16 KiB (line-bytes.ts), and a line's other fields
+ * (a service name of ≤ 64 bytes, stream, time, headers) add < 100 bytes:
+ * < 16.5 MB against the 16 MiB frame.
  */
-const MAX_BACKLOG_BYTES = MAX_RESPONSE_FRAME - 64 * 1024;
-
-function newestWithin(lines: LogEntry[], maxBytes: number): LogEntry[] {
-  let bytes = 0;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    bytes += Buffer.byteLength(lines[i]!.text) + 64;
-    if (bytes > maxBytes) return lines.slice(i + 1);
-  }
-  return lines;
-}
 
 /** Plugins act only on their own plugin's services. */
 function checkAccess(caller: Caller, service: Service, what: string): void {
@@ -56,18 +46,19 @@ class SlowFollowerGuard {
 
   constructor(
     private readonly conn: Connection,
-    private readonly send: (lines: LogEntry[]) => void,
+    private readonly id: number,
     private readonly service: string,
   ) {}
 
-  offer(batch: LogEntry[]): void {
+  offer(batch: LogBatch): void {
     if (this.conn.isClosed) return;
     if (this.conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) {
-      this.skipped += batch.length;
+      this.skipped += batch.ends.length;
       this.timer ??= setInterval(() => this.catchUp(), 100);
       return;
     }
-    this.send(this.skipped > 0 ? [this.marker(), ...batch] : batch);
+    if (this.skipped > 0) this.sendMarker();
+    this.conn.sendFrame(this.id, encodeBatchFrame(this.id, batch));
   }
 
   close(): void {
@@ -79,19 +70,19 @@ class SlowFollowerGuard {
     if (this.conn.isClosed) return this.close();
     if (this.skipped === 0) return this.close();
     if (this.conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
-    this.send([this.marker()]);
+    this.sendMarker();
   }
 
-  private marker(): LogEntry {
+  private sendMarker(): void {
     const text = `… ${this.skipped} lines skipped: reader too slow`;
     this.skipped = 0;
     this.close();
-    return { service: this.service, stream: LogStream.SYSTEM, timeUnixMs: Date.now(), text };
+    this.conn.sendFrame(this.id, encodeLogLineFrame(this.id, { service: this.service, stream: LogStream.SYSTEM, timeUnixMs: Date.now(), text }));
   }
 }
 
-/** Send a batch of lines as log_line (one) or logs frames (many, split by size). */
-function sendLines(conn: Connection, id: number, lines: LogEntry[]): void {
+/** Send a backlog as log_line (one line) or logs frames (many, split by size). */
+function sendBacklog(conn: Connection, id: number, lines: LogEntry[]): void {
   if (lines.length === 1) {
     conn.sendFrame(id, encodeLogLineFrame(id, lines[0]!));
     return;
@@ -152,12 +143,12 @@ export function serviceMethods(manager: ServiceManager): Methods {
       handle: ({ id, request, caller, conn }) => {
         const service = manager.resolve(request.name);
         checkAccess(caller, service, "read the logs of");
-        const backlog = newestWithin(service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL)), MAX_BACKLOG_BYTES);
+        const backlog = service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL));
         if (!request.follow) {
           conn.sendFrame(id, encodeLogsFrame(id, backlog));
           return undefined;
         }
-        if (backlog.length > 0) sendLines(conn, id, backlog);
+        if (backlog.length > 0) sendBacklog(conn, id, backlog);
 
         let ended = false;
         const end = (reason: string) => {
@@ -167,7 +158,7 @@ export function serviceMethods(manager: ServiceManager): Methods {
           follower.close();
           conn.reply(id, { case: "streamEnd", value: { reason } });
         };
-        const follower = new SlowFollowerGuard(conn, (lines) => sendLines(conn, id, lines), service.name);
+        const follower = new SlowFollowerGuard(conn, id, service.name);
         const unfollow = service.log.follow(
           (batch) => {
             // A connection that closed before its stream was registered is never cancelled: drop it here.

@@ -32,9 +32,8 @@ export class RotatingLogFile {
     private readonly onProblem: (message: string | null) => void,
   ) {}
 
-  write(text: string): void {
+  write(bytes: Uint8Array): void {
     if (this.fd === null && !this.open()) return;
-    const bytes = Buffer.from(text);
     try {
       if (this.size > 0 && this.size + bytes.length > this.rotation.maxBytes) this.rotate();
       // A short write (a disk filling up) goes on from where it stopped; an error throws.

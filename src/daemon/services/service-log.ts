@@ -1,5 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { LogStream } from "../../gen/adi/daemon/v1/daemon_wire.ts";
+import type { LineBatch } from "../../protocol/log-frames.ts";
+import { LineAssembler, lineTexts, linesOf, type Lines } from "./line-bytes.ts";
 import { RotatingLogFile, type RotationOptions } from "./log-file.ts";
 
 /** One log line as the wire's LogLine init (plain object: no create() per line). */
@@ -10,11 +12,12 @@ export interface LogEntry {
   text: string;
 }
 
-/** Longer lines are split into pieces of this many characters (never buffered without bound). */
-export const MAX_LINE_CHARS = 16 * 1024;
+/** The lines of one pipe read (or one daemon message): one stream, one time. */
+export type LogBatch = LineBatch;
+
 export const DEFAULT_RING_LINES = 1000;
 
-export type LogListener = (batch: LogEntry[]) => void;
+export type LogListener = (batch: LogBatch) => void;
 
 const TAGS: Record<LogStream, string> = {
   [LogStream.UNSPECIFIED]: "???",
@@ -29,53 +32,44 @@ const STREAM_OF_TAG: Record<string, LogStream> = { out: LogStream.STDOUT, err: L
 /** How much of the file's end is read at start to fill the ring. */
 const SEED_BYTES = 256 * 1024;
 
-/** Splits a byte stream into lines: UTF-8 decoded across chunk borders, long lines cut. */
-class LineSplitter {
-  private readonly decoder = new TextDecoder();
-  private partial = "";
+const encoder = new TextEncoder();
+/** Where the file's lines are assembled: reused by every write (they are synchronous), so a busy log allocates nothing per read. */
+let fileScratch = new Uint8Array(64 * 1024);
 
-  push(chunk: Uint8Array | null, out: string[]): void {
-    const text = chunk === null ? this.partial + this.decoder.decode() : this.partial + this.decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf("\n", start);
-      if (nl < 0) break;
-      let end = nl;
-      if (end > start && text.charCodeAt(end - 1) === 13) end--; // CRLF
-      pushCut(text.slice(start, end), out);
-      start = nl + 1;
+/** `lines` in the file's format, each behind `prefix` (a view of the scratch buffer, valid until the next call). */
+function withPrefix(prefix: Uint8Array, lines: Lines): Uint8Array {
+  const { bytes, ends } = lines;
+  const size = bytes.length + ends.length * prefix.length;
+  if (size > fileScratch.length) fileScratch = new Uint8Array(Math.max(size, fileScratch.length * 2));
+  const out = fileScratch;
+  let o = 0;
+  let start = 0;
+  for (let l = 0; l < ends.length; l++) {
+    for (let k = 0; k < prefix.length; k++) out[o++] = prefix[k]!;
+    const stop = ends[l]! + 1; // with its "\n"
+    if (stop - start > 64) {
+      out.set(bytes.subarray(start, stop), o);
+      o += stop - start;
+    } else {
+      for (let i = start; i < stop; i++) out[o++] = bytes[i]!;
     }
-    let rest = text.slice(start);
-    while (rest.length >= MAX_LINE_CHARS) {
-      out.push(rest.slice(0, MAX_LINE_CHARS));
-      rest = rest.slice(MAX_LINE_CHARS);
-    }
-    if (chunk === null) {
-      if (rest.length > 0) out.push(rest);
-      rest = "";
-    }
-    this.partial = rest;
+    start = stop;
   }
-}
-
-function pushCut(line: string, out: string[]): void {
-  if (line.length <= MAX_LINE_CHARS) {
-    out.push(line);
-    return;
-  }
-  for (let i = 0; i < line.length; i += MAX_LINE_CHARS) out.push(line.slice(i, i + MAX_LINE_CHARS));
+  return out.subarray(0, o);
 }
 
 /**
- * A service's log: every line goes to a bounded ring (for `logs -n`), the
- * rotated file, and the current followers, synchronously and in order. The
- * pipe readers never wait on anyone: a follower that cannot keep up is the
- * follower's problem (see methods/services.ts), never the service's.
+ * A service's log: every pipe read becomes one batch of lines that goes to a
+ * bounded ring (for `logs -n`), the rotated file and the current followers,
+ * synchronously and in order. Lines stay bytes until someone asks for text.
+ * The pipe readers never wait on anyone: a follower that cannot keep up is
+ * the follower's problem (see methods/services.ts), never the service's.
  */
 export class ServiceLog {
-  private readonly ring: (LogEntry | undefined)[];
-  private ringNext = 0;
-  private ringSize = 0;
+  /** Newest last; `ringHead` is the oldest kept. Whole batches are dropped once the rest still hold `ringLines`. */
+  private ring: LogBatch[] = [];
+  private ringHead = 0;
+  private ringCount = 0;
   private readonly listeners = new Map<LogListener, (reason: string) => void>();
   private readonly file: RotatingLogFile;
 
@@ -84,9 +78,8 @@ export class ServiceLog {
     filePath: string,
     rotation: RotationOptions,
     onProblem: (message: string | null) => void,
-    ringLines = DEFAULT_RING_LINES,
+    private readonly ringLines = DEFAULT_RING_LINES,
   ) {
-    this.ring = new Array(ringLines);
     this.file = new RotatingLogFile(filePath, rotation, onProblem);
     this.seed(filePath);
   }
@@ -109,29 +102,38 @@ export class ServiceLog {
     } catch {
       return; // no file yet
     }
+    // Consecutive lines of one stream and time were one batch: keep them together.
+    let group: string[] = [];
+    let stream: LogStream = LogStream.UNSPECIFIED;
+    let time = NaN;
+    const flush = () => {
+      if (group.length > 0) this.keep({ service: this.service, stream, timeUnixMs: time, ...linesOf(group.join("\n")) });
+      group = [];
+    };
     for (const line of text.split("\n")) {
       const m = FILE_LINE.exec(line);
       if (!m) continue;
-      const entry: LogEntry = { service: this.service, stream: STREAM_OF_TAG[m[2]!]!, timeUnixMs: Date.parse(m[1]!), text: m[3]! };
-      this.ring[this.ringNext] = entry;
-      this.ringNext = (this.ringNext + 1) % this.ring.length;
-      if (this.ringSize < this.ring.length) this.ringSize++;
+      const lineStream = STREAM_OF_TAG[m[2]!]!;
+      const lineTime = Date.parse(m[1]!);
+      if (lineStream !== stream || lineTime !== time) {
+        flush();
+        stream = lineStream;
+        time = lineTime;
+      }
+      group.push(m[3]!);
     }
+    flush();
   }
 
   /** Drain a child's pipe to the end; resolves when the pipe closes. */
   async drain(stream: ReadableStream<Uint8Array>, kind: typeof LogStream.STDOUT | typeof LogStream.STDERR): Promise<void> {
-    const splitter = new LineSplitter();
-    const lines: string[] = [];
+    const assembler = new LineAssembler();
     const reader = stream.getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        splitter.push(done ? null : value, lines);
-        if (lines.length > 0) {
-          this.append(kind, lines);
-          lines.length = 0;
-        }
+        const lines = assembler.push(done ? new Uint8Array(0) : value, done);
+        if (lines) this.append(kind, lines);
         if (done) return;
       }
     } catch {
@@ -143,33 +145,47 @@ export class ServiceLog {
 
   /** A line written by the daemon itself (started, exited, …). */
   system(text: string): void {
-    this.append(LogStream.SYSTEM, [text]);
+    const lines = linesOf(text);
+    if (lines.ends.length > 0) this.append(LogStream.SYSTEM, lines);
   }
 
-  private append(stream: LogStream, texts: string[]): void {
-    const now = Date.now();
-    const prefix = `${new Date(now).toISOString()} ${TAGS[stream]} `;
-    const batch: LogEntry[] = new Array(texts.length);
-    let fileText = "";
-    for (let i = 0; i < texts.length; i++) {
-      const text = texts[i]!;
-      const entry: LogEntry = { service: this.service, stream, timeUnixMs: now, text };
-      batch[i] = entry;
-      this.ring[this.ringNext] = entry;
-      this.ringNext = (this.ringNext + 1) % this.ring.length;
-      if (this.ringSize < this.ring.length) this.ringSize++;
-      fileText += prefix + text + "\n";
-    }
-    this.file.write(fileText);
+  private append(stream: LogStream, lines: Lines): void {
+    const batch: LogBatch = { service: this.service, stream, timeUnixMs: Date.now(), bytes: lines.bytes, ends: lines.ends };
+    this.keep(batch);
+    const prefix = encoder.encode(`${new Date(batch.timeUnixMs).toISOString()} ${TAGS[stream]} `);
+    this.file.write(withPrefix(prefix, batch));
     for (const listener of this.listeners.keys()) listener(batch);
   }
 
-  /** The last `n` lines, oldest first. */
+  private keep(batch: LogBatch): void {
+    this.ring.push(batch);
+    this.ringCount += batch.ends.length;
+    while (this.ringCount - this.ring[this.ringHead]!.ends.length >= this.ringLines) {
+      this.ringCount -= this.ring[this.ringHead]!.ends.length;
+      this.ringHead++;
+    }
+    if (this.ringHead > 64 && this.ringHead * 2 > this.ring.length) {
+      this.ring = this.ring.slice(this.ringHead);
+      this.ringHead = 0;
+    }
+  }
+
+  /** The last `n` lines (at most the ring's size), oldest first. */
   tail(n: number): LogEntry[] {
-    const count = Math.min(n, this.ringSize);
+    let want = Math.min(n, this.ringLines);
+    const picked: LogBatch[] = [];
+    for (let i = this.ring.length - 1; i >= this.ringHead && want > 0; i--) {
+      picked.push(this.ring[i]!);
+      want -= this.ring[i]!.ends.length;
+    }
     const out: LogEntry[] = [];
-    const len = this.ring.length;
-    for (let i = count; i > 0; i--) out.push(this.ring[(this.ringNext - i + len) % len]!);
+    for (let i = picked.length - 1; i >= 0; i--) {
+      const batch = picked[i]!;
+      const texts = lineTexts(batch);
+      // The oldest batch may hold more than was asked for: its newest lines only.
+      const from = i === picked.length - 1 && want < 0 ? -want : 0;
+      for (let k = from; k < texts.length; k++) out.push({ service: batch.service, stream: batch.stream, timeUnixMs: batch.timeUnixMs, text: texts[k]! });
+    }
     return out;
   }
 

@@ -1,0 +1,84 @@
+import { describe, expect, test } from "bun:test";
+import { LineAssembler, lineTexts, linesOf, MAX_LINE_BYTES, type Lines } from "../../src/daemon/services/line-bytes.ts";
+import { rng } from "../helpers/rng.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+/** Feed `chunks`, then the end; every line each push returned, checked for the invariants on the way. */
+function assemble(chunks: Uint8Array[]): string[] {
+  const a = new LineAssembler();
+  const out: string[] = [];
+  const take = (lines: Lines | null) => {
+    if (!lines) return;
+    // Each end is a "\n", the bytes end with the last one, and no line holds a CR before it.
+    expect(lines.ends.length).toBeGreaterThan(0);
+    expect(lines.ends.every((e) => lines.bytes[e] === 10)).toBe(true);
+    expect(lines.ends.at(-1)).toBe(lines.bytes.length - 1);
+    expect(new TextDecoder("utf-8", { fatal: true }).decode(lines.bytes)).toBeString();
+    let start = 0;
+    for (const e of lines.ends) {
+      expect(e - start).toBeLessThanOrEqual(MAX_LINE_BYTES);
+      start = e + 1;
+    }
+    out.push(...lineTexts(lines));
+  };
+  for (const c of chunks) take(a.push(c));
+  take(a.push(new Uint8Array(0), true));
+  return out;
+}
+
+describe("LineAssembler", () => {
+  test("lines across reads, CRLF split between reads, a last line without newline", () => {
+    expect(assemble([bytes("a\nb"), bytes("c\r"), bytes("\nd\r\n\ne")])).toEqual(["a", "bc", "d", "", "e"]);
+  });
+
+  test("a character split across reads arrives whole", () => {
+    const smile = bytes("🙂"); // 4 bytes
+    expect(assemble([bytes("x"), smile.subarray(0, 1), smile.subarray(1, 3), smile.subarray(3), bytes("y\n")])).toEqual(["x🙂y"]);
+  });
+
+  test("bytes that are not UTF-8 become U+FFFD, as TextDecoder makes them", () => {
+    const bad = Uint8Array.from([0x61, 0xff, 0x62, 0x0a, 0xc3, 0x0a, 0xe2, 0x82]);
+    expect(assemble([bad])).toEqual(["a\uFFFDb", "\uFFFD", "\uFFFD"]);
+    // An unfinished character at a read's end is held back, and repaired only if the next read does not finish it.
+    expect(assemble([Uint8Array.from([0x61, 0xe2, 0x82]), Uint8Array.from([0x41, 0x0a])])).toEqual(["a\uFFFDA"]);
+  });
+
+  test("long lines are cut at MAX_LINE_BYTES, never inside a character", () => {
+    expect(assemble([bytes("y".repeat(MAX_LINE_BYTES * 2 + 5) + "\nz")])).toEqual(["y".repeat(MAX_LINE_BYTES), "y".repeat(MAX_LINE_BYTES), "yyyyy", "z"]);
+    const euros = "€".repeat(MAX_LINE_BYTES); // 3 bytes each: a cut every 5461 characters
+    const pieces = assemble([bytes(euros)]);
+    expect(pieces.join("")).toBe(euros);
+    expect(pieces.slice(0, -1).every((p) => p.length === Math.floor(MAX_LINE_BYTES / 3))).toBe(true);
+    // An unfinished line is cut while it grows: it is never held without bound.
+    const a = new LineAssembler();
+    let got = 0;
+    for (let i = 0; i < 10; i++) got += a.push(bytes("x".repeat(MAX_LINE_BYTES / 2)))?.ends.length ?? 0;
+    expect(got).toBe(4); // the fifth is full and waits for its next byte, which decides whether it ends there
+    expect(lineTexts(a.push(bytes("\n"))!)).toEqual(["x".repeat(MAX_LINE_BYTES)]);
+  });
+
+  test("random text in random reads: the same lines as decoding the whole and splitting", () => {
+    const random = rng(20261127);
+    const alphabet = ["a", "b", " ", "\n", "\r\n", "é", "€", "🙂", "語", "\n\n"];
+    for (let round = 0; round < 200; round++) {
+      let text = "";
+      const length = Math.floor(random() * 400);
+      for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+      const all = bytes(text);
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < all.length; ) {
+        const size = 1 + Math.floor(random() * 12);
+        chunks.push(all.subarray(at, at + size));
+        at += size;
+      }
+      const expected = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+      if (expected.at(-1) === "") expected.pop();
+      expect(assemble(chunks)).toEqual(expected);
+    }
+  });
+
+  test("linesOf: a message with newlines is several lines", () => {
+    expect(lineTexts(linesOf("started pid 7: sh -c 'a\nb'"))).toEqual(["started pid 7: sh -c 'a", "b'"]);
+  });
+});
