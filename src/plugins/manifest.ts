@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
+import { sha256Hex } from "../util/sha256.ts";
 
 /**
  * Plugin manifests (DESIGN §6): `plugin.toml` in the plugin's directory, or
@@ -171,10 +172,6 @@ function parseToml(file: string, text: string): Table {
   } catch (err) {
     throw new ManifestError(file, `invalid TOML: ${(err as Error).message}`);
   }
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 }
 
 /**

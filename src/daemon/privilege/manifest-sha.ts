@@ -1,16 +1,12 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { sha256Hex } from "../../util/sha256.ts";
 
 /** Plugin ids are one path component: never `..`, never a slash. */
 export const PLUGIN_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 /** The manifest files a plugin directory may carry, in order of preference (DESIGN §6). */
 export const MANIFEST_FILES = ["plugin.toml", "Cargo.toml"];
-
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 /**
  * sha256 of an installed plugin's manifest as it is on disk now (read at every
