@@ -28,8 +28,25 @@ export function notRunningError(socketPath: string, cause?: unknown): AdiError {
   );
 }
 
+/** Why a connect failed: another user's socket (EACCES/EPERM, as a code or errno), else nothing listens. */
+export function connectError(socketPath: string, code: string | number | undefined, cause?: unknown): AdiError {
+  if (code === "EACCES" || code === "EPERM" || code === 13 || code === 1) {
+    return new AdiError(
+      ErrorCode.PERMISSION_DENIED,
+      `cannot connect to ${socketPath}: permission denied (it belongs to another user); use your own ADI_HOME or ADI_DAEMON_SOCKET, or run adi as that user`,
+      { cause },
+    );
+  }
+  return notRunningError(socketPath, cause);
+}
+
+/** The daemon answered with another kind of response than the request's. */
+export function unexpected(kind: Response["kind"], wanted: string): AdiError {
+  return new AdiError(ErrorCode.INTERNAL, `expected ${wanted} from the daemon, got ${kind.case ?? "nothing"}`);
+}
+
 /** Reached when the connection drops: every pending request gets this. */
-function connectionLostError(): AdiError {
+export function connectionLostError(): AdiError {
   return new AdiError(ErrorCode.UNAVAILABLE, "the connection to the daemon was lost");
 }
 
@@ -62,15 +79,7 @@ export class ClientConnection {
         },
       });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException)?.code;
-      if (code === "EACCES" || code === "EPERM") {
-        throw new AdiError(
-          ErrorCode.PERMISSION_DENIED,
-          `cannot connect to ${socketPath}: permission denied (it belongs to another user); use your own ADI_HOME or ADI_DAEMON_SOCKET, or run adi as that user`,
-          { cause: err },
-        );
-      }
-      throw notRunningError(socketPath, err);
+      throw connectError(socketPath, (err as NodeJS.ErrnoException)?.code, err);
     }
     conn.out = new WriteQueue(conn.socket);
     return conn;

@@ -12,7 +12,7 @@ import type {
 } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import type { RequestKindInit } from "../protocol/index.ts";
-import { ClientConnection } from "./connection.ts";
+import { ClientConnection, unexpected } from "./connection.ts";
 import { defaultLauncher, spawnDaemon, START_DEADLINE_MS } from "./launch.ts";
 import { PushIterator } from "./stream.ts";
 import { defaultSocketPath } from "../protocol/transport.ts";
@@ -38,10 +38,6 @@ export interface DaemonClientOptions {
 
 /** What {@link DaemonClient.sudoRun} answers: the command's result, or why it was not run. */
 export type SudoRunResult = { allowed: true; result: CommandResult } | { allowed: false; reason: string };
-
-function unexpected(kind: Response["kind"], wanted: string): AdiError {
-  return new AdiError(ErrorCode.INTERNAL, `expected ${wanted} from the daemon, got ${kind.case ?? "nothing"}`);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

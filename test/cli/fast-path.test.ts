@@ -49,6 +49,13 @@ describe("fast path", () => {
     expect(fast.stdout).toBe(citty.stdout);
   });
 
+  test("a socket path libc cannot address goes through DaemonClient: the same not-running answer", async () => {
+    const socket = join(d.home, `${"x".repeat(200)}.sock`);
+    const r = await d.cli(["daemon", "status", "--json"], { env: { ADI_DAEMON_SOCKET: socket } });
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout)).toEqual({ running: false, socket });
+  });
+
   test("forms it does not take still get citty's usage handling", async () => {
     const typo = await d.cli(["daemon", "status", "--jsn"]);
     expect(typo.code).toBe(2);

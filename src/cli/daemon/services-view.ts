@@ -1,8 +1,8 @@
 // The body of `adi daemon services`; services.ts declares the command.
 import { ServiceState } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { runningClient } from "../connect.ts";
 import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
 import { serviceJson, stateName } from "./format.ts";
+import { servicesStartingDaemon } from "./quick-query.ts";
 
 const stateColor: Partial<Record<ServiceState, Color>> = {
   [ServiceState.RUNNING]: "green",
@@ -15,13 +15,7 @@ const stateColor: Partial<Record<ServiceState, Color>> = {
 
 /** `adi daemon services [--json]`: no citty here, so the fast path (../fast-path.ts) can run it too. */
 export async function showServices(json: boolean): Promise<void> {
-  const client = await runningClient();
-  let list;
-  try {
-    list = await client.listServices();
-  } finally {
-    client.close();
-  }
+  const list = await servicesStartingDaemon();
   if (json) {
     printJson(list.map(serviceJson));
     return;

@@ -1,10 +1,10 @@
 // The body of `adi daemon status`; status.ts declares the command.
 import { AdiError, ErrorCode } from "../../errors.ts";
-import { cliClient } from "../connect.ts";
 import { Exit, ExitWith } from "../exit.ts";
 import type { ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
 import { stateName } from "./format.ts";
+import { daemonSocketPath, statusAndServices } from "./quick-query.ts";
 
 const ORDER = ["running", "starting", "backoff", "stopping", "failed", "stopped"];
 
@@ -27,17 +27,15 @@ function servicesLine(list: ServiceInfo[]): string {
 
 /** `adi daemon status [--json]`: no citty here, so the fast path (../fast-path.ts) can run it too. */
 export async function showStatus(json: boolean): Promise<void> {
-  const client = cliClient(5_000);
   let status, list;
   try {
-    [status, list] = await Promise.all([client.status(), client.listServices()]);
+    [status, list] = await statusAndServices(5_000);
   } catch (error) {
     if (!(error instanceof AdiError) || error.code !== ErrorCode.UNAVAILABLE) throw error;
-    if (json) printJson({ running: false, socket: client.socketPath });
-    else out(`adi daemon: ${paint(1, "red", "not running")} (socket ${client.socketPath})\nstart it with \`adi daemon start\``);
+    const socket = daemonSocketPath();
+    if (json) printJson({ running: false, socket });
+    else out(`adi daemon: ${paint(1, "red", "not running")} (socket ${socket})\nstart it with \`adi daemon start\``);
     throw new ExitWith(Exit.notRunning);
-  } finally {
-    client.close();
   }
   if (json) {
     printJson({

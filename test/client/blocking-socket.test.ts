@@ -1,0 +1,104 @@
+// The CLI's blocking round trip (src/client/blocking-socket.ts) must answer and
+// fail exactly as DaemonClient does: same answers, same error codes and messages.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { blockingRoundTrip } from "../../src/client/blocking-socket.ts";
+import { DaemonClient } from "../../src/client/index.ts";
+import { AdiError, ErrorCode } from "../../src/errors.ts";
+import { encodeResponseFrame, errorResponse } from "../../src/protocol/index.ts";
+import { TestDaemon } from "../helpers/daemon.ts";
+
+const d = new TestDaemon();
+
+beforeAll(async () => {
+  await d.start();
+  expect((await d.cli(["daemon", "start", "alpha", "--", "sleep", "1000"])).code).toBe(0);
+}, 120_000);
+afterAll(() => d.cleanup(), 120_000);
+
+/** The error `fn` throws (fails the test when it does not throw). */
+async function errorOf(fn: () => unknown): Promise<AdiError> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(AdiError);
+    return err as AdiError;
+  }
+  throw new Error("expected an error");
+}
+
+/** A unix socket server that does `onData` with what it receives; closed after the test. */
+async function fakeDaemon(path: string, onData: (socket: import("bun").Socket<undefined>) => void) {
+  return Bun.listen({ unix: path, socket: { data: (s) => onData(s) } });
+}
+
+describe.skipIf(process.platform === "win32")("blockingRoundTrip", () => {
+  test("status and list_services: the same answers as DaemonClient, in request order", async () => {
+    const answers = blockingRoundTrip(d.socket, [{ case: "listServices", value: {} }, { case: "status", value: {} }], 5_000)!;
+    const client = d.client();
+    try {
+      const [status, list] = await Promise.all([client.status(), client.listServices()]);
+      expect(answers[0]).toMatchObject({ case: "services", value: { list: list.map(({ uptimeSecs: _, ...s }) => s) } });
+      expect(answers[1]!.case).toBe("status");
+      const { uptimeSecs: _u, ...rest } = status;
+      expect(answers[1]!.value).toMatchObject(rest);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("nothing listening: UNAVAILABLE with DaemonClient's message", async () => {
+    const path = join(d.home, "nobody.sock");
+    const ours = await errorOf(() => blockingRoundTrip(path, [{ case: "ping", value: {} }], 1_000));
+    const theirs = await errorOf(() => new DaemonClient({ socketPath: path }).ping());
+    expect(ours.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(ours.message).toBe(theirs.message);
+  });
+
+  test("an error answer is thrown as its AdiError", async () => {
+    const e = await errorOf(() => blockingRoundTrip(d.socket, [{ case: "stopService", value: { name: "no-such" } }], 5_000));
+    expect(e.code).toBe(ErrorCode.NOT_FOUND);
+    expect(e.message).toContain("no-such");
+  });
+
+  test("a daemon that never answers: DEADLINE_EXCEEDED after the timeout", async () => {
+    const server = await fakeDaemon(join(d.home, "silent.sock"), () => {});
+    try {
+      const t0 = performance.now();
+      const e = await errorOf(() => blockingRoundTrip(join(d.home, "silent.sock"), [{ case: "status", value: {} }], 300));
+      expect(e.code).toBe(ErrorCode.DEADLINE_EXCEEDED);
+      expect(e.message).toBe("the daemon did not answer status within 300 ms");
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    } finally {
+      server.stop(true);
+    }
+  });
+
+  test("a daemon that hangs up, or refuses the connection with an error frame", async () => {
+    const hangUp = await fakeDaemon(join(d.home, "hangup.sock"), (s) => s.end());
+    const refuse = await fakeDaemon(join(d.home, "refuse.sock"), (s) => {
+      s.write(encodeResponseFrame(errorResponse(0, new AdiError(ErrorCode.PERMISSION_DENIED, "this daemon belongs to another user"))));
+      s.end();
+    });
+    try {
+      // The fake servers answer from this process's event loop, which a blocking call would hold: run them in a child.
+      const script = `
+        import { blockingRoundTrip } from ${JSON.stringify(join(import.meta.dir, "../../src/client/blocking-socket.ts"))};
+        for (const path of JSON.parse(process.env.PATHS)) {
+          try { blockingRoundTrip(path, [{ case: "ping", value: {} }], 5000); console.log("answered"); }
+          catch (e) { console.log(e.code + " " + e.message); }
+        }`;
+      const env = { ...process.env, PATHS: JSON.stringify([join(d.home, "hangup.sock"), join(d.home, "refuse.sock")]) };
+      const r = Bun.spawn([process.execPath, "-e", script], { env, stdout: "pipe" });
+      const lines = (await new Response(r.stdout).text()).trim().split("\n");
+      expect(lines).toEqual([`${ErrorCode.UNAVAILABLE} the connection to the daemon was lost`, `${ErrorCode.PERMISSION_DENIED} this daemon belongs to another user`]);
+    } finally {
+      hangUp.stop(true);
+      refuse.stop(true);
+    }
+  });
+
+  test("a path too long for sockaddr_un is left to DaemonClient", () => {
+    expect(blockingRoundTrip(`/tmp/${"x".repeat(200)}.sock`, [{ case: "ping", value: {} }], 1_000)).toBeUndefined();
+  });
+});
