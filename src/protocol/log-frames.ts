@@ -54,9 +54,32 @@ const encoder = new TextEncoder();
  * every line shares (service, stream, time) are encoded once.
  */
 export function encodeBatchFrame(id: number, batch: LineBatch): Uint8Array {
-  const { bytes, ends } = batch;
-  const n = ends.length;
-  const single = n === 1;
+  const { ends } = batch;
+  const single = ends.length === 1;
+  const shared = sharedFields(batch);
+  const bodySize = linesSize(shared.length, ends, single);
+  const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
+  const buf = new Uint8Array(FRAME_HEADER_BYTES + responseSize);
+  new DataView(buf.buffer).setUint32(0, responseSize, true);
+  let pos = FRAME_HEADER_BYTES;
+  if (id !== 0) {
+    buf[pos++] = TAG_ID;
+    pos = putVarint(buf, pos, id);
+  }
+  buf[pos++] = single ? TAG_LOG_LINE : TAG_LOGS;
+  pos = putVarint(buf, pos, bodySize);
+  writeLines(buf, pos, shared, batch.bytes, ends, single);
+  return buf;
+}
+
+/*
+ * The per-line work is kept in small functions of their own: JSC compiles a
+ * hot function at each tier, and one large encoder cost ≈ 60 ms of JIT time
+ * (BUN_JSC_reportCompileTimes) in a freshly started daemon.
+ */
+
+/** The LogLine fields every line of the batch shares: service, stream, time. */
+function sharedFields(batch: LineBatch): Uint8Array {
   const service = encoder.encode(batch.service);
   const shared = new Uint8Array(fieldSize(service.length) + (batch.stream !== 0 ? 1 + varintSize(batch.stream) : 0) + (batch.timeUnixMs !== 0 ? 9 : 0));
   let p = 0;
@@ -74,44 +97,46 @@ export function encodeBatchFrame(id: number, batch: LineBatch): Uint8Array {
     shared[p++] = TAG_TIME;
     new DataView(shared.buffer).setFloat64(p, batch.timeUnixMs, true);
   }
-  let bodySize = 0;
-  for (let l = 0, start = 0; l < n; l++) {
-    const size = shared.length + fieldSize(ends[l]! - start);
-    bodySize += single ? size : 1 + varintSize(size) + size;
+  return shared;
+}
+
+/** Bytes of the lines: each LogLine, wrapped in a `lines` field unless it is the one line of a log_line. */
+function linesSize(sharedSize: number, ends: readonly number[], single: boolean): number {
+  let total = 0;
+  for (let l = 0, start = 0; l < ends.length; l++) {
+    const size = sharedSize + fieldSize(ends[l]! - start);
+    total += single ? size : 1 + varintSize(size) + size;
     start = ends[l]! + 1;
   }
-  const kindTag = single ? TAG_LOG_LINE : TAG_LOGS;
-  const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
-  const buf = new Uint8Array(FRAME_HEADER_BYTES + responseSize);
-  new DataView(buf.buffer).setUint32(0, responseSize, true);
-  let pos = FRAME_HEADER_BYTES;
-  if (id !== 0) {
-    buf[pos++] = TAG_ID;
-    pos = putVarint(buf, pos, id);
-  }
-  buf[pos++] = kindTag;
-  pos = putVarint(buf, pos, bodySize);
-  for (let l = 0, start = 0; l < n; l++) {
+  return total;
+}
+
+function writeLines(buf: Uint8Array, pos: number, shared: Uint8Array, bytes: Uint8Array, ends: readonly number[], single: boolean): void {
+  for (let l = 0, start = 0; l < ends.length; l++) {
     const end = ends[l]!;
     const textSize = end - start;
     if (!single) {
       buf[pos++] = TAG_LINES;
       pos = putVarint(buf, pos, shared.length + fieldSize(textSize));
     }
-    for (let k = 0; k < shared.length; k++) buf[pos++] = shared[k]!;
+    pos = copy(buf, pos, shared, 0, shared.length);
     if (textSize > 0) {
       buf[pos++] = TAG_TEXT;
       pos = putVarint(buf, pos, textSize);
-      if (textSize > 64) {
-        buf.set(bytes.subarray(start, end), pos);
-        pos += textSize;
-      } else {
-        for (let i = start; i < end; i++) buf[pos++] = bytes[i]!;
-      }
+      pos = copy(buf, pos, bytes, start, end);
     }
     start = end + 1;
   }
-  return buf;
+}
+
+/** src[from, to) into dst at pos; the new pos. A loop for short runs, where a subarray would cost more than the copy. */
+function copy(dst: Uint8Array, pos: number, src: Uint8Array, from: number, to: number): number {
+  if (to - from > 64) {
+    dst.set(src.subarray(from, to), pos);
+    return pos + to - from;
+  }
+  for (let i = from; i < to; i++) dst[pos++] = src[i]!;
+  return pos;
 }
 
 function putVarint(buf: Uint8Array, pos: number, v: number): number {
