@@ -32,7 +32,7 @@ async function fakeDaemon(path: string, onData: (socket: import("bun").Socket<un
   return Bun.listen({ unix: path, socket: { data: (s) => onData(s) } });
 }
 
-describe.skipIf(process.platform === "win32")("blockingRoundTrip", () => {
+describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
   test("status and list_services: the same answers as DaemonClient, in request order", async () => {
     const answers = blockingRoundTrip(d.socket, [{ case: "listServices", value: {} }, { case: "status", value: {} }], 5_000)!;
     const client = d.client();
@@ -96,6 +96,34 @@ describe.skipIf(process.platform === "win32")("blockingRoundTrip", () => {
       hangUp.stop(true);
       refuse.stop(true);
     }
+  });
+
+  test("a daemon whose listen queue is full (its event loop stuck): UNAVAILABLE at once, never a hang", async () => {
+    // A listener that never accepts, with a queue of one and one connection already waiting in it.
+    // Run in a child: a blocking connect() here would hang the test runner itself.
+    const script = `
+      import { dlopen, FFIType, ptr } from "bun:ffi";
+      import { blockingRoundTrip } from ${JSON.stringify(join(import.meta.dir, "../../src/client/blocking-socket.ts"))};
+      const { symbols: c } = dlopen("libc.so.6", {
+        socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+        listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+      });
+      const path = process.env.STUCK;
+      const addr = new Uint8Array(2 + path.length + 1);
+      addr[0] = 1; // AF_UNIX
+      addr.set(new TextEncoder().encode(path), 2);
+      const listener = c.socket(1, 1, 0);
+      if (c.bind(listener, ptr(addr), addr.length) !== 0 || c.listen(listener, 0) !== 0) throw new Error("listen failed");
+      c.connect(c.socket(1, 1 | 0o4000, 0), ptr(addr), addr.length);
+      try { blockingRoundTrip(path, [{ case: "status", value: {} }], 10000); console.log("answered"); }
+      catch (e) { console.log(e.code + " " + e.message); }`;
+    const child = Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, STUCK: join(d.home, "stuck.sock") }, stdout: "pipe" });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    const output = (await new Response(child.stdout).text()).trim();
+    clearTimeout(killer);
+    expect(output).toBe(`${ErrorCode.UNAVAILABLE} daemon is not running (no answer on ${join(d.home, "stuck.sock")}): start it with \`adi daemon start\``);
   });
 
   test("a path too long for sockaddr_un is left to DaemonClient", () => {
