@@ -49,15 +49,38 @@ const fieldSize = (bytes: number) => (bytes > 0 ? 1 + varintSize(bytes) + bytes 
 const encoder = new TextEncoder();
 
 /**
- * The frame of a follow's batch: `log_line` for one line, else `logs`. The
- * text is copied from the batch's bytes (no string per line), and the fields
- * every line shares (service, stream, time) are encoded once.
+ * The frames of a follow's batch: `log_line` for one line, else `logs`, each
+ * at most about `maxFrameBytes` (a read of a million empty lines must not
+ * become one frame over the 16 MiB limit). The text is copied from the
+ * batch's bytes (no string per line), and the fields every line shares
+ * (service, stream, time) are encoded once.
  */
-export function encodeBatchFrame(id: number, batch: LineBatch): Uint8Array {
+export function encodeBatchFrames(id: number, batch: LineBatch, maxFrameBytes: number): Uint8Array[] {
   const { ends } = batch;
-  const single = ends.length === 1;
   const shared = sharedFields(batch);
-  const bodySize = linesSize(shared.length, ends, single);
+  if (ends.length === 1) return [encodeBatchLines(id, shared, batch, 0, 1, true)];
+  const frames: Uint8Array[] = [];
+  let from = 0;
+  let size = 0;
+  for (let l = 0, start = 0; l < ends.length; l++) {
+    const line = lineSize(shared.length, ends[l]! - start);
+    if (size > 0 && size + line > maxFrameBytes) {
+      frames.push(encodeBatchLines(id, shared, batch, from, l, false));
+      from = l;
+      size = 0;
+    }
+    size += line;
+    start = ends[l]! + 1;
+  }
+  frames.push(encodeBatchLines(id, shared, batch, from, ends.length, false));
+  return frames;
+}
+
+/** One frame of lines [from, to) of the batch: their LogLines in a `logs`, or the one LogLine of a `log_line`. */
+function encodeBatchLines(id: number, shared: Uint8Array, batch: LineBatch, from: number, to: number, single: boolean): Uint8Array {
+  const { ends } = batch;
+  const start = from === 0 ? 0 : ends[from - 1]! + 1;
+  const bodySize = single ? shared.length + fieldSize(ends[from]! - start) : linesSize(shared.length, ends, from, to, start);
   const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
   const buf = new Uint8Array(FRAME_HEADER_BYTES + responseSize);
   new DataView(buf.buffer).setUint32(0, responseSize, true);
@@ -68,7 +91,7 @@ export function encodeBatchFrame(id: number, batch: LineBatch): Uint8Array {
   }
   buf[pos++] = single ? TAG_LOG_LINE : TAG_LOGS;
   pos = putVarint(buf, pos, bodySize);
-  writeLines(buf, pos, shared, batch.bytes, ends, single);
+  writeLines(buf, pos, shared, batch.bytes, ends, from, to, start, single);
   return buf;
 }
 
@@ -100,19 +123,24 @@ function sharedFields(batch: LineBatch): Uint8Array {
   return shared;
 }
 
-/** Bytes of the lines: each LogLine, wrapped in a `lines` field unless it is the one line of a log_line. */
-function linesSize(sharedSize: number, ends: readonly number[], single: boolean): number {
+/** Bytes of one LogLine inside a `logs`: its `lines` field header, the shared fields and its text field. */
+function lineSize(sharedSize: number, textSize: number): number {
+  const size = sharedSize + fieldSize(textSize);
+  return 1 + varintSize(size) + size;
+}
+
+/** Bytes of lines [from, to) inside a `logs`; `start` is where line `from`'s text begins. */
+function linesSize(sharedSize: number, ends: readonly number[], from: number, to: number, start: number): number {
   let total = 0;
-  for (let l = 0, start = 0; l < ends.length; l++) {
-    const size = sharedSize + fieldSize(ends[l]! - start);
-    total += single ? size : 1 + varintSize(size) + size;
+  for (let l = from; l < to; l++) {
+    total += lineSize(sharedSize, ends[l]! - start);
     start = ends[l]! + 1;
   }
   return total;
 }
 
-function writeLines(buf: Uint8Array, pos: number, shared: Uint8Array, bytes: Uint8Array, ends: readonly number[], single: boolean): void {
-  for (let l = 0, start = 0; l < ends.length; l++) {
+function writeLines(buf: Uint8Array, pos: number, shared: Uint8Array, bytes: Uint8Array, ends: readonly number[], from: number, to: number, start: number, single: boolean): void {
+  for (let l = from; l < to; l++) {
     const end = ends[l]!;
     const textSize = end - start;
     if (!single) {

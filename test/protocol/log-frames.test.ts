@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { LogStream, ResponseSchema } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { encodeBatchFrame, encodeLogLineFrame, encodeLogsFrame, type LineBatch, type LogLineFields } from "../../src/protocol/log-frames.ts";
+import { encodeBatchFrames, encodeLogLineFrame, encodeLogsFrame, type LineBatch, type LogLineFields } from "../../src/protocol/log-frames.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
 import { decodeResponse } from "../../src/protocol/messages.ts";
 
@@ -44,7 +44,7 @@ describe("encodeLogLineFrame", () => {
   }
 });
 
-describe("encodeBatchFrame", () => {
+describe("encodeBatchFrames", () => {
   /** A batch as the daemon's log holds it: the lines' UTF-8, each ended by "\n". */
   function batchOf(service: string, stream: LogStream, timeUnixMs: number, texts: string[]): LineBatch {
     const bytes = new TextEncoder().encode(texts.map((t) => `${t}\n`).join(""));
@@ -67,8 +67,25 @@ describe("encodeBatchFrame", () => {
 
   function check(id: number, lines: LogLineFields[]) {
     const first = lines[0]!;
-    const ours = encodeBatchFrame(id, batchOf(first.service, first.stream, first.timeUnixMs, lines.map((l) => l.text)));
+    const ours = encodeBatchFrames(id, batchOf(first.service, first.stream, first.timeUnixMs, lines.map((l) => l.text)), 1 << 20);
+    expect(ours).toHaveLength(1);
     const kind = lines.length === 1 ? ({ case: "logLine", value: first } as const) : ({ case: "logs", value: { lines } } as const);
-    expect(Buffer.from(ours).equals(Buffer.from(viaProtobufEs(id, kind)))).toBe(true);
+    expect(Buffer.from(ours[0]!).equals(Buffer.from(viaProtobufEs(id, kind)))).toBe(true);
   }
+
+  test("a batch larger than the frame cap is split into frames of whole lines, each what protobuf-es writes", () => {
+    const texts = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? "" : `line ${i} ${"é".repeat(i % 50)}`));
+    const frames = encodeBatchFrames(9, batchOf("svc", LogStream.STDERR, 1_764_000_000_000, texts), 16 * 1024);
+    expect(frames.length).toBeGreaterThan(5);
+    const seen: string[] = [];
+    for (const frame of frames) {
+      expect(frame.length).toBeLessThanOrEqual(16 * 1024 + 64);
+      const back = decodeResponse(frame.subarray(4));
+      expect(back.kind.case).toBe("logs");
+      const lines = (back.kind.value as { lines: LogLineFields[] }).lines;
+      expect(Buffer.from(frame).equals(Buffer.from(viaProtobufEs(9, { case: "logs", value: { lines } })))).toBe(true);
+      seen.push(...lines.map((l) => l.text));
+    }
+    expect(seen).toEqual(texts);
+  });
 });

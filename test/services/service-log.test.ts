@@ -80,6 +80,17 @@ describe("service log", () => {
     again.close("done");
   });
 
+  test("empty lines and CRLF survive a daemon restart (the ring refilled from the file)", async () => {
+    const path = join(tmp(), "svc.log");
+    const log = new ServiceLog("svc", path, { maxBytes: 1 << 20, files: 2 }, () => {});
+    await log.drain(streamOf([bytes("a\r\n\n"), bytes("\nb\n")]), LogStream.STDOUT);
+    await log.drain(streamOf([bytes("\n")]), LogStream.STDERR);
+    const before = log.tail(10).map((l) => [l.stream, l.text]);
+    expect(before).toEqual([[LogStream.STDOUT, "a"], [LogStream.STDOUT, ""], [LogStream.STDOUT, ""], [LogStream.STDOUT, "b"], [LogStream.STDERR, ""]]);
+    log.close("done");
+    expect(new ServiceLog("svc", path, { maxBytes: 1 << 20, files: 2 }, () => {}).tail(10).map((l) => [l.stream, l.text])).toEqual(before);
+  });
+
   test("files = 1: the one file starts over at its cap, even after someone deleted it", async () => {
     const dir = tmp();
     const path = join(dir, "svc.log");

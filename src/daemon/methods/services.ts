@@ -1,6 +1,6 @@
 import { LogStream } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
-import { encodeBatchFrame, encodeLogLineFrame, encodeLogsFrame } from "../../protocol/log-frames.ts";
+import { encodeBatchFrames, encodeLogLineFrame, encodeLogsFrame } from "../../protocol/log-frames.ts";
 import type { Caller } from "../caller.ts";
 import type { Connection } from "../connection.ts";
 import type { Methods } from "../router.ts";
@@ -17,8 +17,8 @@ const DEFAULT_TAIL = 100;
  * followers never wait for it.
  */
 export const FOLLOWER_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-/** Keep each frame well under the 16 MiB response limit. */
-const MAX_BATCH_CHARS = 1024 * 1024;
+/** Frames of log lines are kept to about this size, well under the 16 MiB response limit. */
+const MAX_FRAME_BYTES = 1024 * 1024;
 /*
  * A `logs -n` answer is one frame, and always fits: the ring holds at most
  * 1000 lines of at most 16 KiB (line-bytes.ts), and a line's other fields
@@ -58,7 +58,7 @@ class SlowFollowerGuard {
       return;
     }
     if (this.skipped > 0) this.sendMarker();
-    this.conn.sendFrame(this.id, encodeBatchFrame(this.id, batch));
+    for (const frame of encodeBatchFrames(this.id, batch, MAX_FRAME_BYTES)) this.conn.sendFrame(this.id, frame);
   }
 
   close(): void {
@@ -91,7 +91,7 @@ function sendBacklog(conn: Connection, id: number, lines: LogEntry[]): void {
   let chars = 0;
   for (let i = 0; i < lines.length; i++) {
     chars += lines[i]!.text.length + 32;
-    if (chars >= MAX_BATCH_CHARS || i === lines.length - 1) {
+    if (chars >= MAX_FRAME_BYTES || i === lines.length - 1) {
       conn.sendFrame(id, encodeLogsFrame(id, start === 0 && i === lines.length - 1 ? lines : lines.slice(start, i + 1)));
       start = i + 1;
       chars = 0;

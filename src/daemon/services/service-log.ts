@@ -107,7 +107,8 @@ export class ServiceLog {
     let stream: LogStream = LogStream.UNSPECIFIED;
     let time = NaN;
     const flush = () => {
-      if (group.length > 0) this.keep({ service: this.service, stream, timeUnixMs: time, ...linesOf(group.join("\n")) });
+      // Each line with its own "\n", so empty lines (and a group of one) survive.
+      if (group.length > 0) this.keep({ service: this.service, stream, timeUnixMs: time, ...linesOf(`${group.join("\n")}\n`) });
       group = [];
     };
     for (const line of text.split("\n")) {
