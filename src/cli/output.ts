@@ -1,24 +1,24 @@
 import { FFIType, ptr } from "bun:ffi";
 import { isatty } from "../util/isatty.ts";
-import { bindLibc, EAGAIN, EINTR, EPIPE, errno, HAS_LIBC } from "../util/libc.ts";
+import { bindLibc, EAGAIN, EINTR, EPIPE } from "../util/libc.ts";
 
 /*
  * Terminal output without touching `process.stdout` (PLATFORM-NOTES: it alone
  * costs ~25 ms of start-up), nor `node:fs` (≈ 3–5 ms): libc's write(2) where
- * there is one (util/libc.ts), node:fs on Windows. Colour only on a TTY,
+ * there is one to bind (util/libc.ts), else node:fs. Colour only on a TTY,
  * never with NO_COLOR.
  */
 
-const bindWrite = () => bindLibc({ write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 } }).write;
-let libcWrite: ReturnType<typeof bindWrite> | undefined;
+const bindWrite = () => bindLibc({ write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 } });
+let libc: ReturnType<typeof bindWrite> | undefined;
 
 /** write(2) as node:fs writeSync reports it: bytes written, or a thrown error with a `code`. */
 function writeSome(fd: number, bytes: Uint8Array, offset: number): number {
-  if (!HAS_LIBC) return (require("node:fs") as typeof import("node:fs")).writeSync(fd, bytes, offset);
-  libcWrite ??= bindWrite();
-  const n = Number(libcWrite(fd, ptr(bytes, offset), bytes.length - offset));
+  if (libc === undefined) libc = bindWrite();
+  if (!libc) return (require("node:fs") as typeof import("node:fs")).writeSync(fd, bytes, offset);
+  const n = Number(libc.write(fd, ptr(bytes, offset), bytes.length - offset));
   if (n >= 0) return n;
-  const code = errno();
+  const code = libc.errno();
   throw Object.assign(new Error(`write failed (errno ${code})`), { code: code === EAGAIN || code === EINTR ? "EAGAIN" : code === EPIPE ? "EPIPE" : `errno ${code}` });
 }
 

@@ -2,8 +2,8 @@ import { FFIType, ptr } from "bun:ffi";
 import type { Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { decodeResponse, encodeRequestFrame, FrameDecoder, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
-import { isAbstractSocket } from "../protocol/transport.ts";
-import { bindLibc, EAGAIN, EINTR, errno } from "../util/libc.ts";
+import { socketAddress } from "../protocol/transport.ts";
+import { bindLibc, EAGAIN, EINTR } from "../util/libc.ts";
 import { connectionLostError, connectError } from "./connection.ts";
 
 /*
@@ -33,15 +33,15 @@ const bind = () =>
   });
 let libc: ReturnType<typeof bind> | undefined;
 
-/** struct sockaddr_un for `path` (`@name`: an abstract socket); null when the path does not fit its 108 bytes. */
-function sockaddr(path: string): Uint8Array | null {
-  const abstract = isAbstractSocket(path);
-  const name = new TextEncoder().encode(abstract ? path.slice(1) : path);
-  if (name.length > 107) return null;
-  // sa_family (u16), then the path; an abstract name starts with NUL and is not NUL-terminated.
-  const addr = new Uint8Array(2 + (abstract ? 1 : 0) + name.length + (abstract ? 0 : 1));
+/** struct sockaddr_un for a socketAddress() (`\0name`: an abstract socket); null when it does not fit its 108 bytes. */
+function sockaddr(address: string): Uint8Array | null {
+  const name = new TextEncoder().encode(address);
+  const abstract = name[0] === 0;
+  // sa_family (u16), then the path: NUL-terminated, or for an abstract name the NUL first and no terminator.
+  if (name.length > (abstract ? 108 : 107)) return null;
+  const addr = new Uint8Array(2 + name.length + (abstract ? 0 : 1));
   addr[0] = AF_UNIX;
-  addr.set(name, abstract ? 3 : 2);
+  addr.set(name, 2);
   return addr;
 }
 
@@ -54,9 +54,11 @@ function sockaddr(path: string): Uint8Array | null {
  */
 export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[], timeoutMs: number): Response["kind"][] | undefined {
   if (process.platform !== "linux") return undefined;
-  const addr = sockaddr(socketPath);
+  const addr = sockaddr(socketAddress(socketPath)); // refuses what is no unix socket here (a named pipe), as DaemonClient does
   if (!addr) return undefined;
-  const c = (libc ??= bind());
+  if (libc === undefined) libc = bind();
+  const c = libc;
+  if (!c) return undefined;
   const fd = c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0);
   if (fd < 0) return undefined;
   const deadline = performance.now() + timeoutMs;
@@ -70,19 +72,19 @@ export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[
       const n = c.poll(ptr(pollfd), 1, wait);
       if (n > 0) return true;
       if (n === 0) return false;
-      if (errno() !== EINTR) throw connectionLostError();
+      if (c.errno() !== EINTR) throw connectionLostError();
     }
   };
   const timedOut = (what: string) => new AdiError(ErrorCode.DEADLINE_EXCEEDED, `the daemon did not answer ${what} within ${timeoutMs} ms`);
   try {
     // A unix socket connects at once or fails at once (EAGAIN: its queue is full): nothing to wait for.
-    if (c.connect(fd, ptr(addr), addr.length) !== 0) throw connectError(socketPath, errno());
+    if (c.connect(fd, ptr(addr), addr.length) !== 0) throw connectError(socketPath, c.errno());
     const frames = requests.map((kind, i) => encodeRequestFrame({ id: i + 1, kind }));
     const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
     frames.reduce((at, f) => (out.set(f, at), at + f.length), 0);
     for (let sent = 0; sent < out.length; ) {
       const n = Number(c.send(fd, ptr(out, sent), out.length - sent, MSG_NOSIGNAL));
-      const e = n < 0 ? errno() : 0;
+      const e = n < 0 ? c.errno() : 0;
       if (n > 0) sent += n;
       else if (e !== EINTR && e !== EAGAIN) throw connectionLostError();
       else if (!ready(POLLOUT)) throw timedOut(requests[0]!.case!);
@@ -94,7 +96,7 @@ export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[
     while (left > 0) {
       if (!ready(POLLIN)) throw timedOut(requests.find((_, i) => answers[i] === undefined)!.case!);
       const n = Number(c.recv(fd, ptr(buf), buf.length, 0));
-      const e = n < 0 ? errno() : 0;
+      const e = n < 0 ? c.errno() : 0;
       if (e === EINTR || e === EAGAIN) continue;
       if (n <= 0) throw connectionLostError();
       for (const frame of decoder.push(buf.slice(0, n))) {

@@ -15,8 +15,7 @@ import type { RequestKindInit } from "../protocol/index.ts";
 import { ClientConnection, unexpected } from "./connection.ts";
 import { defaultLauncher, spawnDaemon, START_DEADLINE_MS } from "./launch.ts";
 import { PushIterator } from "./stream.ts";
-import { defaultSocketPath } from "../protocol/transport.ts";
-import { homedir } from "node:os";
+import { clientSocketPath } from "../protocol/transport.ts";
 
 /** A service definition for {@link DaemonClient.startService}, as a plain object (`{ command, args, env, … }`). */
 export type { ServiceConfigInit };
@@ -73,7 +72,7 @@ export class DaemonClient {
   /** Nothing is opened yet: the first call connects. See {@link DaemonClientOptions} for the defaults. */
   constructor(opts: DaemonClientOptions = {}) {
     this.env = opts.env ?? process.env;
-    this.socketPath = opts.socketPath ?? defaultSocketPath(this.env, process.platform, this.env.HOME || this.env.USERPROFILE || homedir());
+    this.socketPath = opts.socketPath ?? clientSocketPath(this.env);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.launcher = opts.launcher;
   }

@@ -55,24 +55,24 @@ const encoder = new TextEncoder();
  * batch's bytes (no string per line), and the fields every line shares
  * (service, stream, time) are encoded once.
  */
-export function encodeBatchFrames(id: number, batch: LineBatch, maxFrameBytes: number): Uint8Array[] {
+export function encodeBatchFrames(id: number, batch: LineBatch, maxFrameBytes: number): { frame: Uint8Array; lines: number }[] {
   const { ends } = batch;
   const shared = sharedFields(batch);
-  if (ends.length === 1) return [encodeBatchLines(id, shared, batch, 0, 1, true)];
-  const frames: Uint8Array[] = [];
+  if (ends.length === 1) return [{ frame: encodeBatchLines(id, shared, batch, 0, 1, true), lines: 1 }];
+  const frames: { frame: Uint8Array; lines: number }[] = [];
   let from = 0;
   let size = 0;
   for (let l = 0, start = 0; l < ends.length; l++) {
     const line = lineSize(shared.length, ends[l]! - start);
     if (size > 0 && size + line > maxFrameBytes) {
-      frames.push(encodeBatchLines(id, shared, batch, from, l, false));
+      frames.push({ frame: encodeBatchLines(id, shared, batch, from, l, false), lines: l - from });
       from = l;
       size = 0;
     }
     size += line;
     start = ends[l]! + 1;
   }
-  frames.push(encodeBatchLines(id, shared, batch, from, ends.length, false));
+  frames.push({ frame: encodeBatchLines(id, shared, batch, from, ends.length, false), lines: ends.length - from });
   return frames;
 }
 

@@ -1,13 +1,14 @@
 import { FFIType } from "bun:ffi";
-import { bindLibc, HAS_LIBC } from "./libc.ts";
+import { bindLibc } from "./libc.ts";
 
 /**
  * isatty(3) without `node:tty`: importing that module loads Bun's node:net
  * and costs ≈ 10 ms of every CLI start-up (a compiled hello-world is ≈ 17 ms).
- * libc's own isatty through FFI on Linux and macOS; node:tty where there is
- * no libc to bind (Windows).
+ * libc's own isatty through FFI where there is a libc to bind; node:tty
+ * elsewhere (Windows).
  */
-let libcIsatty: ((fd: number) => number) | undefined;
+const bindIsatty = () => bindLibc({ isatty: { args: [FFIType.i32], returns: FFIType.i32 } });
+let libc: ReturnType<typeof bindIsatty> | undefined;
 
 /** Whether fd is a terminal (asked once per fd: every paint() asks). */
 const known = new Map<number, boolean>();
@@ -15,9 +16,8 @@ const known = new Map<number, boolean>();
 export function isatty(fd: number): boolean {
   let tty = known.get(fd);
   if (tty === undefined) {
-    tty = HAS_LIBC
-      ? (libcIsatty ??= bindLibc({ isatty: { args: [FFIType.i32], returns: FFIType.i32 } }).isatty)(fd) === 1
-      : (require("node:tty") as typeof import("node:tty")).isatty(fd);
+    if (libc === undefined) libc = bindIsatty();
+    tty = libc ? libc.isatty(fd) === 1 : (require("node:tty") as typeof import("node:tty")).isatty(fd);
     known.set(fd, tty);
   }
   return tty;

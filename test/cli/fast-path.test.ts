@@ -93,7 +93,7 @@ describe("fast path", () => {
   });
 
   test("a word that is an Object property is not a fast-path command", async () => {
-    const r = await d.cli(["daemon", "toString", "--json"]);
+    const r = await d.cli(["daemon", "toString"]);
     expect(r.stderr).not.toContain("TypeError");
   });
 });

@@ -9,6 +9,7 @@ import { encodeResponseFrame, errorResponse } from "../../src/protocol/index.ts"
 import { TestDaemon } from "../helpers/daemon.ts";
 
 const d = new TestDaemon();
+if (process.getuid?.() !== 0) console.log("skip: blocking-socket PERMISSION_DENIED test needs root (to connect as nobody)");
 
 beforeAll(async () => {
   await d.start();
@@ -126,7 +127,29 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
     expect(output).toBe(`${ErrorCode.UNAVAILABLE} daemon is not running (no answer on ${join(d.home, "stuck.sock")}): start it with \`adi daemon start\``);
   });
 
+  test.skipIf(process.getuid?.() !== 0)("another user's socket: PERMISSION_DENIED with DaemonClient's message (needs root to act as nobody)", async () => {
+    // As `nobody`, the daemon's 0700 home cannot be entered: connect() fails with EACCES.
+    const script = `
+      import { blockingRoundTrip } from ${JSON.stringify(join(import.meta.dir, "../../src/client/blocking-socket.ts"))};
+      import { DaemonClient } from ${JSON.stringify(join(import.meta.dir, "../../src/client/index.ts"))};
+      const path = process.env.SOCK;
+      for (const ask of [() => blockingRoundTrip(path, [{ case: "ping", value: {} }], 5000), () => new DaemonClient({ socketPath: path }).ping()]) {
+        try { await ask(); console.log("answered"); } catch (e) { console.log(e.code + " " + e.message); }
+      }`;
+    const child = Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, SOCK: d.socket, HOME: "/" }, cwd: "/", uid: 65534, gid: 65534, stdout: "pipe", stderr: "pipe" });
+    const [ours, theirs] = (await new Response(child.stdout).text()).trim().split("\n");
+    expect(ours).toStartWith(`${ErrorCode.PERMISSION_DENIED} cannot connect to ${d.socket}: permission denied`);
+    expect(ours).toBe(theirs!);
+  });
+
   test("a path too long for sockaddr_un is left to DaemonClient", () => {
     expect(blockingRoundTrip(`/tmp/${"x".repeat(200)}.sock`, [{ case: "ping", value: {} }], 1_000)).toBeUndefined();
+  });
+
+  test("a name that is no unix socket here (a Windows named pipe) is refused as DaemonClient refuses it", async () => {
+    const ours = await errorOf(() => blockingRoundTrip("//./pipe/adi", [{ case: "ping", value: {} }], 1_000));
+    const theirs = await errorOf(() => new DaemonClient({ socketPath: "//./pipe/adi" }).ping());
+    expect(ours.code).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(ours.message).toBe(theirs.message);
   });
 });

@@ -69,8 +69,9 @@ describe("encodeBatchFrames", () => {
     const first = lines[0]!;
     const ours = encodeBatchFrames(id, batchOf(first.service, first.stream, first.timeUnixMs, lines.map((l) => l.text)), 1 << 20);
     expect(ours).toHaveLength(1);
+    expect(ours[0]!.lines).toBe(lines.length);
     const kind = lines.length === 1 ? ({ case: "logLine", value: first } as const) : ({ case: "logs", value: { lines } } as const);
-    expect(Buffer.from(ours[0]!).equals(Buffer.from(viaProtobufEs(id, kind)))).toBe(true);
+    expect(Buffer.from(ours[0]!.frame).equals(Buffer.from(viaProtobufEs(id, kind)))).toBe(true);
   }
 
   test("a batch larger than the frame cap is split into frames of whole lines, each what protobuf-es writes", () => {
@@ -78,11 +79,12 @@ describe("encodeBatchFrames", () => {
     const frames = encodeBatchFrames(9, batchOf("svc", LogStream.STDERR, 1_764_000_000_000, texts), 16 * 1024);
     expect(frames.length).toBeGreaterThan(5);
     const seen: string[] = [];
-    for (const frame of frames) {
+    for (const { frame, lines: count } of frames) {
       expect(frame.length).toBeLessThanOrEqual(16 * 1024 + 64);
       const back = decodeResponse(frame.subarray(4));
       expect(back.kind.case).toBe("logs");
       const lines = (back.kind.value as { lines: LogLineFields[] }).lines;
+      expect(lines).toHaveLength(count);
       expect(Buffer.from(frame).equals(Buffer.from(viaProtobufEs(9, { case: "logs", value: { lines } })))).toBe(true);
       seen.push(...lines.map((l) => l.text));
     }

@@ -58,9 +58,31 @@ describe("LineAssembler", () => {
     expect(lineTexts(a.push(bytes("\n"))!)).toEqual(["x".repeat(MAX_LINE_BYTES)]);
   });
 
+  test("CRLF right at the cap: no extra empty line, whether the CR and LF arrive together or apart", () => {
+    const full = "x".repeat(MAX_LINE_BYTES);
+    expect(assemble([bytes(`${full}\r\nnext\n`)])).toEqual([full, "next"]);
+    expect(assemble([bytes(`${full}\r`), bytes("\nnext\n")])).toEqual([full, "next"]);
+    expect(assemble([bytes(full), bytes("\r"), bytes("\n")])).toEqual([full]);
+    // A CR past the cap that no LF follows starts the next line, so no line exceeds the cap.
+    expect(assemble([bytes(`${full}\ry\n`)])).toEqual([full, "\ry"]);
+    expect(assemble([bytes(`${full}\r`), bytes("y\n")])).toEqual([full, "\ry"]);
+    expect(assemble([bytes(`${full}\r\r\n`)])).toEqual([full, "\r"]);
+    expect(assemble([bytes(`${full}\r`)])).toEqual([full, "\r"]);
+  });
+
+  test("a byte per read: the same lines", () => {
+    const text = `${"z".repeat(MAX_LINE_BYTES + 100)}\nab€\r\n🙂`;
+    expect(assemble([...bytes(text)].map((b) => Uint8Array.of(b)))).toEqual(["z".repeat(MAX_LINE_BYTES), "z".repeat(100), "ab€", "🙂"]);
+  });
+
+  test("a byte order mark is text like any other", () => {
+    expect(assemble([bytes("\uFEFFa\n\uFEFFb\n")])).toEqual(["\uFEFFa", "\uFEFFb"]);
+    expect(assemble([Uint8Array.of(0xef, 0xbb, 0xbf, 0x61, 0xff, 0x0a)])).toEqual(["\uFEFFa\uFFFD"]);
+  });
+
   test("random text in random reads: the same lines as decoding the whole and splitting", () => {
     const random = rng(20261127);
-    const alphabet = ["a", "b", " ", "\n", "\r\n", "é", "€", "🙂", "語", "\n\n"];
+    const alphabet = ["a", "b", " ", "\n", "\r\n", "é", "€", "🙂", "語", "\n\n", "\r"];
     for (let round = 0; round < 200; round++) {
       let text = "";
       const length = Math.floor(random() * 400);
@@ -72,7 +94,8 @@ describe("LineAssembler", () => {
         chunks.push(all.subarray(at, at + size));
         at += size;
       }
-      const expected = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+      // A CR goes with the LF after it; the last line has none (a CR there is text).
+      const expected = text.split("\n").map((l, i, all) => (i < all.length - 1 && l.endsWith("\r") ? l.slice(0, -1) : l));
       if (expected.at(-1) === "") expected.pop();
       expect(assemble(chunks)).toEqual(expected);
     }

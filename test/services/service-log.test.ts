@@ -80,6 +80,17 @@ describe("service log", () => {
     again.close("done");
   });
 
+  test("a read larger than the file buffer is written whole and in order (in several writes)", async () => {
+    const path = join(tmp(), "svc.log");
+    const log = new ServiceLog("svc", path, { maxBytes: 64 << 20, files: 2 }, () => {});
+    const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${"x".repeat(i % 40)}`);
+    await log.drain(streamOf([bytes(`${lines.join("\n")}\n`)]), LogStream.STDOUT);
+    log.close("done");
+    const file = readFileSync(path, "utf8").trimEnd().split("\n");
+    expect(file).toHaveLength(lines.length);
+    expect(file.every((l, i) => /^\d{4}-\d\d-\d\dT[\d:.]+Z out /.test(l) && l.endsWith(` ${lines[i]}`))).toBe(true);
+  });
+
   test("empty lines and CRLF survive a daemon restart (the ring refilled from the file)", async () => {
     const path = join(tmp(), "svc.log");
     const log = new ServiceLog("svc", path, { maxBytes: 1 << 20, files: 2 }, () => {});

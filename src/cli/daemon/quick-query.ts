@@ -6,14 +6,10 @@ import { blockingRoundTrip } from "../../client/blocking-socket.ts";
 import { unexpected } from "../../client/connection.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import type { DaemonStatus, ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { defaultSocketPath } from "../../protocol/transport.ts";
+import { clientSocketPath } from "../../protocol/transport.ts";
 
-/** This user's daemon socket, as DaemonClient finds it (node:os, ≈ 1–2 ms to load, only without HOME). */
-export function daemonSocketPath(): string {
-  const env = process.env;
-  const home = env.HOME || env.USERPROFILE || (require("node:os") as typeof import("node:os")).homedir();
-  return defaultSocketPath(env, process.platform, home);
-}
+/** This user's daemon socket, as DaemonClient finds it. */
+export const daemonSocketPath = (): string => clientSocketPath(process.env);
 
 /** The daemon's status and its services (UNAVAILABLE when it is not running). */
 export async function statusAndServices(timeoutMs: number): Promise<[DaemonStatus, ServiceInfo[]]> {

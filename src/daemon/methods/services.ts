@@ -52,13 +52,25 @@ class SlowFollowerGuard {
 
   offer(batch: LogBatch): void {
     if (this.conn.isClosed) return;
-    if (this.conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) {
-      this.skipped += batch.ends.length;
-      this.timer ??= setInterval(() => this.catchUp(), 100);
-      return;
+    if (this.behind()) return this.skip(batch.ends.length);
+    // A big batch is several frames: the reader may fall behind between them.
+    for (const { frame, lines } of encodeBatchFrames(this.id, batch, MAX_FRAME_BYTES)) {
+      if (this.behind()) {
+        this.skip(lines);
+        continue;
+      }
+      if (this.skipped > 0) this.sendMarker();
+      this.conn.sendFrame(this.id, frame);
     }
-    if (this.skipped > 0) this.sendMarker();
-    for (const frame of encodeBatchFrames(this.id, batch, MAX_FRAME_BYTES)) this.conn.sendFrame(this.id, frame);
+  }
+
+  private behind(): boolean {
+    return this.conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES;
+  }
+
+  private skip(lines: number): void {
+    this.skipped += lines;
+    this.timer ??= setInterval(() => this.catchUp(), 100);
   }
 
   close(): void {
@@ -69,7 +81,7 @@ class SlowFollowerGuard {
   private catchUp(): void {
     if (this.conn.isClosed) return this.close();
     if (this.skipped === 0) return this.close();
-    if (this.conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
+    if (this.behind()) return;
     this.sendMarker();
   }
 

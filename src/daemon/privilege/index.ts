@@ -1,4 +1,5 @@
 import type { AdiPaths } from "../../config.ts";
+import { AdiError, ErrorCode } from "../../errors.ts";
 import type { IdentifyPeer } from "../caller.ts";
 import type { IsolationState } from "../context.ts";
 import type { Logger } from "../logger.ts";
@@ -7,7 +8,7 @@ import type { Methods } from "../router.ts";
 import { readApprovals } from "./approvals.ts";
 import { createAuditLog } from "./audit.ts";
 import { identifyPeers, type FindBySession } from "./identify.ts";
-import { detectIsolation, isolationOff, type IsolationPlan } from "./isolation.ts";
+import { detectIsolation, type IsolationPlan } from "./isolation.ts";
 import { installedManifestSha } from "./manifest-sha.ts";
 import { shareWithServiceUser } from "./socket-access.ts";
 
@@ -30,27 +31,47 @@ export interface Privilege {
   runAs(service: { plugin?: string }): { uid: number; gid: number } | null;
 }
 
+/** How long `status` waits for isolation detection before it answers "still being detected". */
+const STATUS_WAIT_MS = 2_000;
+
 /** Everything of DESIGN §7 the composition root wires: detection, methods, identity, socket mode. */
 export function setupPrivilege(opts: {
   paths: AdiPaths;
   logger: Logger;
   warnings: Set<string>;
   findBySession: FindBySession;
+  /** How isolation is detected (tests replace it); detectIsolation. */
+  detect?: typeof detectIsolation;
+  statusWaitMs?: number;
 }): Privilege {
   const { paths, logger, warnings } = opts;
   const ownerUid = process.getuid?.() ?? 0;
   let known: IsolationPlan | null = null;
+  let failure: string | null = null;
   let begin!: () => void;
-  // Deny by default: if detection itself fails, the daemon runs without isolation and says why.
   const plan = new Promise<void>((r) => (begin = r))
-    .then(() => detectIsolation(paths, ownerUid))
-    .catch((err: Error) => isolationOff(`isolation detection failed: ${err.message}`, ownerUid))
-    .then((p) => {
-      known = p;
-      for (const w of p.warnings) warnings.add(w);
-      logger.info("isolation", { enabled: p.enabled, reason: p.reason });
-      return p;
-    });
+    .then(() => (opts.detect ?? detectIsolation)(paths, ownerUid))
+    .then(
+      (p) => {
+        known = p;
+        for (const w of p.warnings) warnings.add(w);
+        logger.info("isolation", { enabled: p.enabled, reason: p.reason });
+        return p;
+      },
+      (err: Error) => {
+        // Deny by default: not knowing who to run things as, the daemon runs nothing.
+        failure = `isolation detection failed (${err.message}): run, sudo_run and plugin services are refused; restart the daemon`;
+        logger.error("isolation detection failed", { error: err.message });
+        warnings.add(failure);
+        throw new AdiError(ErrorCode.UNAVAILABLE, failure);
+      },
+    );
+  plan.catch(() => {}); // each user of `plan` handles the failure
+  const ready = plan.then(
+    () => {},
+    () => {},
+  );
+  const state = (): IsolationState | null => (known ? { enabled: known.enabled, reason: known.reason } : failure ? { enabled: false, reason: failure } : null);
   // Modes are widened only when a plugin service actually runs as ADI_USER: until then ADI_HOME
   // stays 0700 and the socket 0600, as for any daemon.
   let shared = false;
@@ -67,7 +88,6 @@ export function setupPrivilege(opts: {
     logger.error("audit log not writable", { path: paths.auditLog, error: err.message });
     warnings.add(`audit log ${paths.auditLog} is not writable: ${err.message}`);
   });
-  const ready = plan.then(() => {});
   return {
     detect() {
       begin();
@@ -75,8 +95,13 @@ export function setupPrivilege(opts: {
     },
     ready,
     async isolation() {
-      const { enabled, reason } = await plan;
-      return { enabled, reason };
+      // `status` answers even while a slow sudo is still being probed (probes time out after 5 s).
+      if (!state()) {
+        let timer: Timer | undefined;
+        await Promise.race([ready, new Promise<void>((r) => (timer = setTimeout(r, opts.statusWaitMs ?? STATUS_WAIT_MS)))]);
+        clearTimeout(timer);
+      }
+      return state() ?? { enabled: false, reason: "still being detected (sudo -n probes are running)" };
     },
     methods: execMethods({
       plan,
@@ -90,6 +115,7 @@ export function setupPrivilege(opts: {
       return shared ? 0o111 : 0o177;
     },
     runAs(service) {
+      if (failure) throw new Error(failure);
       if (!known) throw new Error("isolation is still being detected");
       if (!service.plugin || !known.serviceUser) return null;
       share();

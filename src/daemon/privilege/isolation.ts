@@ -31,7 +31,7 @@ export interface IsolationPlan {
 }
 
 /** No isolation: run executes as the daemon's own user and sudo_run is unavailable. */
-export function isolationOff(reason: string, daemonUid: number): IsolationPlan {
+function isolationOff(reason: string, daemonUid: number): IsolationPlan {
   return {
     enabled: false,
     reason,

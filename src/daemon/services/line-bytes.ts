@@ -11,7 +11,8 @@ export interface Lines {
 }
 
 const EMPTY = new Uint8Array(0);
-const decoder = new TextDecoder(); // not fatal: an invalid sequence becomes U+FFFD
+// Not fatal: an invalid sequence becomes U+FFFD. ignoreBOM: a U+FEFF the service printed is text like any other.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -42,23 +43,36 @@ function unfinishedTail(b: Uint8Array): number {
  * held back until its last byte arrives.
  */
 export class LineAssembler {
-  /** The unfinished line: already cut and repaired, except for an unfinished last character. */
+  /**
+   * The unfinished line: scanned, cut and repaired already, except for an
+   * unfinished last character (held back until its last byte arrives). It is
+   * copied, not scanned again, on each read, so a service writing a byte at a
+   * time costs a memcpy of at most 16 KiB per read, not a JS loop over it.
+   */
   private partial: Uint8Array = EMPTY;
 
   /** The lines `chunk` completes, or null; `end`: the stream is over and an unfinished line counts as a line. */
   push(chunk: Uint8Array, end = false): Lines | null {
-    let input = this.partial.length === 0 ? chunk : chunk.length === 0 ? this.partial : concat(this.partial, chunk);
+    const old = this.partial;
+    let input = old.length === 0 ? chunk : chunk.length === 0 ? old : concat(old, chunk);
+    // Validate what is new, plus the partial's held-back bytes that the new ones may finish.
+    const from = old.length - unfinishedTail(old);
     const whole = input.length - (end ? 0 : unfinishedTail(input));
-    if (!isUtf8(input.subarray(0, whole))) {
-      const repaired = encoder.encode(decoder.decode(input.subarray(0, whole)));
-      input = whole === input.length ? repaired : concat(repaired, input.subarray(whole));
+    if (whole > from && !isUtf8(input.subarray(from, whole))) {
+      const repaired = encoder.encode(decoder.decode(input.subarray(from, whole)));
+      const fixed = new Uint8Array(from + repaired.length + input.length - whole);
+      fixed.set(input.subarray(0, from), 0);
+      fixed.set(repaired, from);
+      fixed.set(input.subarray(whole), from + repaired.length);
+      input = fixed;
     }
     // Room for every byte, a "\n" per cut, and the last line's "\n" at the end.
-    const out = new Uint8Array(input.length + Math.ceil(input.length / (MAX_LINE_BYTES - 3)) + 1);
+    const out = new Uint8Array(input.length + Math.ceil(input.length / (MAX_LINE_BYTES - 4)) + 2);
+    out.set(input.subarray(0, from), 0); // the partial's scanned bytes: no newline in them, within the cap
     const ends: number[] = [];
-    let o = 0;
+    let o = from;
     let lineStart = 0;
-    for (let i = 0; i < input.length; i++) {
+    for (let i = from; i < input.length; i++) {
       const b = input[i]!;
       if (b === 10) {
         if (o > lineStart && out[o - 1] === 13) o--; // CRLF
@@ -67,18 +81,32 @@ export class LineAssembler {
         lineStart = o;
         continue;
       }
-      // Near the cap, cut before a character that would not fit (never inside one).
+      // Near the cap, cut before a character that would not fit (never inside one). A CR
+      // that may be the first half of a CRLF is let past the cap: the LF then removes it.
       if (o - lineStart > MAX_LINE_BYTES - 4 && (b & 0xc0) !== 0x80) {
         const size = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-        if (o - lineStart + size > MAX_LINE_BYTES) {
+        const maybeCrlf = b === 13 && o - lineStart <= MAX_LINE_BYTES && (i + 1 < input.length ? input[i + 1] === 10 : !end);
+        if (o - lineStart + size > MAX_LINE_BYTES && !maybeCrlf) {
+          // A CR let past the cap that was not followed by LF moves to the next line.
+          const carried = o - lineStart > MAX_LINE_BYTES;
+          if (carried) o--;
           ends.push(o);
           out[o++] = 10;
           lineStart = o;
+          if (carried) out[o++] = 13;
         }
       }
       out[o++] = b;
     }
     if (end && o > lineStart) {
+      if (o - lineStart > MAX_LINE_BYTES) {
+        // The stream ended on a CR let past the cap: it is a line of its own.
+        ends.push(o - 1);
+        out[o] = 13;
+        out[o - 1] = 10;
+        o++;
+        lineStart = o - 1;
+      }
       ends.push(o);
       out[o++] = 10;
       lineStart = o;

@@ -33,20 +33,27 @@ const STREAM_OF_TAG: Record<string, LogStream> = { out: LogStream.STDOUT, err: L
 const SEED_BYTES = 256 * 1024;
 
 const encoder = new TextEncoder();
-/** Where the file's lines are assembled: reused by every write (they are synchronous), so a busy log allocates nothing per read. */
-let fileScratch = new Uint8Array(64 * 1024);
+/**
+ * Where the file's lines are assembled: one buffer reused by every write
+ * (they are synchronous), so a busy log allocates nothing per read. A batch
+ * that does not fit goes out in several writes; the buffer never grows (a
+ * line with its prefix is at most 16 KiB + 29 bytes).
+ */
+const FILE_SCRATCH = new Uint8Array(64 * 1024);
 
-/** `lines` in the file's format, each behind `prefix` (a view of the scratch buffer, valid until the next call). */
-function withPrefix(prefix: Uint8Array, lines: Lines): Uint8Array {
+/** Append `lines` to `file` in its format, each behind `prefix`. */
+function writeWithPrefix(file: RotatingLogFile, prefix: Uint8Array, lines: Lines): void {
   const { bytes, ends } = lines;
-  const size = bytes.length + ends.length * prefix.length;
-  if (size > fileScratch.length) fileScratch = new Uint8Array(Math.max(size, fileScratch.length * 2));
-  const out = fileScratch;
+  const out = FILE_SCRATCH;
   let o = 0;
   let start = 0;
   for (let l = 0; l < ends.length; l++) {
-    for (let k = 0; k < prefix.length; k++) out[o++] = prefix[k]!;
     const stop = ends[l]! + 1; // with its "\n"
+    if (o + prefix.length + stop - start > out.length) {
+      file.write(out.subarray(0, o));
+      o = 0;
+    }
+    for (let k = 0; k < prefix.length; k++) out[o++] = prefix[k]!;
     if (stop - start > 64) {
       out.set(bytes.subarray(start, stop), o);
       o += stop - start;
@@ -55,7 +62,7 @@ function withPrefix(prefix: Uint8Array, lines: Lines): Uint8Array {
     }
     start = stop;
   }
-  return out.subarray(0, o);
+  file.write(out.subarray(0, o));
 }
 
 /**
@@ -154,7 +161,7 @@ export class ServiceLog {
     const batch: LogBatch = { service: this.service, stream, timeUnixMs: Date.now(), bytes: lines.bytes, ends: lines.ends };
     this.keep(batch);
     const prefix = encoder.encode(`${new Date(batch.timeUnixMs).toISOString()} ${TAGS[stream]} `);
-    this.file.write(withPrefix(prefix, batch));
+    writeWithPrefix(this.file, prefix, batch);
     for (const listener of this.listeners.keys()) listener(batch);
   }
 
