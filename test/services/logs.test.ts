@@ -36,24 +36,29 @@ describe("service logs", () => {
     stalled.write(encodeRequestFrame({ id: 7, kind: { case: "serviceLogs", value: { name: "chatty", follow: true } } }));
     stalled.pause();
 
-    const client = d.client();
-    const stream = client.logs("chatty", { lines: 1, follow: true });
-    let expected = 0;
-    let outOfOrder = "";
-    let sawDone = false;
-    const first = await stream.next(); // the backlog: the follower is registered
-    expect(first.done).toBe(false);
-    const following = (async () => {
-      for await (const line of stream as AsyncIterable<LogLine>) {
-        if (line.stream !== LogStream.STDOUT) continue;
-        if (line.text === "done") {
-          sawDone = true;
-          break;
-        }
-        if (line.text !== `line ${expected}` && !outOfOrder) outOfOrder = `expected line ${expected}, got ${line.text}`;
-        expected++;
-      }
-    })();
+    // Two live followers on two connections, under different request ids: each must see every line in order.
+    const clients = [d.client(), d.client()];
+    await clients[1]!.ping(); // its follow gets request id 2, the other's 1
+    const followers = await Promise.all(
+      clients.map(async (client) => {
+        const stream = client.logs("chatty", { lines: 1, follow: true });
+        const seen = { expected: 0, outOfOrder: "", sawDone: false };
+        const first = await stream.next(); // the backlog: the follower is registered
+        expect(first.done).toBe(false);
+        const following = (async () => {
+          for await (const line of stream as AsyncIterable<LogLine>) {
+            if (line.stream !== LogStream.STDOUT) continue;
+            if (line.text === "done") {
+              seen.sawDone = true;
+              break;
+            }
+            if (line.text !== `line ${seen.expected}` && !seen.outOfOrder) seen.outOfOrder = `expected line ${seen.expected}, got ${line.text}`;
+            seen.expected++;
+          }
+        })();
+        return { seen, following };
+      }),
+    );
 
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssKiB(daemonPid))), 100);
@@ -61,16 +66,14 @@ describe("service logs", () => {
     writeFileSync(go, "");
     try {
       await waitFor(() => existsSync(report), 15_000, "the chatty service to finish");
-      await Promise.race([following, Bun.sleep(15_000)]);
+      await Promise.race([Promise.all(followers.map((f) => f.following)), Bun.sleep(15_000)]);
     } finally {
       clearInterval(sampler);
-      client.close();
+      for (const client of clients) client.close();
     }
     const ranMs = Number(readFileSync(report, "utf8"));
     expect(ranMs).toBeLessThan(4_000); // 3 s of output, not slowed down by the pipe or the followers
-    expect(outOfOrder).toBe("");
-    expect(expected).toBe(300_000);
-    expect(sawDone).toBe(true);
+    for (const { seen } of followers) expect(seen).toEqual({ expected: 300_000, outOfOrder: "", sawDone: true });
     if (process.env.ADI_TEST_VERBOSE) console.log({ ranMs, baseRss, peakRss });
     expect(peakRss - baseRss).toBeLessThan(100 * 1024);
 
