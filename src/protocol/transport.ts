@@ -5,7 +5,8 @@ import { AdiError, ErrorCode } from "../errors.ts";
  * Where the daemon listens, per platform (DESIGN §3, §4). Pure functions of
  * (env, platform, home) so the client, the daemon and the tests agree, and so
  * the Windows and macOS choices can be unit-tested on Linux. Imports nothing
- * but node:path: the client library uses this.
+ * but node:path (and node:os, lazily, in clientSocketPath): the client
+ * library uses this.
  */
 
 export type Env = Record<string, string | undefined>;

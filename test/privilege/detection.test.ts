@@ -2,6 +2,7 @@
 // what depends on it waits, `status` never waits long, and a detection that fails
 // refuses to run anything rather than running it as the daemon's own user.
 import { afterEach, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { resolvePaths } from "../../src/config.ts";
 import type { Caller } from "../../src/daemon/caller.ts";
 import { preparePaths } from "../../src/daemon/instance.ts";
@@ -10,7 +11,7 @@ import { setupPrivilege } from "../../src/daemon/privilege/index.ts";
 import type { IsolationPlan } from "../../src/daemon/privilege/isolation.ts";
 import type { Call } from "../../src/daemon/router.ts";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
-import { createRun } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
+import { createRun, createSudoRun } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { sleep, tempHome } from "../helpers/env.ts";
 
 const cleanups: (() => void)[] = [];
@@ -25,7 +26,7 @@ function setup(detect: () => Promise<IsolationPlan>) {
   preparePaths(paths);
   const warnings = new Set<string>();
   const priv = setupPrivilege({ paths, logger: createLogger(null, "info"), warnings, findBySession: () => undefined, detect, statusWaitMs: 100 });
-  return { priv, warnings };
+  return { priv, warnings, paths };
 }
 
 const admin: Caller = { role: "admin", uid: 0, gid: 0, pid: 1 };
@@ -34,20 +35,38 @@ const runTrue = async (priv: ReturnType<typeof setup>["priv"]) =>
 
 const off: IsolationPlan = { enabled: false, reason: "test: off", run: { prefix: [], user: "me" }, sudo: null, sudoReason: "off", serviceUser: null, warnings: [] };
 
-test("a detection that fails refuses run and plugin services, and status says why", async () => {
-  const { priv, warnings } = setup(() => Promise.reject(new Error("boom")));
+test("a detection that fails refuses run and plugin services, denies and audits sudo_run, and status says why", async () => {
+  const { priv, warnings, paths } = setup(() => Promise.reject(new Error("boom")));
   await priv.detect();
   const state = await priv.isolation();
   expect(state.enabled).toBe(false);
   expect(state.reason).toContain("isolation detection failed (boom)");
   expect([...warnings].some((w) => w.includes("boom"))).toBe(true);
   expect(() => priv.runAs({ plugin: "p" })).toThrow(/isolation detection failed/);
+  expect(priv.runAs({})).toBeNull(); // the owner's own services run as the owner, as in every mode
   const error = await runTrue(priv).then(
     () => null,
     (err: unknown) => err,
   );
   expect(error).toBeInstanceOf(AdiError);
-  expect((error as AdiError).code).toBe(ErrorCode.UNAVAILABLE);
+  expect((error as AdiError).code).toBe(ErrorCode.FAILED_PRECONDITION);
+  const sudo = await priv.methods.sudoRun!.handle({
+    id: 2,
+    caller: { role: "plugin", uid: 1000, gid: 1000, pid: 2, plugin: "p", service: "p" },
+    conn: null,
+    request: createSudoRun({ command: "id", args: [], reason: "test" }),
+  } as unknown as Call<"sudoRun">);
+  expect(sudo?.case).toBe("sudoDenied");
+  expect(JSON.stringify(sudo?.value)).toContain("isolation detection failed (boom)");
+  const audit = readFileSync(paths.auditLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(audit.at(-1)).toMatchObject({ decision: "denied", plugin: "p" });
+  expect(audit.at(-1).deny_reason).toContain("isolation detection failed (boom)");
+});
+
+test("a detection that rejects with no Error at all is still a refusal, never stuck", async () => {
+  const { priv } = setup(() => Promise.reject(undefined));
+  await priv.detect();
+  expect((await priv.isolation()).reason).toContain("isolation detection failed (undefined)");
 });
 
 test("while detection runs, status answers after a short wait and run waits for the answer", async () => {

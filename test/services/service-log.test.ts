@@ -91,13 +91,20 @@ describe("service log", () => {
     expect(file.every((l, i) => /^\d{4}-\d\d-\d\dT[\d:.]+Z out /.test(l) && l.endsWith(` ${lines[i]}`))).toBe(true);
   });
 
-  test("empty lines and CRLF survive a daemon restart (the ring refilled from the file)", async () => {
+  test("empty lines, CRLF and a CR inside a line survive a daemon restart (the ring refilled from the file)", async () => {
     const path = join(tmp(), "svc.log");
     const log = new ServiceLog("svc", path, { maxBytes: 1 << 20, files: 2 }, () => {});
-    await log.drain(streamOf([bytes("a\r\n\n"), bytes("\nb\n")]), LogStream.STDOUT);
+    await log.drain(streamOf([bytes("a\r\n\n"), bytes("\nb\n10%\r20%\n")]), LogStream.STDOUT);
     await log.drain(streamOf([bytes("\n")]), LogStream.STDERR);
     const before = log.tail(10).map((l) => [l.stream, l.text]);
-    expect(before).toEqual([[LogStream.STDOUT, "a"], [LogStream.STDOUT, ""], [LogStream.STDOUT, ""], [LogStream.STDOUT, "b"], [LogStream.STDERR, ""]]);
+    expect(before).toEqual([
+      [LogStream.STDOUT, "a"],
+      [LogStream.STDOUT, ""],
+      [LogStream.STDOUT, ""],
+      [LogStream.STDOUT, "b"],
+      [LogStream.STDOUT, "10%\r20%"],
+      [LogStream.STDERR, ""],
+    ]);
     log.close("done");
     expect(new ServiceLog("svc", path, { maxBytes: 1 << 20, files: 2 }, () => {}).tail(10).map((l) => [l.stream, l.text])).toEqual(before);
   });

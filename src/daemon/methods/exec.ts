@@ -78,8 +78,9 @@ export function execMethods(deps: ExecDeps): Methods {
       async handle({ request, caller }) {
         checkArgs(request.args);
         const path = resolveRunCommand(request.command);
-        const { run } = await deps.plan;
-        const result = await limited(caller, () => spawnAs(run, [path, ...request.args], request.timeoutMs));
+        const plan = await deps.plan;
+        if (plan.refused) throw new AdiError(ErrorCode.FAILED_PRECONDITION, plan.refused);
+        const result = await limited(caller, () => spawnAs(plan.run, [path, ...request.args], request.timeoutMs));
         logger.debug("run", { pid: caller.pid, plugin: caller.plugin, command: path, exit: result.exitCode });
         return { case: "commandResult", value: result };
       },

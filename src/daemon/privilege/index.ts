@@ -1,5 +1,4 @@
 import type { AdiPaths } from "../../config.ts";
-import { AdiError, ErrorCode } from "../../errors.ts";
 import type { IdentifyPeer } from "../caller.ts";
 import type { IsolationState } from "../context.ts";
 import type { Logger } from "../logger.ts";
@@ -8,7 +7,7 @@ import type { Methods } from "../router.ts";
 import { readApprovals } from "./approvals.ts";
 import { createAuditLog } from "./audit.ts";
 import { identifyPeers, type FindBySession } from "./identify.ts";
-import { detectIsolation, type IsolationPlan } from "./isolation.ts";
+import { detectIsolation, isolationRefused, type IsolationPlan } from "./isolation.ts";
 import { installedManifestSha } from "./manifest-sha.ts";
 import { shareWithServiceUser } from "./socket-access.ts";
 
@@ -47,31 +46,23 @@ export function setupPrivilege(opts: {
   const { paths, logger, warnings } = opts;
   const ownerUid = process.getuid?.() ?? 0;
   let known: IsolationPlan | null = null;
-  let failure: string | null = null;
   let begin!: () => void;
   const plan = new Promise<void>((r) => (begin = r))
     .then(() => (opts.detect ?? detectIsolation)(paths, ownerUid))
-    .then(
-      (p) => {
-        known = p;
-        for (const w of p.warnings) warnings.add(w);
-        logger.info("isolation", { enabled: p.enabled, reason: p.reason });
-        return p;
-      },
-      (err: Error) => {
-        // Deny by default: not knowing who to run things as, the daemon runs nothing.
-        failure = `isolation detection failed (${err.message}): run, sudo_run and plugin services are refused; restart the daemon`;
-        logger.error("isolation detection failed", { error: err.message });
-        warnings.add(failure);
-        throw new AdiError(ErrorCode.UNAVAILABLE, failure);
-      },
-    );
-  plan.catch(() => {}); // each user of `plan` handles the failure
-  const ready = plan.then(
-    () => {},
-    () => {},
-  );
-  const state = (): IsolationState | null => (known ? { enabled: known.enabled, reason: known.reason } : failure ? { enabled: false, reason: failure } : null);
+    .catch((err: unknown) => {
+      const refused = isolationRefused(err, ownerUid);
+      logger.error("isolation detection failed", { error: refused.reason });
+      return refused;
+    })
+    .then((p) => {
+      known = p;
+      for (const w of p.warnings) warnings.add(w);
+      if (p.refused) warnings.add(p.refused);
+      logger.info("isolation", { enabled: p.enabled, reason: p.reason });
+      return p;
+    });
+  const ready = plan.then(() => {});
+  const state = (): IsolationState | null => (known ? { enabled: known.enabled, reason: known.reason } : null);
   // Modes are widened only when a plugin service actually runs as ADI_USER: until then ADI_HOME
   // stays 0700 and the socket 0600, as for any daemon.
   let shared = false;
@@ -115,9 +106,10 @@ export function setupPrivilege(opts: {
       return shared ? 0o111 : 0o177;
     },
     runAs(service) {
-      if (failure) throw new Error(failure);
+      if (!service.plugin) return null; // the owner's services run as the owner in every mode
       if (!known) throw new Error("isolation is still being detected");
-      if (!service.plugin || !known.serviceUser) return null;
+      if (known.refused) throw new Error(known.refused);
+      if (!known.serviceUser) return null;
       share();
       return known.serviceUser;
     },

@@ -28,6 +28,18 @@ export interface IsolationPlan {
   serviceUser: { uid: number; gid: number } | null;
   /** Problems worth showing in `status`. */
   warnings: string[];
+  /** Set when detection failed: who to run things as is unknown, so run and plugin services are refused with this reason. */
+  refused?: string;
+}
+
+/**
+ * Detection itself failed. Deny by default: run and plugin services are
+ * refused, sudo_run is denied (and audited) with the reason; the owner's own
+ * services still run, as they do in every mode.
+ */
+export function isolationRefused(error: unknown, daemonUid: number): IsolationPlan {
+  const why = `isolation detection failed (${String((error as Error)?.message ?? error)}): run, sudo_run and plugin services are refused; restart the daemon`;
+  return { ...isolationOff(why, daemonUid), sudoReason: why, refused: why };
 }
 
 /** No isolation: run executes as the daemon's own user and sudo_run is unavailable. */

@@ -3,7 +3,10 @@ import { isUtf8 } from "node:buffer";
 /** Longer lines are cut into pieces of at most this many bytes, between characters (never buffered without bound). */
 export const MAX_LINE_BYTES = 16 * 1024;
 
-/** Complete lines: valid UTF-8, each line followed by one "\n" (no CR before it, at most MAX_LINE_BYTES). */
+/**
+ * Complete lines: valid UTF-8, each followed by one "\n", at most
+ * MAX_LINE_BYTES. The CR of a CRLF is removed; any other CR is text.
+ */
 export interface Lines {
   bytes: Uint8Array;
   /** The index in `bytes` of each line's "\n" (= where its text ends). */
@@ -68,7 +71,8 @@ export class LineAssembler {
     }
     // Room for every byte, a "\n" per cut, and the last line's "\n" at the end.
     const out = new Uint8Array(input.length + Math.ceil(input.length / (MAX_LINE_BYTES - 4)) + 2);
-    out.set(input.subarray(0, from), 0); // the partial's scanned bytes: no newline in them, within the cap
+    // The partial's scanned bytes: no newline in them, within the cap (or one over it: a CR that may start a CRLF).
+    out.set(input.subarray(0, from), 0);
     const ends: number[] = [];
     let o = from;
     let lineStart = 0;

@@ -27,7 +27,7 @@ const TAGS: Record<LogStream, string> = {
 };
 
 /** The file's line format: `<ISO time> <out|err|adi> <text>`. */
-const FILE_LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (out|err|adi) (.*)$/;
+const FILE_LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (out|err|adi) ([^\n]*)$/; // the text may hold a CR (progress output)
 const STREAM_OF_TAG: Record<string, LogStream> = { out: LogStream.STDOUT, err: LogStream.STDERR, adi: LogStream.SYSTEM };
 /** How much of the file's end is read at start to fill the ring. */
 const SEED_BYTES = 256 * 1024;
