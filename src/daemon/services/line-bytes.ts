@@ -14,6 +14,14 @@ export interface Lines {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * Where lines are assembled, shared by every assembler (push is synchronous
+ * and hands out copies): one copy of a read per read, not three fresh
+ * buffers that a flood turns into GC-driven RSS swings. Reads that need more
+ * than SCRATCH_MAX get a buffer of their own.
+ */
+const SCRATCH_MAX = 256 * 1024;
+let scratch = new Uint8Array(64 * 1024);
 // Not fatal: an invalid sequence becomes U+FFFD. ignoreBOM: a U+FEFF the service printed is text like any other.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
@@ -57,26 +65,25 @@ export class LineAssembler {
   /** The lines `chunk` completes, or null; `end`: the stream is over and an unfinished line counts as a line. */
   push(chunk: Uint8Array, end = false): Lines | null {
     const old = this.partial;
-    let input = old.length === 0 ? chunk : chunk.length === 0 ? old : concat(old, chunk);
-    // Validate what is new, plus the partial's held-back bytes that the new ones may finish.
-    const from = old.length - unfinishedTail(old);
+    // The partial's bytes up to `kept` are scanned already; a held-back character is scanned again
+    // with the new bytes (a copy of the chunk only then: when a character straddles two reads).
+    const kept = old.length - unfinishedTail(old);
+    let input = kept === old.length ? chunk : concat(old.subarray(kept), chunk);
     const whole = input.length - (end ? 0 : unfinishedTail(input));
-    if (whole > from && !isUtf8(input.subarray(from, whole))) {
-      const repaired = encoder.encode(decoder.decode(input.subarray(from, whole)));
-      const fixed = new Uint8Array(from + repaired.length + input.length - whole);
-      fixed.set(input.subarray(0, from), 0);
-      fixed.set(repaired, from);
-      fixed.set(input.subarray(whole), from + repaired.length);
-      input = fixed;
+    if (whole > 0 && !isUtf8(input.subarray(0, whole))) {
+      const repaired = encoder.encode(decoder.decode(input.subarray(0, whole)));
+      input = whole === input.length ? repaired : concat(repaired, input.subarray(whole));
     }
     // Room for every byte, a "\n" per cut, and the last line's "\n" at the end.
-    const out = new Uint8Array(input.length + Math.ceil(input.length / (MAX_LINE_BYTES - 4)) + 2);
+    const total = kept + input.length;
+    const need = total + Math.ceil(total / (MAX_LINE_BYTES - 4)) + 2;
+    const out = need <= scratch.length ? scratch : need > SCRATCH_MAX ? new Uint8Array(need) : (scratch = new Uint8Array(need));
     // The partial's scanned bytes: no newline in them, within the cap (or one over it: a CR that may start a CRLF).
-    out.set(input.subarray(0, from), 0);
+    out.set(old.subarray(0, kept), 0);
     const ends: number[] = [];
-    let o = from;
+    let o = kept;
     let lineStart = 0;
-    for (let i = from; i < input.length; i++) {
+    for (let i = 0; i < input.length; i++) {
       const b = input[i]!;
       if (b === 10) {
         if (o > lineStart && out[o - 1] === 13) o--; // CRLF
@@ -117,8 +124,9 @@ export class LineAssembler {
     }
     this.partial = o > lineStart ? out.slice(lineStart, o) : EMPTY;
     if (ends.length === 0) return null;
-    // The ring keeps these bytes: do not let a few short lines pin a large buffer.
-    const bytes = lineStart * 2 < out.length ? out.slice(0, lineStart) : out.subarray(0, lineStart);
+    // The lines are the caller's to keep (the ring does): a copy out of the scratch buffer, or of a
+    // one-off buffer that they would leave mostly unused.
+    const bytes = out !== scratch && lineStart * 2 >= out.length ? out.subarray(0, lineStart) : out.slice(0, lineStart);
     return { bytes, ends };
   }
 }

@@ -29,6 +29,8 @@ const TAGS: Record<LogStream, string> = {
 /** The file's line format: `<ISO time> <out|err|adi> <text>`. */
 const FILE_LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (out|err|adi) ([^\n]*)$/; // the text may hold a CR (progress output)
 const STREAM_OF_TAG: Record<string, LogStream> = { out: LogStream.STDOUT, err: LogStream.STDERR, adi: LogStream.SYSTEM };
+/** How many bytes a log reads in a row before it lets the event loop serve requests. */
+const YIELD_EVERY_BYTES = 256 * 1024;
 /** How much of the file's end is read at start to fill the ring. */
 const SEED_BYTES = 256 * 1024;
 
@@ -137,12 +139,21 @@ export class ServiceLog {
   async drain(stream: ReadableStream<Uint8Array>, kind: typeof LogStream.STDOUT | typeof LogStream.STDERR): Promise<void> {
     const assembler = new LineAssembler();
     const reader = stream.getReader();
+    let sinceYield = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         const lines = assembler.push(done ? new Uint8Array(0) : value, done);
         if (lines) this.append(kind, lines);
         if (done) return;
+        // While the pipe always has data (a flood), each read resolves at once and this loop
+        // would never let the event loop run: requests waited 0.1–1.3 s behind `yes`. Every
+        // YIELD_EVERY_BYTES it steps aside; a service that writes in bursts rarely reaches that.
+        sinceYield += value.length;
+        if (sinceYield >= YIELD_EVERY_BYTES) {
+          sinceYield = 0;
+          await new Promise<void>((r) => setImmediate(r));
+        }
       }
     } catch {
       // The pipe broke: nothing more to read.
