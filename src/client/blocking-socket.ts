@@ -80,9 +80,7 @@ export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[
   try {
     // A unix socket connects at once or fails at once (EAGAIN: its queue is full): nothing to wait for.
     if (c.connect(fd, ptr(addr), addr.length) !== 0) throw connectError(socketPath, c.errno());
-    const frames = requests.map((kind, i) => encodeRequestFrame({ id: i + 1, kind }));
-    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    frames.reduce((at, f) => (out.set(f, at), at + f.length), 0);
+    const out = Buffer.concat(requests.map((kind, i) => encodeRequestFrame({ id: i + 1, kind })));
     for (let sent = 0; sent < out.length; ) {
       const n = Number(c.send(fd, ptr(out, sent), out.length - sent, MSG_NOSIGNAL));
       const e = n < 0 ? c.errno() : 0;

@@ -1,7 +1,15 @@
 import { ServiceState, type ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
+import type { Color } from "../output.ts";
 
 export function stateName(state: ServiceState): string {
   return (ServiceState[state] ?? "unspecified").toLowerCase();
+}
+
+const STATE_COLORS: Record<string, Color> = { running: "green", failed: "red", backoff: "yellow", starting: "cyan", stopping: "cyan" };
+
+/** A state's colour by its name (stateName): docs/cli.md "Colour"; stopped and the rest are gray. */
+export function stateColor(name: string): Color {
+  return STATE_COLORS[name] ?? "gray";
 }
 
 /** The `--json` shape of a service (DESIGN §5). */

@@ -1,17 +1,8 @@
 // The body of `adi daemon services`; services.ts declares the command.
 import { ServiceState } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
-import { serviceJson, stateName } from "./format.ts";
+import { formatDuration, out, paint, printJson, table } from "../output.ts";
+import { serviceJson, stateColor, stateName } from "./format.ts";
 import { servicesStartingDaemon } from "./quick-query.ts";
-
-const stateColor: Partial<Record<ServiceState, Color>> = {
-  [ServiceState.RUNNING]: "green",
-  [ServiceState.FAILED]: "red",
-  [ServiceState.BACKOFF]: "yellow",
-  [ServiceState.STARTING]: "cyan",
-  [ServiceState.STOPPING]: "cyan",
-  [ServiceState.STOPPED]: "gray",
-};
 
 /** `adi daemon services [--json]`: no citty here, so the fast path (../fast-path.ts) can run it too. */
 export async function showServices(json: boolean): Promise<void> {
@@ -26,7 +17,7 @@ export async function showServices(json: boolean): Promise<void> {
   }
   const rows = list.map((s) => [
     s.name,
-    paint(1, stateColor[s.state] ?? "gray", stateName(s.state)),
+    paint(1, stateColor(stateName(s.state)), stateName(s.state)),
     s.pid ? String(s.pid) : "-",
     s.state === ServiceState.RUNNING ? formatDuration(s.uptimeSecs) : "-",
     String(s.restarts),

@@ -2,8 +2,8 @@
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { Exit, ExitWith } from "../exit.ts";
 import type { ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { formatDuration, out, paint, printJson, table, type Color } from "../output.ts";
-import { stateName } from "./format.ts";
+import { formatDuration, out, paint, printJson, table } from "../output.ts";
+import { stateColor, stateName } from "./format.ts";
 import { daemonSocketPath, statusAndServices } from "./quick-query.ts";
 
 const ORDER = ["running", "starting", "backoff", "stopping", "failed", "stopped"];
@@ -17,11 +17,9 @@ function byState(list: ServiceInfo[]): Record<string, number> {
   return ordered;
 }
 
-const stateColor: Record<string, Color> = { running: "green", failed: "red", backoff: "yellow", starting: "cyan", stopping: "cyan" };
-
 function servicesLine(list: ServiceInfo[]): string {
   if (list.length === 0) return "none";
-  const parts = Object.entries(byState(list)).map(([state, n]) => paint(1, stateColor[state] ?? "gray", `${n} ${state}`));
+  const parts = Object.entries(byState(list)).map(([state, n]) => paint(1, stateColor(state), `${n} ${state}`));
   return `${list.length} total: ${parts.join(", ")}`;
 }
 

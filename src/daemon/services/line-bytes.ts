@@ -26,13 +26,6 @@ let scratch = new Uint8Array(64 * 1024);
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 /** How many bytes at the end of `b` start a UTF-8 character that `b` does not finish (0–3). */
 function unfinishedTail(b: Uint8Array): number {
   const n = b.length;
@@ -68,11 +61,11 @@ export class LineAssembler {
     // The partial's bytes up to `kept` are scanned already; a held-back character is scanned again
     // with the new bytes (a copy of the chunk only then: when a character straddles two reads).
     const kept = old.length - unfinishedTail(old);
-    let input = kept === old.length ? chunk : concat(old.subarray(kept), chunk);
+    let input = kept === old.length ? chunk : Buffer.concat([old.subarray(kept), chunk]);
     const whole = input.length - (end ? 0 : unfinishedTail(input));
     if (whole > 0 && !isUtf8(input.subarray(0, whole))) {
       const repaired = encoder.encode(decoder.decode(input.subarray(0, whole)));
-      input = whole === input.length ? repaired : concat(repaired, input.subarray(whole));
+      input = whole === input.length ? repaired : Buffer.concat([repaired, input.subarray(whole)]);
     }
     // Room for every byte, a "\n" per cut, and the last line's "\n" at the end.
     const total = kept + input.length;
