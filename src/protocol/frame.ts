@@ -4,7 +4,11 @@ import { FRAME_HEADER_BYTES } from "./limits.ts";
 /** Prefix a payload with its u32 little-endian length. */
 export function encodeFrame(payload: Uint8Array): Uint8Array {
   const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  new DataView(frame.buffer).setUint32(0, payload.length, true);
+  const length = payload.length;
+  frame[0] = length & 0xff;
+  frame[1] = (length >>> 8) & 0xff;
+  frame[2] = (length >>> 16) & 0xff;
+  frame[3] = length >>> 24;
   frame.set(payload, FRAME_HEADER_BYTES);
   return frame;
 }
