@@ -1,6 +1,6 @@
-import { FFIType, ptr } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { isatty } from "../util/isatty.ts";
-import { bindLibc, EAGAIN, EINTR, EPIPE } from "../util/libc.ts";
+import { EAGAIN, EINTR, EPIPE, libc } from "../util/libc.ts";
 
 /*
  * Terminal output without touching `process.stdout` (PLATFORM-NOTES: it alone
@@ -9,16 +9,13 @@ import { bindLibc, EAGAIN, EINTR, EPIPE } from "../util/libc.ts";
  * never with NO_COLOR.
  */
 
-const bindWrite = () => bindLibc({ write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 } });
-let libc: ReturnType<typeof bindWrite> | undefined;
-
 /** write(2) as node:fs writeSync reports it: bytes written, or a thrown error with a `code`. */
 function writeSome(fd: number, bytes: Uint8Array, offset: number): number {
-  if (libc === undefined) libc = bindWrite();
-  if (!libc) return (require("node:fs") as typeof import("node:fs")).writeSync(fd, bytes, offset);
-  const n = Number(libc.write(fd, ptr(bytes, offset), bytes.length - offset));
+  const c = libc();
+  if (!c) return (require("node:fs") as typeof import("node:fs")).writeSync(fd, bytes, offset);
+  const n = Number(c.write(fd, ptr(bytes, offset), bytes.length - offset));
   if (n >= 0) return n;
-  const code = libc.errno();
+  const code = c.errno();
   throw Object.assign(new Error(`write failed (errno ${code})`), { code: code === EAGAIN || code === EINTR ? "EAGAIN" : code === EPIPE ? "EPIPE" : `errno ${code}` });
 }
 
@@ -73,7 +70,7 @@ export function paint(fd: number, color: Color, text: string): string {
 }
 
 export function stripColor(text: string): string {
-  return text.replace(/\x1b\[[0-9;]*m/g, "");
+  return text.includes("\x1b") ? text.replace(/\x1b\[[0-9;]*m/g, "") : text;
 }
 
 /** Visible width, ignoring colour escapes. */

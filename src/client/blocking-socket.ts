@@ -1,9 +1,9 @@
-import { FFIType, ptr } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import type { Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { decodeResponse, encodeRequestFrame, FrameDecoder, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
 import { socketAddress } from "../protocol/transport.ts";
-import { bindLibc, EAGAIN, EINTR } from "../util/libc.ts";
+import { EAGAIN, EINTR, libc } from "../util/libc.ts";
 import { connectionLostError, connectError } from "./connection.ts";
 
 /*
@@ -19,19 +19,6 @@ const AF_UNIX = 1;
 const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
 const POLLIN = 1;
 const POLLOUT = 4;
-/** No SIGPIPE when the daemon has gone; the error comes back as EPIPE instead. */
-const MSG_NOSIGNAL = 0x4000;
-
-const bind = () =>
-  bindLibc({
-    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
-    recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
-    poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
-    close: { args: [FFIType.i32], returns: FFIType.i32 },
-  });
-let libc: ReturnType<typeof bind> | undefined;
 
 /** struct sockaddr_un for a socketAddress() (`\0name`: an abstract socket); null when it does not fit its 108 bytes. */
 function sockaddr(address: string): Uint8Array | null {
@@ -57,8 +44,7 @@ export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[
   if (process.platform !== "linux") return undefined;
   const addr = sockaddr(socketAddress(socketPath)); // refuses what is no unix socket here (a named pipe), as DaemonClient does
   if (!addr) return undefined;
-  if (libc === undefined) libc = bind();
-  const c = libc;
+  const c = libc();
   if (!c) return undefined;
   const fd = c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0);
   if (fd < 0) return undefined;
@@ -82,7 +68,8 @@ export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[
     if (c.connect(fd, ptr(addr), addr.length) !== 0) throw connectError(socketPath, c.errno());
     const out = Buffer.concat(requests.map((kind, i) => encodeRequestFrame({ id: i + 1, kind })));
     for (let sent = 0; sent < out.length; ) {
-      const n = Number(c.send(fd, ptr(out, sent), out.length - sent, MSG_NOSIGNAL));
+      // write(2), not send(2): Bun ignores SIGPIPE, so a daemon that has gone is EPIPE here too (util/libc.ts).
+      const n = Number(c.write(fd, ptr(out, sent), out.length - sent));
       const e = n < 0 ? c.errno() : 0;
       if (n > 0) sent += n;
       else if (e !== EINTR && e !== EAGAIN) throw connectionLostError();
@@ -94,7 +81,7 @@ export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[
     const buf = new Uint8Array(64 * 1024);
     while (left > 0) {
       if (!ready(POLLIN)) throw timedOut(requests.find((_, i) => answers[i] === undefined)!.case!);
-      const n = Number(c.recv(fd, ptr(buf), buf.length, 0));
+      const n = Number(c.read(fd, ptr(buf), buf.length));
       const e = n < 0 ? c.errno() : 0;
       if (e === EINTR || e === EAGAIN) continue;
       if (n <= 0) throw connectionLostError();

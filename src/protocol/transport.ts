@@ -1,15 +1,30 @@
-import { posix, win32 } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
 
 /**
  * Where the daemon listens, per platform (DESIGN §3, §4). Pure functions of
  * (env, platform, home) so the client, the daemon and the tests agree, and so
- * the Windows and macOS choices can be unit-tested on Linux. Imports nothing
- * but node:path (and node:os, lazily, in clientSocketPath): the client
- * library uses this.
+ * the Windows and macOS choices can be unit-tested on Linux. Imports no
+ * node: module (node:os only lazily, in clientSocketPath): the client library
+ * and the CLI's fast path use this, and node:path alone costs the CLI ≈ 10
+ * GC blocks of start-up heap, enough to start JSC's block warm-up thread
+ * (bench/README.md).
  */
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * `dir` and `names` joined by `sep`, without the trailing separators `dir`
+ * was given with (`/` on both platforms, `\\` on Windows). Unlike path.join
+ * it does not resolve `.` or `..`: the kernel does that when the path is
+ * used, and the daemon and its clients both name the socket through this
+ * function, so they agree.
+ */
+function joinPath(sep: "/" | "\\", dir: string, ...names: string[]): string {
+  if (dir === "") return names.join(sep);
+  let end = dir.length;
+  while (end > 0 && (dir[end - 1] === sep || dir[end - 1] === "/")) end--;
+  return [dir.slice(0, end), ...names].join(sep);
+}
 
 /** The Windows named pipe the daemon listens on unless ADI_DAEMON_SOCKET says otherwise. */
 export const WINDOWS_PIPE = "\\\\.\\pipe\\adi-daemon";
@@ -21,10 +36,10 @@ export const WINDOWS_PIPE = "\\\\.\\pipe\\adi-daemon";
  */
 export function defaultAdiHome(env: Env, platform: NodeJS.Platform, home: string): string {
   if (platform === "win32") {
-    const local = env.LOCALAPPDATA || win32.join(home, "AppData", "Local");
-    return win32.join(local, "adi");
+    const local = env.LOCALAPPDATA || joinPath("\\", home, "AppData", "Local");
+    return joinPath("\\", local, "adi");
   }
-  return posix.join(env.XDG_DATA_HOME || posix.join(home, ".local", "share"), "adi");
+  return joinPath("/", env.XDG_DATA_HOME || joinPath("/", home, ".local", "share"), "adi");
 }
 
 /** ADI_HOME: the variable, else the platform default. */
@@ -39,7 +54,7 @@ export function adiHome(env: Env, platform: NodeJS.Platform, home: string): stri
 export function defaultSocketPath(env: Env, platform: NodeJS.Platform, home: string): string {
   if (env.ADI_DAEMON_SOCKET) return env.ADI_DAEMON_SOCKET;
   if (platform === "win32") return WINDOWS_PIPE;
-  return posix.join(adiHome(env, platform, home), "daemon.sock");
+  return joinPath("/", adiHome(env, platform, home), "daemon.sock");
 }
 
 /**
@@ -59,7 +74,9 @@ export function isAbstractSocket(socket: string): boolean {
 
 /** A Windows named pipe path (`\\.\pipe\NAME` or `//./pipe/NAME`). */
 export function isNamedPipe(socket: string): boolean {
-  return /^[\\/]{2}[.?][\\/]pipe[\\/]./i.test(socket);
+  // The first two characters rule out nearly every socket path before the regex (≈ 0.3 ms to compile in the CLI).
+  const slash = (c: string | undefined) => c === "/" || c === "\\";
+  return slash(socket[0]) && slash(socket[1]) && /^[\\/]{2}[.?][\\/]pipe[\\/]./i.test(socket);
 }
 
 /**

@@ -1,5 +1,4 @@
-import { FFIType } from "bun:ffi";
-import { bindLibc } from "./libc.ts";
+import { libc } from "./libc.ts";
 
 /**
  * isatty(3) without `node:tty`: importing that module loads Bun's node:net
@@ -7,17 +6,14 @@ import { bindLibc } from "./libc.ts";
  * libc's own isatty through FFI where there is a libc to bind; node:tty
  * elsewhere (Windows).
  */
-const bindIsatty = () => bindLibc({ isatty: { args: [FFIType.i32], returns: FFIType.i32 } });
-let libc: ReturnType<typeof bindIsatty> | undefined;
-
 /** Whether fd is a terminal (asked once per fd: every paint() asks). */
 const known = new Map<number, boolean>();
 
 export function isatty(fd: number): boolean {
   let tty = known.get(fd);
   if (tty === undefined) {
-    if (libc === undefined) libc = bindIsatty();
-    tty = libc ? libc.isatty(fd) === 1 : (require("node:tty") as typeof import("node:tty")).isatty(fd);
+    const c = libc();
+    tty = c ? c.isatty(fd) === 1 : (require("node:tty") as typeof import("node:tty")).isatty(fd);
     known.set(fd, tty);
   }
   return tty;

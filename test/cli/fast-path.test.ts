@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { TestDaemon, type CliResult } from "../helpers/daemon.ts";
 import { ADI_BIN, BUN, waitFor } from "../helpers/env.ts";
+import { ONE_SHOT_JIT_POLICY } from "../../src/cli/fast-path.ts";
 
 const d = new TestDaemon();
 const CITTY_ONLY = join(import.meta.dir, "fixtures", "citty-only.ts");
@@ -90,6 +91,21 @@ describe("fast path", () => {
     const typo = await d.cli(["daemon", "run", "--backgroud"]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain("unknown option --backgroud");
+  });
+
+  test("status and services run with JIT tier-up held back; what they do not take leaves the policy alone", async () => {
+    const fixture = join(import.meta.dir, "fixtures", "jit-policy.ts");
+    const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
+    const run = async (args: string[]) => {
+      const proc = Bun.spawn([BUN, fixture, ...args], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      const stderr = await new Response(proc.stderr).text();
+      expect(await proc.exited).toBe(0);
+      return JSON.parse(stderr.trim().split("\n").pop()!);
+    };
+    expect(await run(["daemon", "status", "--json"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    expect(await run(["daemon", "run", "--backgroud"])).toEqual({ code: null, calls: [] });
+    expect(await run(["daemon", "toString"])).toEqual({ code: null, calls: [] });
+    expect(ONE_SHOT_JIT_POLICY).toBeGreaterThan(1);
   });
 
   test("a word that is an Object property is not a fast-path command", async () => {

@@ -60,6 +60,14 @@ describe("Linux", () => {
     expect(resolvePaths({ ADI_HOME: "/srv/adi" }, "linux", "/home/ann").socket).toBe("/srv/adi/daemon.sock");
   });
 
+  test("separators the variables end with are not doubled; the root directory is a home like any other", () => {
+    expect(resolvePaths({ ADI_HOME: "/srv/adi/" }, "linux", "/home/ann").socket).toBe("/srv/adi/daemon.sock");
+    expect(resolvePaths({ XDG_DATA_HOME: "/data//" }, "linux", "/home/ann").socket).toBe("/data/adi/daemon.sock");
+    expect(resolvePaths({}, "linux", "/").socket).toBe("/.local/share/adi/daemon.sock");
+    expect(resolvePaths({}, "win32", "C:\\").home).toBe("C:\\AppData\\Local\\adi");
+    expect(resolvePaths({ LOCALAPPDATA: "D:/data/" }, "win32", "C:\\Users\\ann").home).toBe("D:/data\\adi");
+  });
+
   test("@name is the abstract socket \\0name; a pipe name is refused", () => {
     expect(socketAddress("@adi-test", "linux")).toBe("\0adi-test");
     expect(socketAddress("/run/adi.sock", "linux")).toBe("/run/adi.sock");
