@@ -37,7 +37,7 @@ export async function runFastPath(argv: string[]): Promise<number | undefined> {
   const flagged = argv.length === 3 && argv[2] === command.flag;
   if (argv.length !== 2 && !flagged) return undefined;
   // A one-shot command ends before the JIT pays off: at the normal tier-up thresholds JSC spends
-  // 2–5 ms of a ≈ 30 ms run compiling code that then runs once (bench/README.md). The daemon
+  // 2–4 ms of a ≈ 30 ms run compiling code that then runs once (bench/README.md). The daemon
   // (`run`) is long-lived and keeps the normal thresholds.
   if (command.oneShot) Bun.unsafe.setJITPolicy(ONE_SHOT_JIT_POLICY);
   try {

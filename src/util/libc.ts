@@ -7,11 +7,11 @@ import { dlopen, FFIType, read } from "bun:ffi";
  * macOS; null where there is none to bind (Windows, a musl system), and
  * callers then use node: modules.
  *
- * Every symbol the CLI calls is bound in one dlopen, once, and no more
- * symbols than it needs: TinyCC compiles a trampoline per symbol, ≈ 0.25 ms
- * each, plus ≈ 0.8 ms per dlopen (bench/README.md). So the socket is read
- * and written with read(2)/write(2), not recv/send: Bun ignores SIGPIPE, so
- * writing to a peer that has gone fails with EPIPE either way.
+ * Every symbol the CLI calls is bound in one dlopen, once: each dlopen has
+ * TinyCC compile trampolines, ≈ 0.5–1 ms (bench/README.md). The socket is
+ * read and written with read(2)/write(2), which output needs anyway, not
+ * recv/send: Bun ignores SIGPIPE, so writing to a peer that has gone fails
+ * with EPIPE either way.
  */
 const LIBC = process.platform === "linux" ? "libc.so.6" : process.platform === "darwin" ? "libSystem.B.dylib" : null;
 const ERRNO = process.platform === "darwin" ? "__error" : "__errno_location";
