@@ -44,7 +44,8 @@ const SCALARS: Partial<Record<ScalarType, ScalarCode>> = {
   [ScalarType.UINT32]: { wire: Wire.Varint, read: "r.uint32()", write: "uint32", zero: "0", nonZero: "v !== 0", tsType: "number" },
   [ScalarType.INT32]: { wire: Wire.Varint, read: "r.int32()", write: "int32", zero: "0", nonZero: "v !== 0", tsType: "number" },
   [ScalarType.BOOL]: { wire: Wire.Varint, read: "r.bool()", write: "bool", zero: "false", nonZero: "v", tsType: "boolean" },
-  [ScalarType.DOUBLE]: { wire: Wire.Bit64, read: "r.double()", write: "double", zero: "0", nonZero: "v !== 0", tsType: "number" },
+  // -0 is not the zero value: protobuf-es writes it (Object.is), so the bytes agree.
+  [ScalarType.DOUBLE]: { wire: Wire.Bit64, read: "r.double()", write: "double", zero: "0", nonZero: "!Object.is(v, 0)", tsType: "number" },
 };
 const ENUM: ScalarCode = { wire: Wire.Varint, read: "r.int32()", write: "int32", zero: "0", nonZero: "v !== 0", tsType: "number" };
 

@@ -104,7 +104,7 @@ function encodeBatchLines(id: number, shared: Uint8Array, batch: LineBatch, from
 /** The LogLine fields every line of the batch shares: service, stream, time. */
 function sharedFields(batch: LineBatch): Uint8Array {
   const service = encoder.encode(batch.service);
-  const shared = new Uint8Array(fieldSize(service.length) + (batch.stream !== 0 ? 1 + varintSize(batch.stream) : 0) + (batch.timeUnixMs !== 0 ? 9 : 0));
+  const shared = new Uint8Array(fieldSize(service.length) + (batch.stream !== 0 ? 1 + varintSize(batch.stream) : 0) + (!Object.is(batch.timeUnixMs, 0) ? 9 : 0));
   let p = 0;
   if (service.length > 0) {
     shared[p++] = TAG_SERVICE;
@@ -116,7 +116,7 @@ function sharedFields(batch: LineBatch): Uint8Array {
     shared[p++] = TAG_STREAM;
     p = putVarint(shared, p, batch.stream);
   }
-  if (batch.timeUnixMs !== 0) {
+  if (!Object.is(batch.timeUnixMs, 0)) {
     shared[p++] = TAG_TIME;
     new DataView(shared.buffer).setFloat64(p, batch.timeUnixMs, true);
   }
@@ -204,7 +204,7 @@ function encodeLines(id: number, lines: readonly LogLineFields[], kindTag: numbe
     serviceBytes[i] = lastServiceBytes;
     const tb = Buffer.byteLength(line.text);
     textBytes[i] = tb;
-    const size = fieldSize(lastServiceBytes) + (line.stream !== 0 ? 1 + varintSize(line.stream) : 0) + (line.timeUnixMs !== 0 ? 9 : 0) + fieldSize(tb);
+    const size = fieldSize(lastServiceBytes) + (line.stream !== 0 ? 1 + varintSize(line.stream) : 0) + (!Object.is(line.timeUnixMs, 0) ? 9 : 0) + fieldSize(tb);
     lineSizes[i] = size;
     linesSize += 1 + varintSize(size) + size;
   }
@@ -237,7 +237,7 @@ function encodeLines(id: number, lines: readonly LogLineFields[], kindTag: numbe
       buf[pos++] = TAG_STREAM;
       pos = putVarint(buf, pos, line.stream);
     }
-    if (line.timeUnixMs !== 0) {
+    if (!Object.is(line.timeUnixMs, 0)) {
       buf[pos++] = TAG_TIME;
       buf.writeDoubleLE(line.timeUnixMs, pos);
       pos += 8;

@@ -12,18 +12,28 @@ import { AdiError, ErrorCode } from "../errors.ts";
 
 export type Env = Record<string, string | undefined>;
 
+/** True when posix.join would change nothing in `dir` but a trailing slash: no `.`, `..` or empty segment. */
+function plainPosixDir(dir: string): boolean {
+  if (dir === "" || dir === "." || dir === ".." || dir.startsWith("./") || dir.startsWith("../")) return false;
+  return !dir.includes("//") && !dir.includes("/./") && !dir.includes("/../") && !dir.endsWith("/.") && !dir.endsWith("/..");
+}
+
 /**
- * `dir` and `names` joined by `sep`, without the trailing separators `dir`
- * was given with (`/` on both platforms, `\\` on Windows). Unlike path.join
- * it does not resolve `.` or `..`: the kernel does that when the path is
- * used, and the daemon and its clients both name the socket through this
- * function, so they agree.
+ * path.join for the default paths, without loading node:path where it
+ * would change nothing: `dir` plus `names`, minus the trailing slashes
+ * `dir` was given with. A `dir` with `.`, `..` or `//` in it, and every
+ * Windows path, goes through node:path itself, so the result is always
+ * path.join's, as config.ts's other paths under ADI_HOME are. (node:path
+ * costs the CLI ≈ 10 GC blocks of start-up heap, enough to start JSC's
+ * block warm-up thread: bench/README.md.)
  */
-function joinPath(sep: "/" | "\\", dir: string, ...names: string[]): string {
-  if (dir === "") return names.join(sep);
+function joinPath(platform: NodeJS.Platform, dir: string, ...names: string[]): string {
+  const nodePath = () => require("node:path") as typeof import("node:path");
+  if (platform === "win32") return nodePath().win32.join(dir, ...names);
+  if (!plainPosixDir(dir)) return nodePath().posix.join(dir, ...names);
   let end = dir.length;
-  while (end > 0 && (dir[end - 1] === sep || dir[end - 1] === "/")) end--;
-  return [dir.slice(0, end), ...names].join(sep);
+  while (end > 1 && dir[end - 1] === "/") end--;
+  return end === 1 ? `/${names.join("/")}` : [dir.slice(0, end), ...names].join("/");
 }
 
 /** The Windows named pipe the daemon listens on unless ADI_DAEMON_SOCKET says otherwise. */
@@ -36,10 +46,10 @@ export const WINDOWS_PIPE = "\\\\.\\pipe\\adi-daemon";
  */
 export function defaultAdiHome(env: Env, platform: NodeJS.Platform, home: string): string {
   if (platform === "win32") {
-    const local = env.LOCALAPPDATA || joinPath("\\", home, "AppData", "Local");
-    return joinPath("\\", local, "adi");
+    const local = env.LOCALAPPDATA || joinPath(platform, home, "AppData", "Local");
+    return joinPath(platform, local, "adi");
   }
-  return joinPath("/", env.XDG_DATA_HOME || joinPath("/", home, ".local", "share"), "adi");
+  return joinPath(platform, env.XDG_DATA_HOME || joinPath(platform, home, ".local", "share"), "adi");
 }
 
 /** ADI_HOME: the variable, else the platform default. */
@@ -54,7 +64,7 @@ export function adiHome(env: Env, platform: NodeJS.Platform, home: string): stri
 export function defaultSocketPath(env: Env, platform: NodeJS.Platform, home: string): string {
   if (env.ADI_DAEMON_SOCKET) return env.ADI_DAEMON_SOCKET;
   if (platform === "win32") return WINDOWS_PIPE;
-  return joinPath("/", adiHome(env, platform, home), "daemon.sock");
+  return joinPath(platform, adiHome(env, platform, home), "daemon.sock");
 }
 
 /**

@@ -134,8 +134,12 @@ export class WireReader {
     return strictDecoder.decode(bytes);
   }
 
-  /** Skip a field this codec does not know (a newer peer's), groups included. */
-  skip(wireType: WireType, fieldNo: number, depthLeft = 100): void {
+  /**
+   * Skip a field this codec does not know (a newer peer's), groups included,
+   * nested at most 64 deep: protobuf-es allows 100 less the depth of the
+   * message, so whatever this accepts, it accepts too.
+   */
+  skip(wireType: WireType, fieldNo: number, depthLeft = 64): void {
     switch (wireType) {
       case VARINT:
         while (this.buf[this.pos++]! & 0x80) {}

@@ -93,16 +93,18 @@ describe("fast path", () => {
     expect(typo.stderr).toContain("unknown option --backgroud");
   });
 
-  test("status and services run with JIT tier-up held back; what they do not take leaves the policy alone", async () => {
+  test("status and services run with JIT tier-up held back; the daemon and what the fast path does not take keep the normal policy", async () => {
     const fixture = join(import.meta.dir, "fixtures", "jit-policy.ts");
     const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
-    const run = async (args: string[]) => {
-      const proc = Bun.spawn([BUN, fixture, ...args], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const run = async (args: string[], extra: Record<string, string> = {}) => {
+      const proc = Bun.spawn([BUN, fixture, ...args], { env: { ...env, ...extra }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
       const stderr = await new Response(proc.stderr).text();
       expect(await proc.exited).toBe(0);
       return JSON.parse(stderr.trim().split("\n").pop()!);
     };
     expect(await run(["daemon", "status", "--json"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    // The daemon itself, stopped early by a home it cannot create: it got as far as runDaemon, at the normal policy.
+    expect(await run(["daemon", "run"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 1, calls: [] });
     expect(await run(["daemon", "run", "--backgroud"])).toEqual({ code: null, calls: [] });
     expect(await run(["daemon", "toString"])).toEqual({ code: null, calls: [] });
     expect(ONE_SHOT_JIT_POLICY).toBeGreaterThan(1);

@@ -99,6 +99,29 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
     }
   });
 
+  test("a daemon that goes away while requests are still being written: UNAVAILABLE, not death by SIGPIPE", async () => {
+    // The socket is written with write(2), not send(MSG_NOSIGNAL): this holds because Bun ignores SIGPIPE.
+    // 100,000 pings are more than a socket buffer holds, so writing is still going on when the peer closes.
+    const path = join(d.home, "vanish.sock");
+    const server = Bun.listen({ unix: path, socket: { open: (s) => void s.terminate(), data() {} } });
+    try {
+      const script = `
+        import { blockingRoundTrip } from ${JSON.stringify(join(import.meta.dir, "../../src/client/blocking-socket.ts"))};
+        const pings = Array.from({ length: 100000 }, () => ({ case: "ping", value: {} }));
+        try { blockingRoundTrip(process.env.SOCK, pings, 10000); console.log("answered"); }
+        catch (e) { console.log(e.code + " " + e.message); }`;
+      const child = Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, SOCK: path }, stdout: "pipe" });
+      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      const output = (await new Response(child.stdout).text()).trim();
+      clearTimeout(killer);
+      expect(child.signalCode).toBeNull();
+      expect(await child.exited).toBe(0);
+      expect(output.startsWith(`${ErrorCode.UNAVAILABLE} `)).toBe(true);
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("a daemon whose listen queue is full (its event loop stuck): UNAVAILABLE at once, never a hang", async () => {
     // A listener that never accepts, with a queue of one and one connection already waiting in it.
     // Run in a child: a blocking connect() here would hang the test runner itself.

@@ -60,12 +60,27 @@ describe("Linux", () => {
     expect(resolvePaths({ ADI_HOME: "/srv/adi" }, "linux", "/home/ann").socket).toBe("/srv/adi/daemon.sock");
   });
 
-  test("separators the variables end with are not doubled; the root directory is a home like any other", () => {
-    expect(resolvePaths({ ADI_HOME: "/srv/adi/" }, "linux", "/home/ann").socket).toBe("/srv/adi/daemon.sock");
-    expect(resolvePaths({ XDG_DATA_HOME: "/data//" }, "linux", "/home/ann").socket).toBe("/data/adi/daemon.sock");
-    expect(resolvePaths({}, "linux", "/").socket).toBe("/.local/share/adi/daemon.sock");
-    expect(resolvePaths({}, "win32", "C:\\").home).toBe("C:\\AppData\\Local\\adi");
-    expect(resolvePaths({ LOCALAPPDATA: "D:/data/" }, "win32", "C:\\Users\\ann").home).toBe("D:/data\\adi");
+  test("the default paths are path.join's: trailing slashes, `.`, `..` and `//` in the variables, the root as home", () => {
+    const { posix, win32 } = require("node:path") as typeof import("node:path");
+    const cases: [Record<string, string>, string][] = [
+      [{ ADI_HOME: "/srv/adi/" }, "/home/ann"],
+      [{ ADI_HOME: "/srv/adi" }, "/home/ann"],
+      [{ ADI_HOME: "/srv/link/../adi" }, "/home/ann"],
+      [{ ADI_HOME: "/srv/./adi//" }, "/home/ann"],
+      [{ ADI_HOME: "relative/adi" }, "/home/ann"],
+      [{ ADI_HOME: "../adi" }, "/home/ann"],
+      [{ XDG_DATA_HOME: "/data//" }, "/home/ann"],
+      [{ XDG_DATA_HOME: "/data/.." }, "/home/ann"],
+      [{}, "/"],
+      [{}, "/home/ann/"],
+      [{}, ""],
+    ];
+    for (const [env, home] of cases) {
+      const root = env.ADI_HOME ?? posix.join(env.XDG_DATA_HOME ?? posix.join(home, ".local", "share"), "adi");
+      expect(resolvePaths(env, "linux", home).socket).toBe(posix.join(root, "daemon.sock"));
+    }
+    expect(resolvePaths({}, "win32", "C:\\").home).toBe(win32.join("C:\\", "AppData", "Local", "adi"));
+    expect(resolvePaths({ LOCALAPPDATA: "D:/data/" }, "win32", "C:\\Users\\ann").home).toBe("D:\\data\\adi");
   });
 
   test("@name is the abstract socket \\0name; a pipe name is refused", () => {

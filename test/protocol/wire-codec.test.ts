@@ -31,7 +31,7 @@ function randomScalar(rand: Rand, scalar: ScalarType): unknown {
     case ScalarType.BOOL:
       return rand() < 0.5;
     case ScalarType.DOUBLE:
-      return pick(rand, [0, 1.5, -2.25, 1.7e308, Date.now() + rand(), Number.NaN]);
+      return pick(rand, [0, -0, 1.5, -2.25, 1.7e308, Date.now() + rand(), Number.NaN]);
     default:
       throw new Error(`no random value for scalar ${ScalarType[scalar]}`);
   }

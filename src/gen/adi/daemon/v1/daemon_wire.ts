@@ -1350,7 +1350,7 @@ export function createLogLine(init?: LogLineInit): pb.LogLine {
 function writeLogLine(w: WireWriter, m: LogLineInit): void {
   { const v = m.service; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.stream; if (v !== undefined && v !== 0) w.uint32(16).int32(v); }
-  { const v = m.timeUnixMs; if (v !== undefined && v !== 0) w.uint32(25).double(v); }
+  { const v = m.timeUnixMs; if (v !== undefined && !Object.is(v, 0)) w.uint32(25).double(v); }
   { const v = m.text; if (v !== undefined && v !== "") w.uint32(34).string(v); }
 }
 
@@ -1460,7 +1460,7 @@ function writeServiceEvent(w: WireWriter, m: ServiceEventInit): void {
   { const v = m.signal; if (v !== undefined && v !== "") w.uint32(50).string(v); }
   { const v = m.restartInMs; if (v !== undefined && v !== 0) w.uint32(56).uint32(v); }
   { const v = m.message; if (v !== undefined && v !== "") w.uint32(66).string(v); }
-  { const v = m.timeUnixMs; if (v !== undefined && v !== 0) w.uint32(73).double(v); }
+  { const v = m.timeUnixMs; if (v !== undefined && !Object.is(v, 0)) w.uint32(73).double(v); }
 }
 
 function readServiceEvent(r: WireReader, length: number, into?: pb.ServiceEvent): pb.ServiceEvent {
