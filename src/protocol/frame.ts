@@ -1,14 +1,18 @@
 import { AdiError, ErrorCode } from "../errors.ts";
 import { FRAME_HEADER_BYTES } from "./limits.ts";
 
+/** A frame's header: the payload's length as u32 little-endian, in the first FRAME_HEADER_BYTES of `frame`. */
+export function putFrameHeader(frame: Uint8Array, payloadLength: number): void {
+  frame[0] = payloadLength & 0xff;
+  frame[1] = (payloadLength >>> 8) & 0xff;
+  frame[2] = (payloadLength >>> 16) & 0xff;
+  frame[3] = payloadLength >>> 24;
+}
+
 /** Prefix a payload with its u32 little-endian length. */
 export function encodeFrame(payload: Uint8Array): Uint8Array {
   const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  const length = payload.length;
-  frame[0] = length & 0xff;
-  frame[1] = (length >>> 8) & 0xff;
-  frame[2] = (length >>> 16) & 0xff;
-  frame[3] = length >>> 24;
+  putFrameHeader(frame, payload.length);
   frame.set(payload, FRAME_HEADER_BYTES);
   return frame;
 }

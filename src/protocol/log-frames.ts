@@ -1,5 +1,7 @@
 import type { LogStream } from "../gen/adi/daemon/v1/daemon_wire.ts";
+import { putFrameHeader } from "./frame.ts";
 import { FRAME_HEADER_BYTES } from "./limits.ts";
+import { putVarint, varintSize } from "./wire.ts";
 
 /** A LogLine's fields (the daemon's log entries are plain objects of this shape). */
 export interface LogLineFields {
@@ -40,10 +42,6 @@ const TAG_STREAM = (2 << 3) | 0;
 const TAG_TIME = (3 << 3) | 1; // 64-bit
 const TAG_TEXT = (4 << 3) | 2;
 
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
-
 const fieldSize = (bytes: number) => (bytes > 0 ? 1 + varintSize(bytes) + bytes : 0);
 
 const encoder = new TextEncoder();
@@ -83,7 +81,7 @@ function encodeBatchLines(id: number, shared: Uint8Array, batch: LineBatch, from
   const bodySize = single ? shared.length + fieldSize(ends[from]! - start) : linesSize(shared.length, ends, from, to, start);
   const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
   const buf = new Uint8Array(FRAME_HEADER_BYTES + responseSize);
-  new DataView(buf.buffer).setUint32(0, responseSize, true);
+  putFrameHeader(buf, responseSize);
   let pos = FRAME_HEADER_BYTES;
   if (id !== 0) {
     buf[pos++] = TAG_ID;
@@ -167,15 +165,6 @@ function copy(dst: Uint8Array, pos: number, src: Uint8Array, from: number, to: n
   return pos;
 }
 
-function putVarint(buf: Uint8Array, pos: number, v: number): number {
-  while (v > 0x7f) {
-    buf[pos++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[pos++] = v;
-  return pos;
-}
-
 /** The frame of a `logs` response carrying `lines` (u32 ids, stream values < 2^31). */
 export function encodeLogsFrame(id: number, lines: readonly LogLineFields[]): Uint8Array {
   return encodeLines(id, lines, TAG_LOGS);
@@ -213,7 +202,7 @@ function encodeLines(id: number, lines: readonly LogLineFields[], kindTag: numbe
   const bodySize = single ? lineSizes[0]! : linesSize;
   const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
   const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + responseSize);
-  buf.writeUInt32LE(responseSize, 0);
+  putFrameHeader(buf, responseSize);
   let pos = FRAME_HEADER_BYTES;
   if (id !== 0) {
     buf[pos++] = TAG_ID;

@@ -3,11 +3,10 @@ import { AdiError, ErrorCode } from "../errors.ts";
 /**
  * Where the daemon listens, per platform (DESIGN §3, §4). Pure functions of
  * (env, platform, home) so the client, the daemon and the tests agree, and so
- * the Windows and macOS choices can be unit-tested on Linux. Imports no
- * node: module (node:os only lazily, in clientSocketPath): the client library
- * and the CLI's fast path use this, and node:path alone costs the CLI ≈ 10
- * GC blocks of start-up heap, enough to start JSC's block warm-up thread
- * (bench/README.md).
+ * the Windows and macOS choices can be unit-tested on Linux. The client
+ * library and the CLI's fast path use this, so node: modules are loaded only
+ * when needed: node:path for unusual paths and on Windows (joinPath),
+ * node:os without HOME (clientSocketPath).
  */
 
 export type Env = Record<string, string | undefined>;

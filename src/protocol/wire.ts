@@ -175,13 +175,19 @@ export class WireReader {
   }
 }
 
-function varintSize(value: number): number {
-  let size = 1;
+/** Bytes of a uint32 as a varint. */
+export function varintSize(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x20_0000 ? 3 : value < 0x1000_0000 ? 4 : 5;
+}
+
+/** A uint32 as a varint into `buf` at `pos` (room is the caller's); the position after it. */
+export function putVarint(buf: Uint8Array, pos: number, value: number): number {
   while (value > 0x7f) {
+    buf[pos++] = (value & 0x7f) | 0x80;
     value >>>= 7;
-    size++;
   }
-  return size;
+  buf[pos++] = value;
+  return pos;
 }
 
 function assertUint32(value: number): void {
@@ -248,12 +254,7 @@ export class WireWriter {
   uint32(value: number): this {
     assertUint32(value);
     this.ensure(5);
-    const buf = this.buf;
-    while (value > 0x7f) {
-      buf[this.pos++] = (value & 0x7f) | 0x80;
-      value >>>= 7;
-    }
-    buf[this.pos++] = value;
+    this.pos = putVarint(this.buf, this.pos, value);
     return this;
   }
 

@@ -11,11 +11,14 @@ import { ONE_SHOT_JIT_POLICY } from "../../src/cli/fast-path.ts";
 const d = new TestDaemon();
 const CITTY_ONLY = join(import.meta.dir, "fixtures", "citty-only.ts");
 
-async function viaCitty(args: string[], env: Record<string, string> = d.env): Promise<CliResult> {
-  const proc = Bun.spawn([BUN, CITTY_ONLY, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+/** A script run by Bun from source, to the end. */
+async function viaBun(script: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  const proc = Bun.spawn([BUN, script, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
+
+const viaCitty = (args: string[], env: Record<string, string> = d.env) => viaBun(CITTY_ONLY, args, env);
 
 /** Uptimes tick between two runs; everything else must match. */
 const steady = (text: string) => text.replace(/"uptime_secs": \d+/g, '"uptime_secs": N').replace(/uptime +\S+( \S+)?/g, "uptime N").replace(/ \d+(s|m \d+s)  /g, " N  ");
@@ -97,10 +100,9 @@ describe("fast path", () => {
     const fixture = join(import.meta.dir, "fixtures", "jit-policy.ts");
     const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
     const run = async (args: string[], extra: Record<string, string> = {}) => {
-      const proc = Bun.spawn([BUN, fixture, ...args], { env: { ...env, ...extra }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-      const stderr = await new Response(proc.stderr).text();
-      expect(await proc.exited).toBe(0);
-      return JSON.parse(stderr.trim().split("\n").pop()!);
+      const r = await viaBun(fixture, args, { ...env, ...extra });
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stderr.trim().split("\n").pop()!);
     };
     expect(await run(["daemon", "status", "--json"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     // The daemon itself, stopped early by a home it cannot create: it got as far as runDaemon, at the normal policy.

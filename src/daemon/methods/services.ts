@@ -93,7 +93,11 @@ class SlowFollowerGuard {
   }
 }
 
-/** Send a backlog as log_line (one line) or logs frames (many, split by size). */
+/**
+ * Send a backlog as log_line (one line) or logs frames (many, split by size:
+ * counted in UTF-16 units, not bytes, so a frame of CJK text may reach three
+ * times MAX_FRAME_BYTES, still far under the 16 MiB limit).
+ */
 function sendBacklog(conn: Connection, id: number, lines: LogEntry[]): void {
   if (lines.length === 1) {
     conn.sendFrame(id, encodeLogLineFrame(id, lines[0]!));
