@@ -47,12 +47,16 @@ export const ms = (v: number) => `${v.toFixed(1)} ms`;
 export const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
 export const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
-/** Summed VmRSS (KiB) of the given pids; a pid that is gone counts 0. */
-export function rssKiB(pids: number[]): number {
+/**
+ * Summed resident memory (KiB) of the given pids; a pid that is gone counts 0.
+ * `field`: VmRSS (all of it) or RssAnon (heap and stacks, without the pages
+ * of the executable and libraries, which are file-backed and shared).
+ */
+export function rssKiB(pids: number[], field: "VmRSS" | "RssAnon" = "VmRSS"): number {
   let total = 0;
   for (const pid of pids) {
     try {
-      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+      total += Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
     } catch {}
   }
   return total;

@@ -43,15 +43,20 @@ export class Connection {
     this.sendFrame(response.id, encodeResponseFrame(response));
   }
 
-  /** Queue an already encoded response frame (the log-follow fast path) for request `id`. */
-  sendFrame(id: number, frame: Uint8Array): void {
+  /**
+   * Queue an already encoded response frame (the log-follow fast path) for
+   * request `id`. `transient`: the caller reuses the frame's bytes once this
+   * returns (WriteQueue.pushTransient).
+   */
+  sendFrame(id: number, frame: Uint8Array, transient = false): void {
     if (this.closed) return;
     if (frame.length - 4 > MAX_RESPONSE_FRAME) {
       frame = encodeResponseFrame(
         errorResponse(id, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `response of ${frame.length} bytes exceeds the frame limit`)),
       );
     }
-    this.out.push(frame);
+    if (transient) this.out.pushTransient(frame);
+    else this.out.push(frame);
     if (this.out.queuedBytes > MAX_QUEUED_BYTES) this.close();
   }
 

@@ -47,31 +47,46 @@ const fieldSize = (bytes: number) => (bytes > 0 ? 1 + varintSize(bytes) + bytes 
 const encoder = new TextEncoder();
 
 /**
- * The frames of a follow's batch: `log_line` for one line, else `logs`, each
- * at most about `maxFrameBytes` (a read of a million empty lines must not
- * become one frame over the 16 MiB limit). The text is copied from the
- * batch's bytes (no string per line), and the fields every line shares
- * (service, stream, time) are encoded once.
+ * The frames of a follow's batch, each handed to `each` with the number of
+ * lines it holds: `log_line` for one line, else `logs`, each at most about
+ * `maxFrameBytes` (a read of a million empty lines must not become one frame
+ * over the 16 MiB limit). The text is copied from the batch's bytes (no
+ * string per line), and the fields every line shares (service, stream, time)
+ * are encoded once. A frame is valid only during its `each` call: frames are
+ * written into one buffer that the next frame reuses.
  */
-export function encodeBatchFrames(id: number, batch: LineBatch, maxFrameBytes: number): { frame: Uint8Array; lines: number }[] {
+export function encodeBatchFrames(id: number, batch: LineBatch, maxFrameBytes: number, each: (frame: Uint8Array, lines: number) => void): void {
   const { ends } = batch;
   const shared = sharedFields(batch);
-  if (ends.length === 1) return [{ frame: encodeBatchLines(id, shared, batch, 0, 1, true), lines: 1 }];
-  const frames: { frame: Uint8Array; lines: number }[] = [];
+  if (ends.length === 1) return each(encodeBatchLines(id, shared, batch, 0, 1, true), 1);
   let from = 0;
   let size = 0;
   for (let l = 0, start = 0; l < ends.length; l++) {
     const line = lineSize(shared.length, ends[l]! - start);
     if (size > 0 && size + line > maxFrameBytes) {
-      frames.push({ frame: encodeBatchLines(id, shared, batch, from, l, false), lines: l - from });
+      each(encodeBatchLines(id, shared, batch, from, l, false), l - from);
       from = l;
       size = 0;
     }
     size += line;
     start = ends[l]! + 1;
   }
-  frames.push({ frame: encodeBatchLines(id, shared, batch, from, ends.length, false), lines: ends.length - from });
-  return frames;
+  each(encodeBatchLines(id, shared, batch, from, ends.length, false), ends.length - from);
+}
+
+/**
+ * Frames up to this size are written into one buffer that every batch reuses:
+ * a fresh buffer per frame (zeroed, then faulted in page by page) cost the
+ * daemon a quarter of its CPU under 100k lines/s (bench/README.md). A larger
+ * frame gets a buffer of its own, so the shared one never holds more.
+ */
+const SCRATCH_MAX = 256 * 1024;
+let scratch = new Uint8Array(0);
+
+function frameBuffer(size: number): Uint8Array {
+  if (size > SCRATCH_MAX) return new Uint8Array(size);
+  if (scratch.length < size) scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2)));
+  return scratch.subarray(0, size);
 }
 
 /** One frame of lines [from, to) of the batch: their LogLines in a `logs`, or the one LogLine of a `log_line`. */
@@ -80,7 +95,7 @@ function encodeBatchLines(id: number, shared: Uint8Array, batch: LineBatch, from
   const start = from === 0 ? 0 : ends[from - 1]! + 1;
   const bodySize = single ? shared.length + fieldSize(ends[from]! - start) : linesSize(shared.length, ends, from, to, start);
   const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
-  const buf = new Uint8Array(FRAME_HEADER_BYTES + responseSize);
+  const buf = frameBuffer(FRAME_HEADER_BYTES + responseSize);
   putFrameHeader(buf, responseSize);
   let pos = FRAME_HEADER_BYTES;
   if (id !== 0) {

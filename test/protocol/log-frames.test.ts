@@ -65,18 +65,45 @@ describe("encodeBatchFrames", () => {
     }
   });
 
+  /** Each frame copied out of the shared buffer during its call, as a socket write would take it. */
+  function framesOf(id: number, batch: LineBatch, maxFrameBytes: number): { frame: Uint8Array; lines: number }[] {
+    const frames: { frame: Uint8Array; lines: number }[] = [];
+    encodeBatchFrames(id, batch, maxFrameBytes, (frame, lines) => frames.push({ frame: frame.slice(), lines }));
+    return frames;
+  }
+
   function check(id: number, lines: LogLineFields[]) {
     const first = lines[0]!;
-    const ours = encodeBatchFrames(id, batchOf(first.service, first.stream, first.timeUnixMs, lines.map((l) => l.text)), 1 << 20);
+    const ours = framesOf(id, batchOf(first.service, first.stream, first.timeUnixMs, lines.map((l) => l.text)), 1 << 20);
     expect(ours).toHaveLength(1);
     expect(ours[0]!.lines).toBe(lines.length);
     const kind = lines.length === 1 ? ({ case: "logLine", value: first } as const) : ({ case: "logs", value: { lines } } as const);
     expect(Buffer.from(ours[0]!.frame).equals(Buffer.from(viaProtobufEs(id, kind)))).toBe(true);
   }
 
+  test("frames share one buffer, and a smaller frame after a larger one carries none of its bytes", () => {
+    const big = batchOf("svc", LogStream.STDOUT, 1, Array.from({ length: 2000 }, (_, i) => `line ${i}`));
+    const small = batchOf("s", LogStream.STDERR, 2, ["a", "b"]);
+    const buffers = new Set<ArrayBufferLike>();
+    for (const batch of [big, small, big, small]) encodeBatchFrames(3, batch, 1 << 20, (frame) => buffers.add(frame.buffer));
+    expect(buffers.size).toBe(1);
+    const lines = ["a", "b"].map((text) => ({ service: "s", stream: LogStream.STDERR, timeUnixMs: 2, text }));
+    const [only] = framesOf(3, small, 1 << 20);
+    expect(Buffer.from(only!.frame).equals(Buffer.from(viaProtobufEs(3, { case: "logs", value: { lines } })))).toBe(true);
+  });
+
+  test("a frame larger than the shared buffer's cap gets a buffer of its own", () => {
+    const texts = Array.from({ length: 40 }, (_, i) => `${i}`.repeat(10_000));
+    const buffers: ArrayBufferLike[] = [];
+    encodeBatchFrames(3, batchOf("svc", LogStream.STDOUT, 1, texts), 1 << 20, (frame) => buffers.push(frame.buffer));
+    encodeBatchFrames(3, batchOf("svc", LogStream.STDOUT, 1, ["x", "y"]), 1 << 20, (frame) => buffers.push(frame.buffer));
+    expect(buffers[0]!.byteLength).toBeGreaterThan(256 * 1024);
+    expect(buffers[1]!.byteLength).toBeLessThanOrEqual(256 * 1024);
+  });
+
   test("a batch larger than the frame cap is split into frames of whole lines, each what protobuf-es writes", () => {
     const texts = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? "" : `line ${i} ${"é".repeat(i % 50)}`));
-    const frames = encodeBatchFrames(9, batchOf("svc", LogStream.STDERR, 1_764_000_000_000, texts), 16 * 1024);
+    const frames = framesOf(9, batchOf("svc", LogStream.STDERR, 1_764_000_000_000, texts), 16 * 1024);
     expect(frames.length).toBeGreaterThan(5);
     const seen: string[] = [];
     for (const { frame, lines: count } of frames) {

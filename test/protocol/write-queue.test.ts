@@ -50,6 +50,54 @@ describe("WriteQueue", () => {
     expect(socket.writes.slice(2)).toEqual([299_900, 299_900, 50]); // the two small frames after the big one, joined
   });
 
+  describe("pushTransient: the caller reuses the frame's buffer at once", () => {
+    test("with nothing waiting it is written now, and changing the buffer afterwards changes nothing sent", () => {
+      const socket = fakeSocket([]);
+      const q = new WriteQueue(socket);
+      const buf = frame(100, 0);
+      q.pushTransient(buf);
+      expect(socket.writes).toEqual([100]);
+      buf.fill(0xee);
+      expect(socket.received).toEqual([...frame(100, 0)]);
+      expect(q.queuedBytes).toBe(0);
+    });
+
+    test("what the kernel does not take is copied and goes out on drain, in order", async () => {
+      const socket = fakeSocket([30, 0]);
+      const q = new WriteQueue(socket);
+      const buf = frame(100, 0);
+      q.pushTransient(buf);
+      buf.fill(0xee);
+      q.pushTransient(buf.fill(0xdd).subarray(0, 10)); // waits behind the rest: copied as it is now
+      buf.fill(0xcc);
+      expect(q.queuedBytes).toBe(80);
+      q.drain(); // budget 0: still blocked
+      q.drain();
+      expect(socket.received).toEqual([...frame(100, 0), ...new Array(10).fill(0xdd)]);
+      expect(q.queuedBytes).toBe(0);
+    });
+
+    test("behind frames pushed in the same tick it waits its turn, as a copy", async () => {
+      const socket = fakeSocket([]);
+      const q = new WriteQueue(socket);
+      q.push(frame(10, 0));
+      const buf = frame(10, 10);
+      q.pushTransient(buf);
+      buf.fill(0xee);
+      expect(socket.writes).toEqual([]);
+      await Promise.resolve();
+      expect(socket.received).toEqual([...frame(20, 0)]);
+    });
+
+    test("a closed socket takes nothing and nothing is kept", () => {
+      const socket = fakeSocket([]);
+      const q = new WriteQueue(socket);
+      socket.close();
+      q.pushTransient(frame(10, 0));
+      expect(q.queuedBytes).toBe(0);
+    });
+  });
+
   test("a closed socket drops what is queued", async () => {
     const socket = fakeSocket([]);
     const q = new WriteQueue(socket);

@@ -101,6 +101,49 @@ describe("LineAssembler", () => {
     }
   });
 
+  test("a read of whole lines is its own lines, not a copy; what follows its last newline waits for the next read", () => {
+    const a = new LineAssembler();
+    const chunk = bytes("one\ntwo\nthr");
+    const lines = a.push(chunk)!;
+    expect(lines.bytes.buffer).toBe(chunk.buffer);
+    expect(lineTexts(lines)).toEqual(["one", "two"]);
+    chunk.fill(0x21, 8); // the unfinished line was kept as a copy
+    expect(lineTexts(a.push(bytes("ee\n"))!)).toEqual(["three"]);
+    // Anything the plain lines do not cover is assembled as before (a copy): a CR, bad UTF-8.
+    for (const odd of [bytes("a\r\nb\n"), Uint8Array.of(0x61, 0xff, 10)]) expect(new LineAssembler().push(odd)!.bytes.buffer).not.toBe(odd.buffer);
+  });
+
+  test("reads of whole lines: the same lines as reads that never are, up to and past the cap", () => {
+    const random = rng(20261128);
+    const alphabet = ["a", "b", " ", "é", "€", "🙂", "語", "\n"];
+    for (let round = 0; round < 100; round++) {
+      const lines: string[] = [];
+      for (let l = 0; l < 1 + Math.floor(random() * 20); l++) {
+        const long = random() < 0.15;
+        let line = long ? "x".repeat(MAX_LINE_BYTES - 6 + Math.floor(random() * 12)) : "";
+        for (let i = 0; i < Math.floor(random() * 30); i++) line += alphabet[Math.floor(random() * (alphabet.length - 1))];
+        lines.push(line);
+      }
+      const all = bytes(lines.map((l) => `${l}\n`).join("") + (random() < 0.5 ? "tail 🙂" : ""));
+      // Reads that end at a random line's end, or anywhere.
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < all.length; ) {
+        let next = Math.min(all.length, at + 1 + Math.floor(random() * 40_000));
+        if (random() < 0.7) next = Math.max(at + 1, all.lastIndexOf(10, next - 1) + 1);
+        chunks.push(all.slice(at, next));
+        at = next;
+      }
+      // The reference never has a read of whole lines: each line's first byte is a read of its own.
+      const byLine: Uint8Array[] = [];
+      for (let at = 0; at < all.length; ) {
+        const next = all[at] === 10 ? at + 1 : all.indexOf(10, at) + 1 || all.length;
+        byLine.push(all.slice(at, at + 1), all.slice(at + 1, next));
+        at = next;
+      }
+      expect(assemble(chunks)).toEqual(assemble(byLine));
+    }
+  });
+
   test("linesOf: a message with newlines is several lines", () => {
     expect(lineTexts(linesOf("started pid 7: sh -c 'a\nb'"))).toEqual(["started pid 7: sh -c 'a", "b'"]);
   });

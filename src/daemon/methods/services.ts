@@ -54,14 +54,11 @@ class SlowFollowerGuard {
     if (this.conn.isClosed) return;
     if (this.behind()) return this.skip(batch.ends.length);
     // A big batch is several frames: the reader may fall behind between them.
-    for (const { frame, lines } of encodeBatchFrames(this.id, batch, MAX_FRAME_BYTES)) {
-      if (this.behind()) {
-        this.skip(lines);
-        continue;
-      }
+    encodeBatchFrames(this.id, batch, MAX_FRAME_BYTES, (frame, lines) => {
+      if (this.behind()) return this.skip(lines);
       if (this.skipped > 0) this.sendMarker();
-      this.conn.sendFrame(this.id, frame);
-    }
+      this.conn.sendFrame(this.id, frame, true);
+    });
   }
 
   private behind(): boolean {
