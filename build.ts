@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { RUNTIME_CONFIG_OFF } from "./scripts/compile-flags.ts";
 
 const TARGETS = [
   { os: "linux", arch: "x64" },
@@ -46,6 +47,7 @@ function compileArgs(os: string, arch: string, outfile: string): string[] {
   return [
     "build",
     "--compile",
+    ...RUNTIME_CONFIG_OFF,
     ...(optimize ? ["--minify", "--format=esm", "--splitting", ...(os === hostOs ? ["--bytecode"] : [])] : []),
     `--target=bun-${os}-${arch}`,
     join(root, "src", "main.ts"),

@@ -22,6 +22,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
 import { BUN, ROOT, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeCommand, helloWorld, type Row } from "./lib.ts";
+import { RUNTIME_CONFIG_OFF } from "../scripts/compile-flags.ts";
 import { startSupervisord } from "./supervisord.ts";
 
 const quick = process.argv.includes("--quick");
@@ -111,7 +112,7 @@ async function supervisordColdStart(dir: string): Promise<number> {
 /** An idle Bun unix-socket server, compiled like dist/adi: the RSS floor. */
 async function idleBunServerRss(dir: string): Promise<{ rss: number; anon: number }> {
   const out = join(dir, "echo-server");
-  const build = Bun.spawn([BUN, "build", "--compile", join(import.meta.dir, "echo-server.ts"), "--outfile", out], { stdout: "ignore", stderr: "inherit" });
+  const build = Bun.spawn([BUN, "build", "--compile", ...RUNTIME_CONFIG_OFF, join(import.meta.dir, "echo-server.ts"), "--outfile", out], { stdout: "ignore", stderr: "inherit" });
   if ((await build.exited) !== 0) throw new Error("echo-server build failed");
   const server = Bun.spawn([out, join(dir, "idle.sock")], { stdout: "pipe", stderr: "ignore" });
   try {

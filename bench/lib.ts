@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { RUNTIME_CONFIG_OFF } from "../scripts/compile-flags.ts";
 import { readProcStat } from "../src/util/proc-stat.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
@@ -81,12 +82,12 @@ export async function timeCommand(argv: string[], env: Record<string, string | u
   return summarize(samples).median;
 }
 
-/** A compiled hello-world: the floor for any compiled Bun CLI. */
+/** A compiled hello-world, built with the runtime-config flags dist/adi has: the floor for any compiled Bun CLI. */
 export async function helloWorld(dir: string): Promise<string> {
   const src = join(dir, "hello.ts");
   const out = join(dir, "hello");
   writeFileSync(src, 'console.log("hello");\n');
-  const p = Bun.spawn([BUN, "build", "--compile", src, "--outfile", out], { stdout: "ignore", stderr: "inherit" });
+  const p = Bun.spawn([BUN, "build", "--compile", ...RUNTIME_CONFIG_OFF, src, "--outfile", out], { stdout: "ignore", stderr: "inherit" });
   if ((await p.exited) !== 0) throw new Error("hello-world build failed");
   return out;
 }
