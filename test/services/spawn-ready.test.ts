@@ -6,8 +6,10 @@ import { ServiceManager } from "../../src/daemon/services/manager.ts";
 import { createServiceConfig, ServiceState } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { sleep, tempHome } from "../helpers/env.ts";
 
-// The daemon answers while isolation is still being detected (≈ 35 ms of sudo probes); a
-// service must not spawn before then, or it could start as the wrong user.
+// A ServiceManager with real children and no daemon around it: when it spawns. The daemon
+// answers while isolation is still being detected (≈ 35 ms of sudo probes); a service must
+// not spawn before then, or it could start as the wrong user. And a crashed service's first
+// restart must not wait on a timer.
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -49,4 +51,42 @@ test("start waits for spawnReady: nothing is spawned before it resolves, then th
   const info = manager.list().find((s) => s.name === "s1");
   expect(info?.state).toBe(ServiceState.RUNNING);
   expect(info?.pid).toBeGreaterThan(0);
+});
+
+test("a first crash is restarted at once, not through a timer (Bun's setTimeout(0) can wait ≈ 1 ms)", async () => {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  const paths = resolvePaths(t.env);
+  preparePaths(paths);
+  let spawns = 0;
+  const manager = new ServiceManager({
+    paths,
+    logger: createLogger(null, "info"),
+    warnings: new Set(),
+    env: t.env,
+    runAs: () => {
+      spawns++;
+      return null;
+    },
+  });
+  await manager.init();
+  cleanups.push(() => manager.stopAll(false));
+  await manager.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"], restartOnFailure: true, maxRestarts: 5 }));
+  const first = manager.list().find((s) => s.name === "s1")!.pid!;
+
+  const realSetTimeout = globalThis.setTimeout;
+  const delays: number[] = [];
+  globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+    delays.push(ms ?? 0);
+    return realSetTimeout(fn, ms, ...rest);
+  }) as typeof setTimeout;
+  try {
+    process.kill(first, "SIGKILL");
+    for (let i = 0; i < 500 && spawns < 2; i++) await sleep(10);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+  }
+  expect(spawns).toBe(2);
+  expect(manager.list().find((s) => s.name === "s1")!.pid).not.toBe(first);
+  expect(delays).not.toContain(0);
 });

@@ -269,11 +269,16 @@ export class Service {
     this.setState(ServiceState.BACKOFF);
     this.log.system(`restarting in ${decision.delayMs} ms (restart ${decision.streak} of ${this.spec.maxRestarts})`);
     this.emit(EventKind.RESTARTING, { restartInMs: decision.delayMs, message: reason });
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = null;
+    const restart = () =>
       void this.serialize(async () => {
         if (this.state === ServiceState.BACKOFF && !this.child) this.spawn(false);
       });
+    // A first crash restarts at once, without a timer: Bun's setTimeout(0) waits ≈ 1 ms when
+    // nothing else wakes the event loop.
+    if (decision.delayMs === 0) return restart();
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+      restart();
     }, decision.delayMs);
   }
 
