@@ -16,44 +16,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-test("start waits for spawnReady: nothing is spawned before it resolves, then the service runs", async () => {
-  const t = tempHome();
-  cleanups.push(t.cleanup);
-  const paths = resolvePaths(t.env);
-  preparePaths(paths);
-  let open!: () => void;
-  const gate = new Promise<void>((r) => (open = r));
-  let asked = 0;
-  const manager = new ServiceManager({
-    paths,
-    logger: createLogger(null, "info"),
-    warnings: new Set(),
-    env: t.env,
-    spawnReady: () => gate,
-    runAs: () => {
-      asked++;
-      return null;
-    },
-  });
-  await manager.init();
-  cleanups.push(() => manager.stopAll(false));
-
-  let started = false;
-  const starting = manager.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"] })).then(() => (started = true));
-  await sleep(100);
-  expect(started).toBe(false);
-  expect(asked).toBe(0);
-  expect(manager.list().find((s) => s.name === "s1")?.state).toBe(ServiceState.STOPPED);
-
-  open();
-  await starting;
-  expect(asked).toBe(1);
-  const info = manager.list().find((s) => s.name === "s1");
-  expect(info?.state).toBe(ServiceState.RUNNING);
-  expect(info?.pid).toBeGreaterThan(0);
-});
-
-test("a first crash is restarted at once, not through a timer (Bun's setTimeout(0) can wait ≈ 1 ms)", async () => {
+/** A manager on a fresh ADI_HOME that counts its spawns (runAs is asked once per spawn); stopped after the test. */
+async function countingManager(spawnReady?: () => Promise<void>): Promise<{ manager: ServiceManager; spawns: () => number }> {
   const t = tempHome();
   cleanups.push(t.cleanup);
   const paths = resolvePaths(t.env);
@@ -64,6 +28,7 @@ test("a first crash is restarted at once, not through a timer (Bun's setTimeout(
     logger: createLogger(null, "info"),
     warnings: new Set(),
     env: t.env,
+    spawnReady,
     runAs: () => {
       spawns++;
       return null;
@@ -71,6 +36,31 @@ test("a first crash is restarted at once, not through a timer (Bun's setTimeout(
   });
   await manager.init();
   cleanups.push(() => manager.stopAll(false));
+  return { manager, spawns: () => spawns };
+}
+
+test("start waits for spawnReady: nothing is spawned before it resolves, then the service runs", async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const { manager, spawns } = await countingManager(() => gate);
+
+  let started = false;
+  const starting = manager.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"] })).then(() => (started = true));
+  await sleep(100);
+  expect(started).toBe(false);
+  expect(spawns()).toBe(0);
+  expect(manager.list().find((s) => s.name === "s1")?.state).toBe(ServiceState.STOPPED);
+
+  open();
+  await starting;
+  expect(spawns()).toBe(1);
+  const info = manager.list().find((s) => s.name === "s1");
+  expect(info?.state).toBe(ServiceState.RUNNING);
+  expect(info?.pid).toBeGreaterThan(0);
+});
+
+test("a first crash is restarted at once, not through a timer (Bun's setTimeout(0) can wait ≈ 1 ms)", async () => {
+  const { manager, spawns } = await countingManager();
   await manager.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"], restartOnFailure: true, maxRestarts: 5 }));
   const first = manager.list().find((s) => s.name === "s1")!.pid!;
 
@@ -82,11 +72,11 @@ test("a first crash is restarted at once, not through a timer (Bun's setTimeout(
   }) as typeof setTimeout;
   try {
     process.kill(first, "SIGKILL");
-    for (let i = 0; i < 500 && spawns < 2; i++) await sleep(10);
+    for (let i = 0; i < 500 && spawns() < 2; i++) await sleep(10);
   } finally {
     globalThis.setTimeout = realSetTimeout;
   }
-  expect(spawns).toBe(2);
+  expect(spawns()).toBe(2);
   expect(manager.list().find((s) => s.name === "s1")!.pid).not.toBe(first);
   expect(delays).not.toContain(0);
 });
