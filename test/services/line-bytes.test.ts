@@ -109,11 +109,25 @@ describe("LineAssembler", () => {
     expect(lineTexts(lines)).toEqual(["one", "two"]);
     chunk.fill(0x21, 8); // the unfinished line was kept as a copy
     expect(lineTexts(a.push(bytes("ee\n"))!)).toEqual(["three"]);
+    // A read that is mostly its unfinished line: the ring keeps a copy of the lines, not the whole read.
+    const mostlyTail = bytes(`a\n${"x".repeat(100)}`);
+    const few = new LineAssembler().push(mostlyTail)!;
+    expect(lineTexts(few)).toEqual(["a"]);
+    expect(few.bytes.buffer).not.toBe(mostlyTail.buffer);
     // Anything the plain lines do not cover is assembled as before (a copy): a CR, bad UTF-8.
     for (const odd of [bytes("a\r\nb\n"), Uint8Array.of(0x61, 0xff, 10)]) expect(new LineAssembler().push(odd)!.bytes.buffer).not.toBe(odd.buffer);
   });
 
-  test("reads of whole lines: the same lines as reads that never are, up to and past the cap", () => {
+  test("a read of whole lines ending in an unfinished line that repair makes longer than the cap loses nothing", () => {
+    // 6000 bytes that are not UTF-8 become 18000 bytes of U+FFFD: more than a line holds.
+    const read = Uint8Array.from([...bytes("ok\n"), ...new Array(6000).fill(0xff)]);
+    const lines = assemble([read]);
+    expect(lines[0]).toBe("ok");
+    expect(lines.slice(1).join("")).toBe("\uFFFD".repeat(6000));
+    expect(lines.length).toBe(3);
+  });
+
+  test("reads of whole lines: the same lines as reads that never are, up to and past the cap, with bytes that are not UTF-8", () => {
     const random = rng(20261128);
     const alphabet = ["a", "b", " ", "é", "€", "🙂", "語", "\n"];
     for (let round = 0; round < 100; round++) {
@@ -124,7 +138,11 @@ describe("LineAssembler", () => {
         for (let i = 0; i < Math.floor(random() * 30); i++) line += alphabet[Math.floor(random() * (alphabet.length - 1))];
         lines.push(line);
       }
-      const all = bytes(lines.map((l) => `${l}\n`).join("") + (random() < 0.5 ? "tail 🙂" : ""));
+      const text = bytes(lines.map((l) => `${l}\n`).join("") + (random() < 0.5 ? "tail 🙂" : ""));
+      // Bytes that are not UTF-8 here and there, and at times an unfinished last line of them that
+      // repair (one byte → three of U+FFFD) makes longer than the cap.
+      const bad = Array.from(text, (b) => (random() < 0.002 ? 0xff : b));
+      const all = Uint8Array.from(random() < 0.2 ? [...bad, ...new Array(Math.floor(random() * 8000)).fill(0xff)] : bad);
       // Reads that end at a random line's end, or anywhere.
       const chunks: Uint8Array[] = [];
       for (let at = 0; at < all.length; ) {

@@ -16,7 +16,7 @@ export interface Lines {
 const EMPTY = new Uint8Array(0);
 /**
  * Where lines are assembled, shared by every assembler (push is synchronous
- * and hands out copies): one copy of a read per read, not three fresh
+ * and hands out copies, or views of the caller's read): one copy of a read per read, not three fresh
  * buffers that a flood turns into GC-driven RSS swings. Reads that need more
  * than SCRATCH_MAX get a buffer of their own.
  */
@@ -78,8 +78,8 @@ export class LineAssembler {
   private ownLines(chunk: Uint8Array): Lines | null {
     const last = chunk.lastIndexOf(10);
     if (last < 0 || chunk.length - last > MAX_LINE_BYTES - 4 || chunk.indexOf(13) >= 0) return null;
-    const bytes = chunk.subarray(0, last + 1);
-    if (!isUtf8(bytes)) return null;
+    // The unfinished line too: repairing it could make it longer than the cap, and cut it into a line.
+    if (!isUtf8(chunk.subarray(0, chunk.length - unfinishedTail(chunk)))) return null;
     const ends: number[] = [];
     let lineStart = 0;
     for (let i = 0; i <= last; i++) {
@@ -89,8 +89,9 @@ export class LineAssembler {
       ends.push(i);
       lineStart = i + 1;
     }
-    if (last + 1 < chunk.length) this.assemble(chunk.subarray(last + 1), false); // only keeps it: no "\n", under the cap
-    return { bytes, ends };
+    if (last + 1 < chunk.length) this.assemble(chunk.subarray(last + 1), false); // only keeps it: no "\n", valid, under the cap
+    // The ring keeps the lines: a view, unless most of the read is the unfinished line (a copy then).
+    return { bytes: (last + 1) * 2 >= chunk.length ? chunk.subarray(0, last + 1) : chunk.slice(0, last + 1), ends };
   }
 
   private assemble(chunk: Uint8Array, end: boolean): Lines | null {
