@@ -71,9 +71,10 @@ export class LineAssembler {
   /**
    * The common case, without copying: a read that starts a line, holds no
    * CR and only valid UTF-8, and whose lines are short of the cap, is its own
-   * lines up to its last "\n"; only the rest becomes the unfinished line. Under
-   * 100k lines/s, copying each read into a fresh buffer for the ring cost
-   * more than finding its lines (bench/README.md). Null for anything else.
+   * lines up to its last "\n"; only the rest becomes the unfinished line. A
+   * fresh buffer per read for the ring was part of the allocation churn that
+   * cost the daemon CPU under 100k lines/s (bench/README.md). Null for
+   * anything else.
    */
   private ownLines(chunk: Uint8Array): Lines | null {
     const last = chunk.lastIndexOf(10);
