@@ -58,27 +58,29 @@ const encoder = new TextEncoder();
 export function encodeBatchFrames(id: number, batch: LineBatch, maxFrameBytes: number, each: (frame: Uint8Array, lines: number) => void): void {
   const { ends } = batch;
   const shared = sharedFields(batch);
-  if (ends.length === 1) return each(encodeBatchLines(id, shared, batch, 0, 1, true), 1);
+  if (ends.length === 1) return each(encodeBatchLines(id, shared, batch, 0, 1, shared.length + fieldSize(ends[0]!), true), 1);
+  // The sizes that split the batch are the frames' body sizes too: each line is measured once.
   let from = 0;
   let size = 0;
   for (let l = 0, start = 0; l < ends.length; l++) {
     const line = lineSize(shared.length, ends[l]! - start);
     if (size > 0 && size + line > maxFrameBytes) {
-      each(encodeBatchLines(id, shared, batch, from, l, false), l - from);
+      each(encodeBatchLines(id, shared, batch, from, l, size, false), l - from);
       from = l;
       size = 0;
     }
     size += line;
     start = ends[l]! + 1;
   }
-  each(encodeBatchLines(id, shared, batch, from, ends.length, false), ends.length - from);
+  each(encodeBatchLines(id, shared, batch, from, ends.length, size, false), ends.length - from);
 }
 
 /**
- * Frames up to this size are written into one buffer that every batch reuses:
- * a fresh buffer per frame (zeroed, then faulted in page by page) cost the
- * daemon a quarter of its CPU under 100k lines/s (bench/README.md). A larger
- * frame gets a buffer of its own, so the shared one never holds more.
+ * Frames up to this size are written into one buffer that every batch reuses.
+ * With a fresh buffer per frame (zeroed, then faulted in page by page) the
+ * daemon used 540–690 ms of CPU under 100k lines/s, with this one 440–460 ms
+ * (bench/README.md). A larger frame gets a buffer of its own, so the shared
+ * one never holds more.
  */
 const SCRATCH_MAX = 256 * 1024;
 let scratch = new Uint8Array(0);
@@ -89,11 +91,10 @@ function frameBuffer(size: number): Uint8Array {
   return scratch.subarray(0, size);
 }
 
-/** One frame of lines [from, to) of the batch: their LogLines in a `logs`, or the one LogLine of a `log_line`. */
-function encodeBatchLines(id: number, shared: Uint8Array, batch: LineBatch, from: number, to: number, single: boolean): Uint8Array {
+/** One frame of lines [from, to) of the batch, `bodySize` bytes of them: their LogLines in a `logs`, or the one LogLine of a `log_line`. */
+function encodeBatchLines(id: number, shared: Uint8Array, batch: LineBatch, from: number, to: number, bodySize: number, single: boolean): Uint8Array {
   const { ends } = batch;
   const start = from === 0 ? 0 : ends[from - 1]! + 1;
-  const bodySize = single ? shared.length + fieldSize(ends[from]! - start) : linesSize(shared.length, ends, from, to, start);
   const responseSize = (id !== 0 ? 1 + varintSize(id) : 0) + 1 + varintSize(bodySize) + bodySize;
   const buf = frameBuffer(FRAME_HEADER_BYTES + responseSize);
   putFrameHeader(buf, responseSize);
@@ -140,16 +141,6 @@ function sharedFields(batch: LineBatch): Uint8Array {
 function lineSize(sharedSize: number, textSize: number): number {
   const size = sharedSize + fieldSize(textSize);
   return 1 + varintSize(size) + size;
-}
-
-/** Bytes of lines [from, to) inside a `logs`; `start` is where line `from`'s text begins. */
-function linesSize(sharedSize: number, ends: readonly number[], from: number, to: number, start: number): number {
-  let total = 0;
-  for (let l = from; l < to; l++) {
-    total += lineSize(sharedSize, ends[l]! - start);
-    start = ends[l]! + 1;
-  }
-  return total;
 }
 
 function writeLines(buf: Uint8Array, pos: number, shared: Uint8Array, bytes: Uint8Array, ends: readonly number[], from: number, to: number, start: number, single: boolean): void {
