@@ -4,7 +4,7 @@ import { libc } from "./libc.ts";
  * isatty(3) without `node:tty`: importing that module loads Bun's node:net
  * and costs ≈ 10 ms of every CLI start-up (a compiled hello-world is ≈ 17 ms).
  * libc's own isatty through FFI where there is a libc to bind; node:tty
- * elsewhere (Windows).
+ * elsewhere (Windows, or where dlopen fails, e.g. musl).
  */
 /** Whether fd is a terminal (asked once per fd: every paint() asks). */
 const known = new Map<number, boolean>();

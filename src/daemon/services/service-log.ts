@@ -29,7 +29,7 @@ const TAGS: Record<LogStream, string> = {
 /** The file's line format: `<ISO time> <out|err|adi> <text>`. */
 const FILE_LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (out|err|adi) ([^\n]*)$/; // the text may hold a CR (progress output)
 const STREAM_OF_TAG: Record<string, LogStream> = { out: LogStream.STDOUT, err: LogStream.STDERR, adi: LogStream.SYSTEM };
-/** How many bytes a log reads in a row before it lets the event loop serve requests. */
+/** After every this many bytes a log has read (counted over the stream's life), it lets the event loop serve requests. */
 const YIELD_EVERY_BYTES = 256 * 1024;
 /** How much of the file's end is read at start to fill the ring. */
 const SEED_BYTES = 256 * 1024;
@@ -39,7 +39,7 @@ const encoder = new TextEncoder();
  * Where the file's lines are assembled: one buffer reused by every write
  * (they are synchronous), so a busy log allocates nothing per read. A batch
  * that does not fit goes out in several writes; the buffer never grows (a
- * line with its prefix is at most 16 KiB + 29 bytes).
+ * line with its prefix and "\n" is at most 16 KiB + 30 bytes).
  */
 const FILE_SCRATCH = new Uint8Array(64 * 1024);
 
@@ -147,8 +147,9 @@ export class ServiceLog {
         if (lines) this.append(kind, lines);
         if (done) return;
         // While the pipe always has data (a flood), each read resolves at once and this loop
-        // would never let the event loop run: requests waited 0.1–1.3 s behind `yes`. Every
-        // YIELD_EVERY_BYTES it steps aside; a service that writes in bursts rarely reaches that.
+        // would never let the event loop run: requests waited a median of 30–300 ms behind `yes`,
+        // some over a second. Every YIELD_EVERY_BYTES it steps aside (one setImmediate: harmless
+        // for a service that writes in bursts).
         sinceYield += value.length;
         if (sinceYield >= YIELD_EVERY_BYTES) {
           sinceYield = 0;
