@@ -56,6 +56,9 @@ test.skipIf(process.platform !== "linux")("the bench's quick run completes and p
       expect(adi, row).toMatch(/^[+]?[\d,.]+/);
       expect(adi, row).not.toContain("NaN");
     }
+    // Nor is any other row's adi figure NaN (rows such as the floors leave the column empty).
+    const table = out.slice(out.indexOf("figure"));
+    for (const line of table.split("\n").slice(1)) expect(line.trim().split(/\s{2,}/)[1] ?? "", line).not.toContain("NaN");
   } finally {
     for (const { pid } of liveProcesses()) {
       if (!environOf(pid).includes(`TMPDIR=${tmp}`)) continue;
