@@ -158,7 +158,7 @@ function writeValue(f: DescField, v: string): string {
 }
 
 function writeFn(m: DescMessage): string {
-  const lines = [`function write${ts(m)}(w: WireWriter, m: ${ts(m)}Init): void {`];
+  const lines = [`export function write${ts(m)}(w: WireWriter, m: ${ts(m)}Init): void {`];
   const byNumber = [...m.fields].sort((a, b) => a.number - b.number);
   const doneOneofs = new Set<string>();
   for (const f of byNumber) {

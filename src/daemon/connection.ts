@@ -7,6 +7,7 @@ import {
   MAX_RESPONSE_FRAME,
   WriteQueue,
   encodeResponseFrame,
+  encodeResponseFrameShared,
   errorResponse,
   type ResponseKindInit,
 } from "../protocol/index.ts";
@@ -18,6 +19,8 @@ import type { Caller } from "./caller.ts";
  * Log followers stay far below it: they skip lines first (see log fan-out).
  */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** Responses at least this big skip the copy and the same-tick coalescing (see send). */
+const WRITE_AT_ONCE_BYTES = 1024;
 
 /** One accepted client: its decoder, output queue, identity and open streams. */
 export class Connection {
@@ -40,7 +43,11 @@ export class Connection {
   /** A response as a message or a plain init object (encoded as is: no create() copy). */
   send(response: ResponseInit & { id: number }): void {
     if (this.closed) return;
-    this.sendFrame(response.id, encodeResponseFrame(response));
+    const frame = encodeResponseFrameShared(response);
+    // A small frame is copied and queued, so the replies to a pipelining peer's burst are joined
+    // into one write; a bigger one goes out from the shared buffer at once.
+    if (frame.length < WRITE_AT_ONCE_BYTES) this.sendFrame(response.id, frame.slice());
+    else this.sendFrame(response.id, frame, true);
   }
 
   /**

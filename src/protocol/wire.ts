@@ -221,6 +221,27 @@ export class WireWriter {
     this.view = undefined;
   }
 
+  /**
+   * Empty the writer and skip `headroom` bytes (a frame header the caller
+   * fills in). A buffer grown past `keepMax` by an earlier message is dropped,
+   * so one big message does not pin its buffer for good.
+   */
+  restart(headroom: number, keepMax: number): void {
+    if (this.buf.length > keepMax) {
+      this.buf = new Uint8Array(128);
+      this.view = undefined;
+    }
+    this.pos = 0;
+    this.forks.length = 0;
+    this.ensure(headroom);
+    this.pos = headroom;
+  }
+
+  /** The bytes written so far, as a view: valid until the next write or restart. */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
   /** The bytes written; the writer is empty again. */
   finish(): Uint8Array {
     const out = this.buf.slice(0, this.pos);

@@ -6,7 +6,8 @@ import { ServiceManager } from "../../src/daemon/services/manager.ts";
 import { createServiceConfig, ServiceState } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { sleep, tempHome } from "../helpers/env.ts";
 
-// A ServiceManager with real children and no daemon around it: when it spawns. The daemon
+// A ServiceManager with real children and no daemon around it: when it spawns, and what it
+// lists. The daemon
 // answers while isolation is still being detected (≈ 35 ms of sudo probes); a service must
 // not spawn before then, or it could start as the wrong user. And a crashed service's first
 // restart must not wait on a timer.
@@ -79,4 +80,27 @@ test("a first crash is restarted at once, not through a timer (Bun's setTimeout(
   expect(spawns()).toBe(2);
   expect(manager.list().find((s) => s.name === "s1")!.pid).not.toBe(first);
   expect(delays).not.toContain(0);
+});
+
+test("each list() shows the services as they are then, by name, though it reuses one object per service", async () => {
+  const { manager } = await countingManager();
+  await manager.start("b", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));
+  const first = manager.list();
+  expect(first).toHaveLength(1);
+  expect(first[0]).toMatchObject({ name: "b", state: ServiceState.RUNNING, command: "/bin/sleep 30" });
+  const pid = first[0]!.pid!;
+  expect(pid).toBeGreaterThan(0);
+
+  await manager.resolve("b").stop(false);
+  expect(manager.list()[0]).toMatchObject({ name: "b", state: ServiceState.STOPPED, pid: 0 });
+
+  // A redefinition shows its own command; a new service takes its place by name.
+  await manager.start("b", createServiceConfig({ command: "/bin/sleep", args: ["31"] }));
+  await manager.start("a", createServiceConfig({ command: "/bin/sleep", args: ["32"] }));
+  const last = manager.list();
+  expect(last.map((s) => [s.name, s.command, s.state])).toEqual([
+    ["a", "/bin/sleep 32", ServiceState.RUNNING],
+    ["b", "/bin/sleep 31", ServiceState.RUNNING],
+  ]);
+  expect(last[1]!.pid).not.toBe(pid);
 });

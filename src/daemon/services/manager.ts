@@ -45,6 +45,8 @@ export class ServiceManager {
   private pluginWarnings: string[] = [];
   private liveness: Timer | null = null;
   private readonly baseEnv: Record<string, string> = {};
+  /** The services sorted by name, for list(); null after one is added or removed. */
+  private byName: Service[] | null = null;
   private closing = false;
   private persistQueued = false;
 
@@ -121,8 +123,10 @@ export class ServiceManager {
     return existing.child ? existing.restart() : existing.start();
   }
 
+  /** Every service by name; the objects change with the next call (Service.info): encode them at once. */
   list(): ServiceInfoInit[] {
-    return [...this.services.values()].sort((a, b) => a.name.localeCompare(b.name)).map((s) => s.info());
+    this.byName ??= [...this.services.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return this.byName.map((s) => s.info());
   }
 
   counts(): { total: number; running: number; failed: number } {
@@ -195,12 +199,14 @@ export class ServiceManager {
     });
     service.desired = this.state.services[spec.name]?.desired ?? null;
     this.services.set(spec.name, service);
+    this.byName = null;
     return service;
   }
 
   private async remove(service: Service): Promise<void> {
     await service.halt(true);
     this.services.delete(service.name);
+    this.byName = null;
     delete this.state.services[service.name];
     service.log.close("service removed");
     this.opts.logger.info("service removed", { service: service.name });

@@ -184,7 +184,7 @@ export function createRequest(init?: RequestInit): pb.Request {
   return m;
 }
 
-function writeRequest(w: WireWriter, m: RequestInit): void {
+export function writeRequest(w: WireWriter, m: RequestInit): void {
   { const v = m.id; if (v !== undefined && v !== 0) w.uint32(8).uint32(v); }
   if (m.kind?.case === "ping") { const v = m.kind.value; w.uint32(18).fork(); writePing(w, v); w.join(); }
   if (m.kind?.case === "shutdown") { const v = m.kind.value; w.uint32(26).fork(); writeShutdown(w, v); w.join(); }
@@ -272,7 +272,7 @@ export function createResponse(init?: ResponseInit): pb.Response {
   return m;
 }
 
-function writeResponse(w: WireWriter, m: ResponseInit): void {
+export function writeResponse(w: WireWriter, m: ResponseInit): void {
   { const v = m.id; if (v !== undefined && v !== 0) w.uint32(8).uint32(v); }
   if (m.kind?.case === "pong") { const v = m.kind.value; w.uint32(18).fork(); writePong(w, v); w.join(); }
   if (m.kind?.case === "ok") { const v = m.kind.value; w.uint32(26).fork(); writeOk(w, v); w.join(); }
@@ -342,7 +342,7 @@ export function createError(init?: ErrorInit): pb.Error {
   return m;
 }
 
-function writeError(w: WireWriter, m: ErrorInit): void {
+export function writeError(w: WireWriter, m: ErrorInit): void {
   { const v = m.code; if (v !== undefined && v !== 0) w.uint32(8).int32(v); }
   { const v = m.message; if (v !== undefined && v !== "") w.uint32(18).string(v); }
 }
@@ -388,7 +388,7 @@ export function createPing(init?: PingInit): pb.Ping {
   return m;
 }
 
-function writePing(w: WireWriter, m: PingInit): void {
+export function writePing(w: WireWriter, m: PingInit): void {
   void w;
   void m;
 }
@@ -433,7 +433,7 @@ export function createShutdown(init?: ShutdownInit): pb.Shutdown {
   return m;
 }
 
-function writeShutdown(w: WireWriter, m: ShutdownInit): void {
+export function writeShutdown(w: WireWriter, m: ShutdownInit): void {
   { const v = m.graceful; if (v !== undefined && v) w.uint32(8).bool(v); }
 }
 
@@ -479,7 +479,7 @@ export function createStartService(init?: StartServiceInit): pb.StartService {
   return m;
 }
 
-function writeStartService(w: WireWriter, m: StartServiceInit): void {
+export function writeStartService(w: WireWriter, m: StartServiceInit): void {
   { const v = m.name; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.config; if (v !== undefined) { w.uint32(18).fork(); writeServiceConfig(w, v); w.join(); } }
 }
@@ -527,7 +527,7 @@ export function createStopService(init?: StopServiceInit): pb.StopService {
   return m;
 }
 
-function writeStopService(w: WireWriter, m: StopServiceInit): void {
+export function writeStopService(w: WireWriter, m: StopServiceInit): void {
   { const v = m.name; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.force; if (v !== undefined && v) w.uint32(16).bool(v); }
 }
@@ -574,7 +574,7 @@ export function createRestartService(init?: RestartServiceInit): pb.RestartServi
   return m;
 }
 
-function writeRestartService(w: WireWriter, m: RestartServiceInit): void {
+export function writeRestartService(w: WireWriter, m: RestartServiceInit): void {
   { const v = m.name; if (v !== undefined && v !== "") w.uint32(10).string(v); }
 }
 
@@ -618,7 +618,7 @@ export function createListServices(init?: ListServicesInit): pb.ListServices {
   return m;
 }
 
-function writeListServices(w: WireWriter, m: ListServicesInit): void {
+export function writeListServices(w: WireWriter, m: ListServicesInit): void {
   void w;
   void m;
 }
@@ -665,7 +665,7 @@ export function createServiceLogs(init?: ServiceLogsInit): pb.ServiceLogs {
   return m;
 }
 
-function writeServiceLogs(w: WireWriter, m: ServiceLogsInit): void {
+export function writeServiceLogs(w: WireWriter, m: ServiceLogsInit): void {
   { const v = m.name; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.lines; if (v !== undefined && v !== 0) w.uint32(16).uint32(v); }
   { const v = m.follow; if (v !== undefined && v) w.uint32(24).bool(v); }
@@ -716,7 +716,7 @@ export function createRun(init?: RunInit): pb.Run {
   return m;
 }
 
-function writeRun(w: WireWriter, m: RunInit): void {
+export function writeRun(w: WireWriter, m: RunInit): void {
   { const v = m.command; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.args; if (v !== undefined) for (const x of v) { w.uint32(18).string(x); } }
   { const v = m.timeoutMs; if (v !== undefined && v !== 0) w.uint32(24).uint32(v); }
@@ -768,7 +768,7 @@ export function createSudoRun(init?: SudoRunInit): pb.SudoRun {
   return m;
 }
 
-function writeSudoRun(w: WireWriter, m: SudoRunInit): void {
+export function writeSudoRun(w: WireWriter, m: SudoRunInit): void {
   { const v = m.command; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.args; if (v !== undefined) for (const x of v) { w.uint32(18).string(x); } }
   { const v = m.reason; if (v !== undefined && v !== "") w.uint32(26).string(v); }
@@ -819,7 +819,7 @@ export function createHello(init?: HelloInit): pb.Hello {
   return m;
 }
 
-function writeHello(w: WireWriter, m: HelloInit): void {
+export function writeHello(w: WireWriter, m: HelloInit): void {
   { const v = m.clientVersion; if (v !== undefined && v !== "") w.uint32(10).string(v); }
 }
 
@@ -863,7 +863,7 @@ export function createWatchEvents(init?: WatchEventsInit): pb.WatchEvents {
   return m;
 }
 
-function writeWatchEvents(w: WireWriter, m: WatchEventsInit): void {
+export function writeWatchEvents(w: WireWriter, m: WatchEventsInit): void {
   void w;
   void m;
 }
@@ -907,7 +907,7 @@ export function createGetStatus(init?: GetStatusInit): pb.GetStatus {
   return m;
 }
 
-function writeGetStatus(w: WireWriter, m: GetStatusInit): void {
+export function writeGetStatus(w: WireWriter, m: GetStatusInit): void {
   void w;
   void m;
 }
@@ -952,7 +952,7 @@ export function createCancelStream(init?: CancelStreamInit): pb.CancelStream {
   return m;
 }
 
-function writeCancelStream(w: WireWriter, m: CancelStreamInit): void {
+export function writeCancelStream(w: WireWriter, m: CancelStreamInit): void {
   { const v = m.streamId; if (v !== undefined && v !== 0) w.uint32(8).uint32(v); }
 }
 
@@ -996,7 +996,7 @@ export function createReloadPlugins(init?: ReloadPluginsInit): pb.ReloadPlugins 
   return m;
 }
 
-function writeReloadPlugins(w: WireWriter, m: ReloadPluginsInit): void {
+export function writeReloadPlugins(w: WireWriter, m: ReloadPluginsInit): void {
   void w;
   void m;
 }
@@ -1049,7 +1049,7 @@ export function createHealthCheck(init?: HealthCheckInit): pb.HealthCheck {
   return m;
 }
 
-function writeHealthCheck(w: WireWriter, m: HealthCheckInit): void {
+export function writeHealthCheck(w: WireWriter, m: HealthCheckInit): void {
   if (m.probe?.case === "command") { const v = m.probe.value; w.uint32(10).fork(); writeCommandProbe(w, v); w.join(); }
   if (m.probe?.case === "tcp") { const v = m.probe.value; w.uint32(18).string(v); }
   if (m.probe?.case === "unix") { const v = m.probe.value; w.uint32(26).string(v); }
@@ -1105,7 +1105,7 @@ export function createCommandProbe(init?: CommandProbeInit): pb.CommandProbe {
   return m;
 }
 
-function writeCommandProbe(w: WireWriter, m: CommandProbeInit): void {
+export function writeCommandProbe(w: WireWriter, m: CommandProbeInit): void {
   { const v = m.command; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.args; if (v !== undefined) for (const x of v) { w.uint32(18).string(x); } }
 }
@@ -1161,7 +1161,7 @@ export function createServiceConfig(init?: ServiceConfigInit): pb.ServiceConfig 
   return m;
 }
 
-function writeServiceConfig(w: WireWriter, m: ServiceConfigInit): void {
+export function writeServiceConfig(w: WireWriter, m: ServiceConfigInit): void {
   { const v = m.command; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.args; if (v !== undefined) for (const x of v) { w.uint32(18).string(x); } }
   { const v = m.env; if (v !== undefined) for (const k of Object.keys(v)) { w.uint32(26).fork().uint32(10).string(k).uint32(18).string(v[k]!).join(); } }
@@ -1234,7 +1234,7 @@ export function createServiceInfo(init?: ServiceInfoInit): pb.ServiceInfo {
   return m;
 }
 
-function writeServiceInfo(w: WireWriter, m: ServiceInfoInit): void {
+export function writeServiceInfo(w: WireWriter, m: ServiceInfoInit): void {
   { const v = m.name; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.state; if (v !== undefined && v !== 0) w.uint32(16).int32(v); }
   { const v = m.pid; if (v !== undefined && v !== 0) w.uint32(24).uint32(v); }
@@ -1299,7 +1299,7 @@ export function createServices(init?: ServicesInit): pb.Services {
   return m;
 }
 
-function writeServices(w: WireWriter, m: ServicesInit): void {
+export function writeServices(w: WireWriter, m: ServicesInit): void {
   { const v = m.list; if (v !== undefined) for (const x of v) { w.uint32(10).fork(); writeServiceInfo(w, x); w.join(); } }
 }
 
@@ -1347,7 +1347,7 @@ export function createLogLine(init?: LogLineInit): pb.LogLine {
   return m;
 }
 
-function writeLogLine(w: WireWriter, m: LogLineInit): void {
+export function writeLogLine(w: WireWriter, m: LogLineInit): void {
   { const v = m.service; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.stream; if (v !== undefined && v !== 0) w.uint32(16).int32(v); }
   { const v = m.timeUnixMs; if (v !== undefined && !Object.is(v, 0)) w.uint32(25).double(v); }
@@ -1398,7 +1398,7 @@ export function createLogs(init?: LogsInit): pb.Logs {
   return m;
 }
 
-function writeLogs(w: WireWriter, m: LogsInit): void {
+export function writeLogs(w: WireWriter, m: LogsInit): void {
   { const v = m.lines; if (v !== undefined) for (const x of v) { w.uint32(10).fork(); writeLogLine(w, x); w.join(); } }
 }
 
@@ -1451,7 +1451,7 @@ export function createServiceEvent(init?: ServiceEventInit): pb.ServiceEvent {
   return m;
 }
 
-function writeServiceEvent(w: WireWriter, m: ServiceEventInit): void {
+export function writeServiceEvent(w: WireWriter, m: ServiceEventInit): void {
   { const v = m.service; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.kind; if (v !== undefined && v !== 0) w.uint32(16).int32(v); }
   { const v = m.state; if (v !== undefined && v !== 0) w.uint32(24).int32(v); }
@@ -1513,7 +1513,7 @@ export function createPong(init?: PongInit): pb.Pong {
   return m;
 }
 
-function writePong(w: WireWriter, m: PongInit): void {
+export function writePong(w: WireWriter, m: PongInit): void {
   { const v = m.uptimeSecs; if (v !== undefined && v !== 0) w.uint32(8).uint32(v); }
   { const v = m.version; if (v !== undefined && v !== "") w.uint32(18).string(v); }
 }
@@ -1559,7 +1559,7 @@ export function createOk(init?: OkInit): pb.Ok {
   return m;
 }
 
-function writeOk(w: WireWriter, m: OkInit): void {
+export function writeOk(w: WireWriter, m: OkInit): void {
   void w;
   void m;
 }
@@ -1604,7 +1604,7 @@ export function createStreamEnd(init?: StreamEndInit): pb.StreamEnd {
   return m;
 }
 
-function writeStreamEnd(w: WireWriter, m: StreamEndInit): void {
+export function writeStreamEnd(w: WireWriter, m: StreamEndInit): void {
   { const v = m.reason; if (v !== undefined && v !== "") w.uint32(10).string(v); }
 }
 
@@ -1656,7 +1656,7 @@ export function createCommandResult(init?: CommandResultInit): pb.CommandResult 
   return m;
 }
 
-function writeCommandResult(w: WireWriter, m: CommandResultInit): void {
+export function writeCommandResult(w: WireWriter, m: CommandResultInit): void {
   { const v = m.exitCode; if (v !== undefined && v !== 0) w.uint32(8).int32(v); }
   { const v = m.stdout; if (v !== undefined && v.length > 0) w.uint32(18).bytes(v); }
   { const v = m.stderr; if (v !== undefined && v.length > 0) w.uint32(26).bytes(v); }
@@ -1715,7 +1715,7 @@ export function createSudoDenied(init?: SudoDeniedInit): pb.SudoDenied {
   return m;
 }
 
-function writeSudoDenied(w: WireWriter, m: SudoDeniedInit): void {
+export function writeSudoDenied(w: WireWriter, m: SudoDeniedInit): void {
   { const v = m.reason; if (v !== undefined && v !== "") w.uint32(10).string(v); }
 }
 
@@ -1764,7 +1764,7 @@ export function createHelloReply(init?: HelloReplyInit): pb.HelloReply {
   return m;
 }
 
-function writeHelloReply(w: WireWriter, m: HelloReplyInit): void {
+export function writeHelloReply(w: WireWriter, m: HelloReplyInit): void {
   { const v = m.daemonVersion; if (v !== undefined && v !== "") w.uint32(10).string(v); }
   { const v = m.role; if (v !== undefined && v !== "") w.uint32(18).string(v); }
   { const v = m.plugin; if (v !== undefined && v !== "") w.uint32(26).string(v); }
@@ -1828,7 +1828,7 @@ export function createDaemonStatus(init?: DaemonStatusInit): pb.DaemonStatus {
   return m;
 }
 
-function writeDaemonStatus(w: WireWriter, m: DaemonStatusInit): void {
+export function writeDaemonStatus(w: WireWriter, m: DaemonStatusInit): void {
   { const v = m.pid; if (v !== undefined && v !== 0) w.uint32(8).uint32(v); }
   { const v = m.uptimeSecs; if (v !== undefined && v !== 0) w.uint32(16).uint32(v); }
   { const v = m.version; if (v !== undefined && v !== "") w.uint32(26).string(v); }
