@@ -17,9 +17,26 @@ export function processStartTime(pid: number): number | null {
   return readProcStat(pid)?.startTime ?? null;
 }
 
+/**
+ * One /proc scan serves every sessionMembers call made before the current
+ * microtasks have all run, as if they had scanned one right after another.
+ * Stopping 100 services scanned /proc at least twice per service, each scan
+ * reading the stat of every process on the host.
+ */
+let snapshot: ReturnType<typeof liveProcesses> | null = null;
+
+function processesNow(): ReturnType<typeof liveProcesses> {
+  if (snapshot) return snapshot;
+  snapshot = liveProcesses();
+  queueMicrotask(() => {
+    snapshot = null;
+  });
+  return snapshot;
+}
+
 /** Live (not zombie) processes in session `sid` or process group `sid`. */
 export function sessionMembers(sid: number, minStartTime = 0): number[] {
-  return liveProcesses()
+  return processesNow()
     .filter(({ stat }) => (stat.session === sid || stat.pgrp === sid) && stat.startTime >= minStartTime)
     .map(({ pid }) => pid);
 }
