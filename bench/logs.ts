@@ -14,7 +14,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
-import { BUN, ROOT, cpuMs, ms, printTable, tempDir, until, type Row } from "./lib.ts";
+import { BUN, ROOT, cpuMs, mb, ms, printTable, rssKiB, tempDir, until, type Row } from "./lib.ts";
 import { startSupervisord } from "./supervisord.ts";
 
 const quick = process.argv.includes("--quick");
@@ -27,6 +27,8 @@ interface Figures {
   lost: number;
   cpu: number;
   printerMs: number;
+  /** The supervisor's RSS in KiB once the load is over (what it kept of its peak). */
+  rssAfter: number;
 }
 
 function readReport(file: string): number {
@@ -69,7 +71,7 @@ async function followOnce(client: DaemonClient, pid: number, name: string, dir: 
   const cpu = cpuMs(pid) - cpu0;
   await until(() => existsSync(report), 10_000);
   await client.stopService(name);
-  return { lost: TOTAL - distinct, cpu, printerMs: readReport(report) };
+  return { lost: TOTAL - distinct, cpu, printerMs: readReport(report), rssAfter: rssKiB([pid]) };
 }
 
 /** The load on a freshly started daemon, then once more on the same daemon (its code compiled by then). */
@@ -117,7 +119,7 @@ async function supervisordFile(dir: string): Promise<Figures> {
     const cpu = cpuMs(sup.pid) - cpu0;
     const seen = new Set<string>();
     for (const l of readFileSync(logFile, "utf8").split("\n")) if (l.startsWith("line ")) seen.add(l);
-    return { lost: TOTAL - seen.size, cpu, printerMs: readReport(report) };
+    return { lost: TOTAL - seen.size, cpu, printerMs: readReport(report), rssAfter: rssKiB([sup.pid]) };
   } finally {
     await sup.stop();
   }
@@ -128,12 +130,13 @@ export async function benchLogs(): Promise<Row[]> {
   try {
     const { fresh: adi, warm } = await adiFollow(tmp.dir);
     // --quick never installs supervisord.
-    const sup = !quick || Bun.which("supervisord") ? await supervisordFile(tmp.dir) : { lost: NaN, cpu: NaN, printerMs: NaN };
+    const sup = !quick || Bun.which("supervisord") ? await supervisordFile(tmp.dir) : { lost: NaN, cpu: NaN, printerMs: NaN, rssAfter: NaN };
     const label = `${RATE / 1000}k lines/s for ${SECS} s`;
     return [
       { figure: `log follow ${label}: lines lost`, adi: `${adi.lost}, again ${warm.lost}`, baseline: `${sup.lost} supervisord`, ratio: "", target: "0" },
       { figure: `log follow ${label}: supervisor CPU`, adi: ms(adi.cpu), baseline: `${ms(sup.cpu)} supervisord`, ratio: `${(adi.cpu / Math.max(sup.cpu, 1)).toFixed(2)}x`, target: "<= supervisord" },
       { figure: "  the same load again, same daemon", adi: ms(warm.cpu), baseline: `${ms(sup.cpu)} supervisord`, ratio: `${(warm.cpu / Math.max(sup.cpu, 1)).toFixed(2)}x` },
+      { figure: `log follow ${label}: supervisor RSS after`, adi: `${mb(adi.rssAfter)}, again ${mb(warm.rssAfter)}`, baseline: `${mb(sup.rssAfter)} supervisord`, ratio: "" },
       { figure: `log follow ${label}: printer run time`, adi: ms(adi.printerMs), baseline: `${ms(sup.printerMs)} supervisord`, ratio: "", target: `${SECS * 1000} ms = no backpressure` },
     ];
   } finally {
