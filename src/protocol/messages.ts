@@ -38,10 +38,10 @@ const sharedWriter = new WireWriter();
 /**
  * encodeResponseFrame into one buffer that the next call reuses: hand the
  * frame to something that writes or copies it before then
- * (WriteQueue.pushTransient). A fresh writer per response grew through seven
- * buffers to hold 100 services (≈ 10 KB), then copied the message twice
- * (into its own buffer, then into the frame): 5,000 `list_services` took the
- * daemon's RSS to 150–165 MB until JSC collected.
+ * (WriteQueue.pushTransient). A fresh writer per response went through six
+ * buffers for a list of 100 services (2.7 KB), then the message was copied
+ * twice more (out of the writer, into the frame): part of the garbage a
+ * `list_services` flood left for JSC to collect (bench/README.md).
  */
 export function encodeResponseFrameShared(response: ResponseInit): Uint8Array {
   sharedWriter.restart(FRAME_HEADER_BYTES, SHARED_WRITER_MAX);
