@@ -23,22 +23,57 @@ export function processStartTime(pid: number): number | null {
  * Stopping 100 services scanned /proc at least twice per service, each scan
  * reading the stat of every process on the host.
  */
-let snapshot: ReturnType<typeof liveProcesses> | null = null;
+type Processes = ReturnType<typeof liveProcesses>;
+let snapshot: Processes | null = null;
 
-function processesNow(): ReturnType<typeof liveProcesses> {
-  if (snapshot) return snapshot;
+/** This run's scan; `fresh` scans again even if this run has one (later callers share the new one). */
+function processesNow(fresh = false): Processes {
+  if (snapshot && !fresh) return snapshot;
+  if (!snapshot) {
+    queueMicrotask(() => {
+      snapshot = null;
+    });
+  }
   snapshot = liveProcesses();
-  queueMicrotask(() => {
-    snapshot = null;
-  });
   return snapshot;
+}
+
+/**
+ * killSession's scans, which come one per exit, each in its own turn of the
+ * event loop: one that comes within SWEEP_GAP_MS of the previous waits for
+ * the next, which serves every sweep waiting by then. A lone stop scans at
+ * once; a hundred at once take a scan per SWEEP_GAP_MS, not one each. Each
+ * caller's scan is taken after its call, so it misses nothing a scan of its
+ * own would have seen.
+ */
+const SWEEP_GAP_MS = 5;
+let lastSweepAt = Number.NEGATIVE_INFINITY;
+let nextSweep: Promise<Processes> | null = null;
+
+function sweepScan(): Promise<Processes> {
+  if (nextSweep) return nextSweep;
+  const wait = lastSweepAt + SWEEP_GAP_MS - performance.now();
+  if (wait <= 0) {
+    lastSweepAt = performance.now();
+    return Promise.resolve(processesNow(true));
+  }
+  nextSweep = new Promise((resolve) =>
+    setTimeout(() => {
+      nextSweep = null;
+      lastSweepAt = performance.now();
+      resolve(processesNow(true));
+    }, wait),
+  );
+  return nextSweep;
+}
+
+function membersOf(processes: Processes, sid: number, minStartTime: number): number[] {
+  return processes.filter(({ stat }) => (stat.session === sid || stat.pgrp === sid) && stat.startTime >= minStartTime).map(({ pid }) => pid);
 }
 
 /** Live (not zombie) processes in session `sid` or process group `sid`. */
 export function sessionMembers(sid: number, minStartTime = 0): number[] {
-  return processesNow()
-    .filter(({ stat }) => (stat.session === sid || stat.pgrp === sid) && stat.startTime >= minStartTime)
-    .map(({ pid }) => pid);
+  return membersOf(processesNow(), sid, minStartTime);
 }
 
 function kill(target: number, signal: NodeJS.Signals): void {
@@ -67,7 +102,7 @@ export async function killSession(sid: number, timeoutMs = 2_000, minStartTime =
   const deadline = performance.now() + timeoutMs;
   await killGroupQuick(sid);
   for (;;) {
-    const left = hasProc ? sessionMembers(sid, minStartTime) : groupGone(sid) ? [] : [sid];
+    const left = hasProc ? membersOf(await sweepScan(), sid, minStartTime) : groupGone(sid) ? [] : [sid];
     if (left.length === 0) return true;
     if (performance.now() > deadline) return false;
     kill(group(sid), "SIGKILL");
