@@ -14,6 +14,11 @@
  *   programs; PM2: `pm2 start` of a 100-app ecosystem file.
  * - RSS with 5 / 100 services: the adi daemon, the PM2 daemon, runsvdir plus
  *   its runsv processes (the supervision cost, not the services).
+ * - stop 100: each supervisor's own command-line tool, as a user stops them
+ *   all (its start-up included) -> none of the 100 processes is alive.
+ *   adi: `adi daemon stop` with the 100 names; runit: `sv down` with the 100
+ *   service directories; supervisord: `supervisorctl stop all`; PM2:
+ *   `pm2 stop all`.
  *
  * runit, supervisord and PM2 are installed when missing (`apt-get install -y runit supervisor`,
  * `npm install pm2` into $TMPDIR/adi-bench-pm2). Usage: bun bench/services.ts
@@ -80,6 +85,8 @@ async function restartLatency(pidDir: string, names: string[]): Promise<number> 
 interface Supervisor {
   /** Start `count` services; resolves when all are running (pid files written). Returns the ms taken. */
   start(names: string[]): Promise<number>;
+  /** The command that stops these services (the supervisor keeps running). */
+  stopCommand(names: string[]): { argv: string[]; env?: Record<string, string | undefined> };
   rss(): number;
   stop(): Promise<void>;
 }
@@ -120,6 +127,7 @@ async function adiSupervisor(dir: string, pidDir: string): Promise<Supervisor> {
       return elapsed;
     },
     rss: () => rssKiB([daemonPid]),
+    stopCommand: (names) => ({ argv: [adi, "daemon", "stop", ...names], env }),
     async stop() {
       await client.shutdown(false);
       client.close();
@@ -145,6 +153,7 @@ async function runitSupervisor(dir: string, pidDir: string): Promise<Supervisor>
       return performance.now() - t0;
     },
     rss: () => (runsvdir ? rssKiB([runsvdir.pid, ...childrenOf(runsvdir.pid)]) : 0),
+    stopCommand: (names) => ({ argv: ["sv", "down", ...names.map((n) => join(svDir, n))] }),
     async stop() {
       if (!runsvdir) return;
       // -P puts each runsv in a session of its own: killing runsvdir's session
@@ -169,6 +178,7 @@ async function supervisordSupervisor(dir: string, pidDir: string): Promise<Super
       return performance.now() - t0;
     },
     rss: () => (sup ? rssKiB([sup.pid]) : 0),
+    stopCommand: () => ({ argv: ["supervisorctl", "-c", join(dir, "supervisord.conf"), "stop", "all"] }),
     async stop() {
       await sup?.stop();
     },
@@ -191,6 +201,7 @@ async function pm2Supervisor(dir: string, pidDir: string, pm2: string): Promise<
       return performance.now() - t0;
     },
     rss: () => rssKiB([daemonPid()]),
+    stopCommand: () => ({ argv: [pm2, "stop", "all"], env }),
     async stop() {
       const pid = daemonPid();
       run([pm2, "kill"], env);
@@ -205,9 +216,22 @@ async function pm2Supervisor(dir: string, pidDir: string, pm2: string): Promise<
 
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
+/** Run the supervisor's stop command for `names` and time until none of their processes is alive. */
+async function stopLatency(sup: Supervisor, pidDir: string, names: string[]): Promise<number> {
+  const pids = names.map((n) => readPid(join(pidDir, `${n}.pid`)));
+  const { argv, env } = sup.stopCommand(names);
+  const t0 = performance.now();
+  const cmd = Bun.spawn(argv, { env: env ?? process.env, stdout: "ignore", stderr: "inherit" });
+  await until(() => pids.every((pid) => !processAlive(pid)));
+  const elapsed = performance.now() - t0;
+  await cmd.exited;
+  return elapsed;
+}
+
 interface Figures {
   restartMs: number;
   start100Ms: number;
+  stop100Ms: number;
   rss5: number;
   rss100: number;
 }
@@ -243,7 +267,9 @@ async function measure(make: (dir: string, pidDir: string) => Promise<Supervisor
     try {
       const start100Ms = await hundred.start(names("b", MANY));
       await Bun.sleep(500);
-      return { restartMs, start100Ms, rss5, rss100: hundred.rss() };
+      const rss100 = hundred.rss();
+      const stop100Ms = await stopLatency(hundred, pidDir, names("b", MANY));
+      return { restartMs, start100Ms, stop100Ms, rss5, rss100 };
     } finally {
       await hundred.stop();
     }
@@ -265,12 +291,14 @@ export async function benchServices(): Promise<Row[]> {
     rows.push(
       { figure: "restart after kill -9", adi: ms(adi.restartMs), baseline: "(no peer installed)", ratio: "" },
       { figure: `start ${MANY} services`, adi: ms(adi.start100Ms), baseline: "", ratio: "" },
+      { figure: `stop ${MANY} services`, adi: ms(adi.stop100Ms), baseline: "", ratio: "" },
     );
   }
   for (const [label, base] of peers) {
     rows.push(
       { figure: `restart after kill -9 (vs ${label})`, adi: ms(adi.restartMs), baseline: ms(base.restartMs), ratio: ratio(adi.restartMs, base.restartMs), target: label === "runit" ? "<= 1.0x runit" : "" },
       { figure: `start ${MANY} services (vs ${label})`, adi: ms(adi.start100Ms), baseline: ms(base.start100Ms), ratio: ratio(adi.start100Ms, base.start100Ms), target: label === "runit" ? "<= 1.0x runit" : "" },
+      { figure: `stop ${MANY} services (vs ${label})`, adi: ms(adi.stop100Ms), baseline: ms(base.stop100Ms), ratio: ratio(adi.stop100Ms, base.stop100Ms) },
       { figure: `supervisor RSS, 5 services (vs ${label})`, adi: mb(adi.rss5), baseline: mb(base.rss5), ratio: ratio(adi.rss5, base.rss5) },
       { figure: `supervisor RSS, ${MANY} services (vs ${label})`, adi: mb(adi.rss100), baseline: mb(base.rss100), ratio: ratio(adi.rss100, base.rss100) },
     );
