@@ -15,8 +15,8 @@ interface FastCommand {
 /**
  * The commands run without loading citty and the command tree (≈ 13–16 ms,
  * bench/README.md): the read-only ones that prompts, scripts and monitors
- * poll, and `daemon run`, which `adi daemon start` spawns, so citty is not
- * part of every cold start. Only these exact forms take it: `--help`, any
+ * poll, `daemon run`, which `adi daemon start` spawns, so citty is not part
+ * of every cold start, and stop/restart of named services (BY_NAMES). Only these exact forms take it: `--help`, any
  * other flag or a typo falls through to citty, which parses, validates and
  * prints usage as for every other command. The bodies are the same functions
  * the citty commands call.
@@ -29,19 +29,42 @@ const FAST = {
   run: { flag: "--background", oneShot: false, load: () => import("../daemon/main.ts").then((m) => (background: boolean) => m.runDaemon({ background })) },
 } as unknown as Record<string, FastCommand | undefined>;
 
+/**
+ * `adi daemon stop|restart NAME…`, the service operations scripts and users
+ * run most, when every argument is a name: any flag (`--force`, `--help`),
+ * an empty or dashed word goes to citty. One-shot, like status.
+ */
+const BY_NAMES = {
+  __proto__: null,
+  stop: () => import("./daemon/service-ops.ts").then((m) => (names: string[]) => m.stopServices(names)),
+  restart: () => import("./daemon/service-ops.ts").then((m) => m.restartServices),
+} as unknown as Record<string, (() => Promise<(names: string[]) => Promise<void>>) | undefined>;
+
+const isName = (word: string) => word !== "" && !word.startsWith("-");
+
 /** The exit code when argv is a fast-path command, undefined when citty must handle it. */
 export async function runFastPath(argv: string[]): Promise<number | undefined> {
   const name = argv[1];
-  const command = argv[0] === "daemon" && name !== undefined ? FAST[name] : undefined;
-  if (command === undefined) return undefined;
-  const flagged = argv.length === 3 && argv[2] === command.flag;
-  if (argv.length !== 2 && !flagged) return undefined;
+  if (argv[0] !== "daemon" || name === undefined) return undefined;
+  const command = FAST[name];
+  if (command !== undefined) {
+    const flagged = argv.length === 3 && argv[2] === command.flag;
+    if (argv.length !== 2 && !flagged) return undefined;
+    return run(command.oneShot, async () => (await command.load())(flagged));
+  }
+  const byNames = BY_NAMES[name];
+  const names = argv.slice(2);
+  if (byNames === undefined || names.length === 0 || !names.every(isName)) return undefined;
+  return run(true, async () => (await byNames())(names));
+}
+
+async function run(oneShot: boolean, body: () => Promise<number | void>): Promise<number> {
   // A one-shot command ends before the JIT pays off: at the normal tier-up thresholds JSC spends
   // 2–4 ms of a ≈ 30 ms run compiling code that then runs once (bench/README.md). The daemon
   // (`run`) is long-lived and keeps the normal thresholds.
-  if (command.oneShot) Bun.unsafe.setJITPolicy(ONE_SHOT_JIT_POLICY);
+  if (oneShot) Bun.unsafe.setJITPolicy(ONE_SHOT_JIT_POLICY);
   try {
-    return (await (await command.load())(flagged)) ?? Exit.ok;
+    return (await body()) ?? Exit.ok;
   } catch (error) {
     const { printError } = await import("./print-error.ts");
     return printError(error);

@@ -1,5 +1,5 @@
-// `adi daemon status|services [--json]` and `adi daemon run [--background]`
-// skip citty (src/cli/fast-path.ts).
+// `adi daemon status|services [--json]`, `adi daemon run [--background]` and
+// `adi daemon stop|restart NAME…` skip citty (src/cli/fast-path.ts).
 // Whatever path runs them, a user must see the same thing: output, exit codes,
 // and citty's handling of every form the fast path does not take.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -115,5 +115,39 @@ describe("fast path", () => {
   test("a word that is an Object property is not a fast-path command", async () => {
     const r = await d.cli(["daemon", "toString"]);
     expect(r.stderr).not.toContain("TypeError");
+  });
+
+  test("stop and restart of named services: the same output and exit codes on both paths", async () => {
+    const env = { ...d.env, NO_COLOR: "1" };
+    const both = async (args: string[], e = env) => [await d.cli(args, { env: e }), await viaCitty(args, e)] as const;
+    const same = ([fast, citty]: readonly [CliResult, CliResult]) => {
+      expect({ code: fast.code, stdout: fast.stdout, stderr: fast.stderr }).toEqual({ code: citty.code, stdout: citty.stdout, stderr: citty.stderr });
+      return fast;
+    };
+    expect(same(await both(["daemon", "restart", "alpha"]))).toMatchObject({ code: 0, stdout: "restarted alpha\n" });
+    expect(same(await both(["daemon", "restart", "alpha", "beta", "alpha"]))).toMatchObject({ code: 0, stdout: "restarted alpha\nrestarted beta\n" });
+
+    const [fastStop] = await both(["daemon", "stop", "alpha", "beta"]);
+    expect(fastStop).toMatchObject({ code: 0, stdout: "stopped alpha\nstopped beta\n", stderr: "" });
+    expect((await d.cli(["daemon", "start", "alpha", "beta"])).code).toBe(0);
+    const cittyStop = await viaCitty(["daemon", "stop", "alpha", "beta"], env);
+    expect(cittyStop).toEqual(fastStop);
+    expect((await d.cli(["daemon", "start", "alpha", "beta"])).code).toBe(0);
+
+    const unknown = same(await both(["daemon", "stop", "nosuch"]));
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("nosuch");
+    const down = same(await both(["daemon", "stop", "alpha"], { ...env, ADI_HOME: join(d.home, "nobody-home") }));
+    expect(down).toMatchObject({ code: 3, stderr: "adi daemon is not running: no service runs, alpha neither\n" });
+  });
+
+  test("stop and restart take the fast path only for plain names: flags, empty and dashed words go to citty", async () => {
+    const fixture = join(import.meta.dir, "fixtures", "jit-policy.ts");
+    const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
+    const run = async (args: string[]) => JSON.parse((await viaBun(fixture, args, env)).stderr.trim().split("\n").pop()!);
+    expect(await run(["daemon", "stop", "web", "api"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    for (const args of [["daemon", "stop", "web", "--force"], ["daemon", "stop", ""], ["daemon", "restart", "-h"], ["daemon", "restart", "web", "--", "x"], ["daemon", "stop"]]) {
+      expect({ args, ...(await run(args)) }).toEqual({ args, code: null, calls: [] });
+    }
   });
 });
