@@ -139,6 +139,8 @@ describe("fast path", () => {
     expect(unknown.stderr).toContain("nosuch");
     const down = same(await both(["daemon", "stop", "alpha"], { ...env, ADI_HOME: join(d.home, "nobody-home") }));
     expect(down).toMatchObject({ code: 3, stderr: "adi daemon is not running: no service runs, alpha neither\n" });
+    // Through citty only (an empty word is no name): a usage error, not a request for service "".
+    expect(await d.cli(["daemon", "restart", ""], { env })).toMatchObject({ code: 2, stderr: "error: no service name given\n" });
   });
 
   test("stop and restart take the fast path only for plain names: flags, empty and dashed words go to citty", async () => {
