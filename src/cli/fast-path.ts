@@ -16,10 +16,10 @@ interface FastCommand {
  * The commands run without loading citty and the command tree (≈ 13–16 ms,
  * bench/README.md): the read-only ones that prompts, scripts and monitors
  * poll, `daemon run`, which `adi daemon start` spawns, so citty is not part
- * of every cold start, and stop/restart of named services (BY_NAMES). Only these exact forms take it: `--help`, any
- * other flag or a typo falls through to citty, which parses, validates and
- * prints usage as for every other command. The bodies are the same functions
- * the citty commands call.
+ * of every cold start, and stop/restart of named services (BY_NAMES). Only
+ * these exact forms take it: `--help`, any other flag or a typo falls through
+ * to citty, which parses, validates and prints usage as for every other
+ * command. The bodies are the same functions the citty commands call.
  */
 // No prototype: `adi daemon toString` must not find Object.prototype's (a plain lookup: Object.hasOwn costs ≈ 0.3 ms to load).
 const FAST = {
@@ -36,7 +36,7 @@ const FAST = {
  */
 const BY_NAMES = {
   __proto__: null,
-  stop: () => import("./daemon/service-ops.ts").then((m) => (names: string[]) => m.stopServices(names)),
+  stop: () => import("./daemon/service-ops.ts").then((m) => m.stopServices),
   restart: () => import("./daemon/service-ops.ts").then((m) => m.restartServices),
 } as unknown as Record<string, (() => Promise<(names: string[]) => Promise<void>>) | undefined>;
 

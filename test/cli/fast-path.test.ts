@@ -118,8 +118,8 @@ describe("fast path", () => {
   });
 
   test("stop and restart of named services: the same output and exit codes on both paths", async () => {
-    const env = { ...d.env, NO_COLOR: "1" };
-    const both = async (args: string[], e = env) => [await d.cli(args, { env: e }), await viaCitty(args, e)] as const;
+    const env: Record<string, string> = { ...d.env, NO_COLOR: "1" };
+    const both = async (args: string[], e: Record<string, string> = env) => [await d.cli(args, { env: e }), await viaCitty(args, e)] as const;
     const same = ([fast, citty]: readonly [CliResult, CliResult]) => {
       expect({ code: fast.code, stdout: fast.stdout, stderr: fast.stderr }).toEqual({ code: citty.code, stdout: citty.stdout, stderr: citty.stderr });
       return fast;
