@@ -139,8 +139,16 @@ describe("fast path", () => {
     expect(unknown.stderr).toContain("nosuch");
     const down = same(await both(["daemon", "stop", "alpha"], { ...env, ADI_HOME: join(d.home, "nobody-home") }));
     expect(down).toMatchObject({ code: 3, stderr: "adi daemon is not running: no service runs, alpha neither\n" });
-    // Through citty only (an empty word is no name): a usage error, not a request for service "".
+    // Through citty only (an empty word is no name): a usage error, not a request for service "",
+    // and `stop "$SVC"` with SVC empty does not stop the daemon. Nor does `stop -- x`.
     expect(await d.cli(["daemon", "restart", ""], { env })).toMatchObject({ code: 2, stderr: "error: no service name given\n" });
+    expect(await d.cli(["daemon", "stop", ""], { env })).toMatchObject({ code: 2, stderr: "error: no service name given\n" });
+    for (const args of [["daemon", "stop", "--", "x"], ["daemon", "stop", "alpha", "--", "x"], ["daemon", "restart", "alpha", "--", "x"]]) {
+      const r = await d.cli(args, { env });
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 2, stderr: `error: \`--\` goes with \`adi daemon start NAME -- CMD\`, not with ${args[1]}\n` });
+    }
+    expect((await d.cli(["daemon", "status", "--json"], { env })).code).toBe(0);
+    expect((await d.cli(["daemon", "services", "--json"], { env })).stdout).toContain('"state": "running"');
   });
 
   test("stop and restart take the fast path only for plain names: flags, empty and dashed words go to citty", async () => {

@@ -2,7 +2,9 @@ import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
 import { cliClient } from "../connect.ts";
 import { processAlive } from "../../util/process-alive.ts";
+import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
+import { passthrough } from "../passthrough.ts";
 import { withSpinner } from "../spinner.ts";
 import { notRunning, stopServices } from "./service-ops.ts";
 
@@ -13,7 +15,9 @@ export default defineCommand({
     force: { type: "boolean", description: "Kill the service's process group at once, skipping the stop timeout" },
   },
   async run({ args }) {
-    if (args.name) return stopServices(args._, Boolean(args.force));
+    if (passthrough().length > 0) throw usageError("`--` goes with `adi daemon start NAME -- CMD`, not with stop");
+    // Any word given names services: `adi daemon stop "$SVC"` with SVC empty must not stop the daemon.
+    if (args._.length > 0) return stopServices(args._, Boolean(args.force));
     const client = cliClient();
     const { pid, servicesRunning } = await client.status().catch((e: unknown) => notRunning(e, "nothing to stop"));
     const what = servicesRunning > 0 ? `stopping the adi daemon and ${servicesRunning} running service${servicesRunning === 1 ? "" : "s"}` : "stopping the adi daemon";

@@ -19,32 +19,37 @@ export function processStartTime(pid: number): number | null {
 
 /**
  * One /proc scan serves every sessionMembers call made before the current
- * microtasks have all run, as if they had scanned one right after another.
- * Stopping 100 services scanned /proc at least twice per service, each scan
- * reading the stat of every process on the host.
+ * microtasks have all run, as if they had scanned one right after another,
+ * but only while it is younger than SCAN_REUSE_MS: a long run of synchronous
+ * work (stopping 100 services) must not act on an old picture. Stopping 100
+ * services scanned /proc at least twice per service, each scan reading the
+ * stat of every process on the host.
  */
+const SCAN_REUSE_MS = 5;
 type Processes = ReturnType<typeof liveProcesses>;
-let snapshot: Processes | null = null;
+let snapshot: { processes: Processes; at: number } | null = null;
 
-/** This run's scan; `fresh` scans again even if this run has one (later callers share the new one). */
+/** This run's scan, if young enough; `fresh` scans again (later callers share the new one). */
 function processesNow(fresh = false): Processes {
-  if (snapshot && !fresh) return snapshot;
+  if (snapshot && !fresh && performance.now() - snapshot.at < SCAN_REUSE_MS) return snapshot.processes;
   if (!snapshot) {
     queueMicrotask(() => {
       snapshot = null;
     });
   }
-  snapshot = liveProcesses();
-  return snapshot;
+  const processes = liveProcesses();
+  snapshot = { processes, at: performance.now() };
+  return processes;
 }
 
 /**
  * killSession's scans, which come one per exit, each in its own turn of the
- * event loop: one that comes within SWEEP_GAP_MS of the previous waits for
- * the next, which serves every sweep waiting by then. A lone stop scans at
- * once; a hundred at once take a scan per SWEEP_GAP_MS, not one each. Each
- * caller's scan is taken after its call, so it misses nothing a scan of its
- * own would have seen.
+ * event loop: one that comes within SWEEP_GAP_MS of the end of the previous
+ * scan waits for the next, which serves every sweep waiting by then. A lone
+ * stop scans at once; a hundred at once take a scan per SWEEP_GAP_MS, not one
+ * each, however long a scan takes (5–10 ms with 200 processes). Each caller's
+ * scan is taken after its call, so it misses nothing a scan of its own would
+ * have seen.
  */
 const SWEEP_GAP_MS = 5;
 let lastSweepAt = Number.NEGATIVE_INFINITY;
@@ -54,14 +59,22 @@ function sweepScan(): Promise<Processes> {
   if (nextSweep) return nextSweep;
   const wait = lastSweepAt + SWEEP_GAP_MS - performance.now();
   if (wait <= 0) {
-    lastSweepAt = performance.now();
-    return Promise.resolve(processesNow(true));
+    try {
+      return Promise.resolve(processesNow(true));
+    } finally {
+      lastSweepAt = performance.now();
+    }
   }
-  nextSweep = new Promise((resolve) =>
+  nextSweep = new Promise((resolve, reject) =>
     setTimeout(() => {
       nextSweep = null;
-      lastSweepAt = performance.now();
-      resolve(processesNow(true));
+      try {
+        resolve(processesNow(true));
+      } catch (error) {
+        reject(error);
+      } finally {
+        lastSweepAt = performance.now();
+      }
     }, wait),
   );
   return nextSweep;
