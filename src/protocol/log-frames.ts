@@ -1,6 +1,6 @@
 import type { LogStream } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { putFrameHeader } from "./frame.ts";
-import { FRAME_HEADER_BYTES } from "./limits.ts";
+import { FRAME_HEADER_BYTES, REUSED_FRAME_BUFFER_MAX } from "./limits.ts";
 import { putVarint, varintSize } from "./wire.ts";
 
 /** A LogLine's fields (the daemon's log entries are plain objects of this shape). */
@@ -76,18 +76,17 @@ export function encodeBatchFrames(id: number, batch: LineBatch, maxFrameBytes: n
 }
 
 /**
- * Frames up to this size are written into one buffer that every batch reuses.
+ * Frames up to REUSED_FRAME_BUFFER_MAX are written into one buffer that every batch reuses.
  * With a fresh buffer per frame (zeroed, then faulted in page by page) the
  * daemon used 540–690 ms of CPU under 100k lines/s, with this one 440–460 ms
  * (bench/README.md). A larger frame gets a buffer of its own, so the shared
  * one never holds more.
  */
-const SCRATCH_MAX = 256 * 1024;
 let scratch = new Uint8Array(0);
 
 function frameBuffer(size: number): Uint8Array {
-  if (size > SCRATCH_MAX) return new Uint8Array(size);
-  if (scratch.length < size) scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2)));
+  if (size > REUSED_FRAME_BUFFER_MAX) return new Uint8Array(size);
+  if (scratch.length < size) scratch = new Uint8Array(Math.min(REUSED_FRAME_BUFFER_MAX, Math.max(size, scratch.length * 2)));
   return scratch.subarray(0, size);
 }
 

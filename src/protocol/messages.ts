@@ -3,7 +3,6 @@ import {
   decodeResponse as decodeResponseMessage,
   encodeRequest,
   encodeResponse,
-  writeResponse,
   type Request,
   type RequestInit,
   type Response,
@@ -11,7 +10,7 @@ import {
 } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { encodeFrame, putFrameHeader } from "./frame.ts";
-import { FRAME_HEADER_BYTES } from "./limits.ts";
+import { FRAME_HEADER_BYTES, REUSED_FRAME_BUFFER_MAX } from "./limits.ts";
 import { WireWriter } from "./wire.ts";
 
 export type RequestKind = NonNullable<Request["kind"]["case"]>;
@@ -31,8 +30,6 @@ export function encodeResponseFrame(response: ResponseInit): Uint8Array {
   return encodeFrame(encodeResponse(response));
 }
 
-/** Kept between responses up to this size (the log scratch's cap, log-frames.ts). */
-const SHARED_WRITER_MAX = 256 * 1024;
 const sharedWriter = new WireWriter();
 
 /**
@@ -44,9 +41,8 @@ const sharedWriter = new WireWriter();
  * `list_services` flood left for JSC to collect (bench/README.md).
  */
 export function encodeResponseFrameShared(response: ResponseInit): Uint8Array {
-  sharedWriter.restart(FRAME_HEADER_BYTES, SHARED_WRITER_MAX);
-  writeResponse(sharedWriter, response);
-  const frame = sharedWriter.written();
+  sharedWriter.restart(FRAME_HEADER_BYTES, REUSED_FRAME_BUFFER_MAX);
+  const frame = encodeResponse(response, sharedWriter);
   putFrameHeader(frame, frame.length - FRAME_HEADER_BYTES);
   return frame;
 }
