@@ -4,18 +4,16 @@
  * timed the same way in the same run. (status with the daemon up is in
  * bench/daemon.ts, with 5 services.) Usage: bun bench/cli-startup.ts [--quick]
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, helloWorld, ms, printTable, tempDir, timeCommand, type Row } from "./lib.ts";
+import { adiBinary, adiEnv, helloWorld, ms, printTable, tempDir, timeCommand, type Row } from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
 const RUNS = quick ? 10 : 40;
 
 export async function benchCliStartup(): Promise<Row[]> {
-  const adi = join(ROOT, "dist", "adi");
-  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
+  const adi = adiBinary();
   const tmp = tempDir("adi-bench-cli-");
-  const env = { ...process.env, ADI_HOME: join(tmp.dir, "home"), NO_COLOR: "1" };
+  const env = adiEnv(join(tmp.dir, "home"));
   try {
     const hello = await helloWorld(tmp.dir);
     const helloMs = await timeCommand([hello], env, RUNS);

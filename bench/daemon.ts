@@ -20,10 +20,9 @@
  *
  * Every service is `sleep 1000`. Usage: bun bench/daemon.ts [--quick]
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
-import { BUN, ROOT, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeCommand, helloWorld, type Row } from "./lib.ts";
+import { BUN, adiBinary, adiEnv, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeCommand, helloWorld, type Row } from "./lib.ts";
 import { RUNTIME_CONFIG_OFF } from "../scripts/compile-flags.ts";
 import { startSupervisord } from "./supervisord.ts";
 
@@ -31,20 +30,6 @@ const quick = process.argv.includes("--quick");
 const COLD_RUNS = quick ? 2 : 7;
 const CLI_RUNS = quick ? 5 : 30;
 const LIST_REQUESTS = quick ? 300 : 5_000;
-
-function adiBinary(): string {
-  const adi = join(ROOT, "dist", "adi");
-  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
-  return adi;
-}
-
-function adiEnv(home: string): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: home, NO_COLOR: "1" };
-  delete env.ADI_DAEMON_SOCKET;
-  delete env.ADI_DAEMON_PID;
-  delete env.ADI_DAEMON_LOG;
-  return env;
-}
 
 /** Spawn → first answer, in ms. `answers` is polled as fast as it can fail. */
 async function timeUntilAnswering(spawn: () => { pid: number; exited: Promise<number> }, answers: () => Promise<boolean>, stop: (pid: number) => Promise<void>): Promise<number> {

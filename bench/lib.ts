@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { RUNTIME_CONFIG_OFF } from "../scripts/compile-flags.ts";
@@ -80,6 +80,22 @@ export async function timeCommand(argv: string[], env: Record<string, string | u
     if (i >= 2) samples.push(performance.now() - t0);
   }
   return summarize(samples).median;
+}
+
+/** dist/adi, which the bench measures; it must be built first. */
+export function adiBinary(): string {
+  const adi = join(ROOT, "dist", "adi");
+  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
+  return adi;
+}
+
+/** The environment for an adi daemon and CLI on `home`, with nothing of an outer adi's (socket, pid, log). */
+export function adiEnv(home: string): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: home, NO_COLOR: "1" };
+  delete env.ADI_DAEMON_SOCKET;
+  delete env.ADI_DAEMON_PID;
+  delete env.ADI_DAEMON_LOG;
+  return env;
 }
 
 /** A compiled hello-world, built with the runtime-config flags dist/adi has: the floor for any compiled Bun CLI. */

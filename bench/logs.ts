@@ -14,7 +14,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
-import { BUN, ROOT, cpuMs, mb, ms, printTable, rssKiB, tempDir, until, type Row } from "./lib.ts";
+import { BUN, adiBinary, adiEnv, cpuMs, mb, ms, printTable, rssKiB, tempDir, until, type Row } from "./lib.ts";
 import { startSupervisord } from "./supervisord.ts";
 
 const quick = process.argv.includes("--quick");
@@ -76,11 +76,9 @@ async function followOnce(client: DaemonClient, pid: number, name: string, dir: 
 
 /** The load on a freshly started daemon, then once more on the same daemon (its code compiled by then). */
 async function adiFollow(dir: string): Promise<{ fresh: Figures; warm: Figures }> {
-  const adi = join(ROOT, "dist", "adi");
-  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
+  const adi = adiBinary();
   const home = join(dir, "adi-home");
-  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: home, NO_COLOR: "1" };
-  delete env.ADI_DAEMON_SOCKET;
+  const env = adiEnv(home);
   const client = new DaemonClient({ socketPath: join(home, "daemon.sock"), env, launcher: [adi], timeoutMs: 60_000 });
   try {
     await client.ensureRunning();

@@ -30,7 +30,7 @@ import { DaemonClient } from "../src/client/index.ts";
 import { killSession } from "../src/daemon/services/process-group.ts";
 import { processAlive } from "../src/util/process-alive.ts";
 import { childrenOf } from "../test/hardening/lib.ts";
-import { ROOT, ensureApt, mb, ms, printTable, ratio, rssKiB, run, summarize, tempDir, until, type Row } from "./lib.ts";
+import { adiBinary, adiEnv, ensureApt, mb, ms, printTable, ratio, rssKiB, run, summarize, tempDir, until, type Row } from "./lib.ts";
 import { ensureSupervisord, startSupervisord, type Supervisord } from "./supervisord.ts";
 
 
@@ -92,11 +92,9 @@ interface Supervisor {
 }
 
 async function adiSupervisor(dir: string, pidDir: string): Promise<Supervisor> {
-  const adi = join(ROOT, "dist", "adi");
-  if (!existsSync(adi)) throw new Error("dist/adi is missing: run `bun run build.ts --current` first");
+  const adi = adiBinary();
   const home = join(dir, "adi-home");
-  const env: Record<string, string | undefined> = { ...process.env, ADI_HOME: home, NO_COLOR: "1" };
-  delete env.ADI_DAEMON_SOCKET;
+  const env = adiEnv(home);
   const connect = () => new DaemonClient({ socketPath: join(home, "daemon.sock"), env, launcher: [adi], timeoutMs: 60_000 });
   let client = connect();
   await client.ensureRunning();
