@@ -1,4 +1,3 @@
-import { writeSync } from "node:fs";
 import { isatty } from "../util/isatty.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -8,10 +7,16 @@ const FRAME_MS = 80;
 
 function write(text: string): void {
   try {
-    writeSync(2, text);
+    // Loaded when a spinner first draws, 200 ms in: importing node:fs costs ≈ 1 ms of a command's start.
+    (require("node:fs") as typeof import("node:fs")).writeSync(2, text);
   } catch {
     // stderr gone: the spinner is decoration only.
   }
+}
+
+/** Whether a spinner would be drawn: stderr is a terminal that can move its cursor. */
+export function spinnerShows(): boolean {
+  return isatty(2) && process.env.TERM !== "dumb";
 }
 
 export interface Spinner {
@@ -27,7 +32,7 @@ export interface Spinner {
  * nothing at all. Plain text (no colour) so NO_COLOR needs no case.
  */
 export function spinner(text: string, opts: { tty?: boolean } = {}): Spinner {
-  const tty = opts.tty ?? (isatty(2) && process.env.TERM !== "dumb");
+  const tty = opts.tty ?? spinnerShows();
   if (!tty) return { update: () => {}, stop: () => {} };
   const started = performance.now();
   let frame = 0;

@@ -19,6 +19,9 @@ const AF_UNIX = 1;
 const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
 const POLLIN = 1;
 const POLLOUT = 4;
+/** connect(2)'s errors when nothing listens (Linux numbers: this file runs on Linux only). */
+const ENOENT = 2;
+const ECONNREFUSED = 111;
 
 /** struct sockaddr_un for a socketAddress() (`\0name`: an abstract socket); null when it does not fit its 108 bytes. */
 function sockaddr(address: string): Uint8Array | null {
@@ -39,8 +42,19 @@ function sockaddr(address: string): Uint8Array | null {
  * Errors are DaemonClient's: UNAVAILABLE when nothing listens or the daemon
  * hangs up, PERMISSION_DENIED for another user's socket, DEADLINE_EXCEEDED
  * after `timeoutMs`, and an error response as its AdiError.
+ *
+ * With `downToClient`, a socket nothing listens on (no file, or refused)
+ * returns undefined as well: nothing was sent, so the caller can leave it to
+ * DaemonClient to say the daemon is not running, or to start it. A daemon
+ * whose queue is full is still UNAVAILABLE (one is there, stuck), and so is a
+ * connection lost after the requests went out: they may have been carried out.
  */
-export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[], timeoutMs: number): Response["kind"][] | undefined {
+export function blockingRoundTrip(
+  socketPath: string,
+  requests: RequestKindInit[],
+  timeoutMs: number,
+  opts: { downToClient?: boolean } = {},
+): Response["kind"][] | undefined {
   if (process.platform !== "linux") return undefined;
   const addr = sockaddr(socketAddress(socketPath)); // refuses what is no unix socket here (a named pipe), as DaemonClient does
   if (!addr) return undefined;
@@ -65,7 +79,11 @@ export function blockingRoundTrip(socketPath: string, requests: RequestKindInit[
   const timedOut = (what: string) => new AdiError(ErrorCode.DEADLINE_EXCEEDED, `the daemon did not answer ${what} within ${timeoutMs} ms`);
   try {
     // A unix socket connects at once or fails at once (EAGAIN: its queue is full): nothing to wait for.
-    if (c.connect(fd, ptr(addr), addr.length) !== 0) throw connectError(socketPath, c.errno());
+    if (c.connect(fd, ptr(addr), addr.length) !== 0) {
+      const errno = c.errno();
+      if (opts.downToClient && (errno === ENOENT || errno === ECONNREFUSED)) return undefined;
+      throw connectError(socketPath, errno);
+    }
     const out = Buffer.concat(requests.map((kind, i) => encodeRequestFrame({ id: i + 1, kind })));
     for (let sent = 0; sent < out.length; ) {
       // write(2), not send(2): Bun ignores SIGPIPE, so a daemon that has gone is EPIPE here too (util/libc.ts).

@@ -72,7 +72,7 @@ export const hasScript = Boolean(Bun.which("script"));
  * Run `adi ARGS` in a pseudo-terminal (util-linux `script`): stdout and
  * stderr are both the terminal, and come back merged.
  */
-export async function inPty(d: TestDaemon, args: string[], env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
+export async function inPty(d: Pick<TestDaemon, "env">, args: string[], env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
   const command = [...adiArgv(), ...args].map(quote).join(" ");
   const proc = Bun.spawn(["script", "-qfec", command, "/dev/null"], {
     env: { ...d.env, TERM: "xterm-256color", SHELL: "/bin/sh", ...env },

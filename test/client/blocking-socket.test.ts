@@ -1,6 +1,7 @@
 // The CLI's blocking round trip (src/client/blocking-socket.ts) must answer and
 // fail exactly as DaemonClient does: same answers, same error codes and messages.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { blockingRoundTrip } from "../../src/client/blocking-socket.ts";
 import { DaemonClient } from "../../src/client/index.ts";
@@ -54,6 +55,18 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
     const theirs = await errorOf(() => new DaemonClient({ socketPath: path }).ping());
     expect(ours.code).toBe(ErrorCode.UNAVAILABLE);
     expect(ours.message).toBe(theirs.message);
+  });
+
+  test("downToClient: nothing listening (no socket file, or a stale one) is left to DaemonClient, nothing sent", async () => {
+    const stale = join(d.home, "stale.sock");
+    // A listener killed with its file left behind, as a crashed daemon leaves it: ECONNREFUSED.
+    const script = `Bun.listen({ unix: ${JSON.stringify(stale)}, socket: { data() {} } }); process.kill(process.pid, "SIGKILL");`;
+    Bun.spawnSync([process.execPath, "-e", script]);
+    expect(existsSync(stale)).toBe(true);
+    for (const path of [join(d.home, "nobody.sock"), stale]) {
+      expect(blockingRoundTrip(path, [{ case: "stopService", value: { name: "alpha" } }], 1_000, { downToClient: true })).toBeUndefined();
+      expect((await errorOf(() => blockingRoundTrip(path, [{ case: "ping", value: {} }], 1_000))).code).toBe(ErrorCode.UNAVAILABLE);
+    }
   });
 
   test("an error answer is thrown as its AdiError", async () => {

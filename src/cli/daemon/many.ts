@@ -53,7 +53,3 @@ export async function manyServices(
     throw new ExitWith(Exit.failed);
   }
 }
-
-export function serviceNames(positional: unknown): string[] {
-  return [...new Set((positional as string[]).filter((n) => n !== ""))];
-}

@@ -1,11 +1,13 @@
-// What `adi daemon status` and `adi daemon services` ask the daemon, over a
-// blocking socket where the platform has one (client/blocking-socket.ts: no
-// event loop, ≈ 3–5 ms less per command), else through DaemonClient. Both
-// paths give the same answers and the same errors.
+// What `adi daemon status`, `services` and a script's `stop|restart NAME`
+// ask the daemon, over a blocking socket where the platform has one
+// (client/blocking-socket.ts: no event loop, ≈ 3–5 ms less per command),
+// else through DaemonClient. Both paths give the same answers and the same
+// errors.
 import { blockingRoundTrip } from "../../client/blocking-socket.ts";
 import { unexpected } from "../../client/connection.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import type { DaemonStatus, ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
+import type { RequestKindInit } from "../../protocol/index.ts";
 import { clientSocketPath } from "../../protocol/transport.ts";
 
 /** This user's daemon socket, as DaemonClient finds it. */
@@ -47,4 +49,16 @@ export async function servicesStartingDaemon(): Promise<ServiceInfo[]> {
   } finally {
     client.close();
   }
+}
+
+/**
+ * One request whose answer is `ok` (stop, restart): true once the daemon has
+ * carried it out, false when it is for DaemonClient (another platform, or no
+ * daemon listening: nothing was sent). Errors as DaemonClient's.
+ */
+export function okOverBlockingSocket(request: RequestKindInit, timeoutMs: number): boolean {
+  const answers = blockingRoundTrip(daemonSocketPath(), [request], timeoutMs, { downToClient: true });
+  if (!answers) return false;
+  if (answers[0]!.case !== "ok") throw unexpected(answers[0]!, "ok");
+  return true;
 }

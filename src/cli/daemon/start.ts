@@ -5,7 +5,8 @@ import { cliClient, runningClient } from "../connect.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
-import { manyServices, serviceNames } from "./many.ts";
+import { manyServices } from "./many.ts";
+import { serviceNames } from "./service-ops.ts";
 import { passthrough } from "../passthrough.ts";
 import { withSpinner } from "../spinner.ts";
 

@@ -1,0 +1,99 @@
+// `adi daemon stop|restart NAME` with one name: from a script (stderr is no
+// terminal) one request over the blocking socket, at a terminal through
+// DaemonClient with its spinner (src/cli/daemon/service-ops.ts). A fake daemon
+// records what each run sends, so the test sees which path ran, and that no
+// path sends a stop or a restart twice.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Socket } from "bun";
+import { AdiError, ErrorCode } from "../../src/errors.ts";
+import { decodeRequest, encodeResponseFrame, errorResponse, FrameDecoder, MAX_REQUEST_FRAME, type ResponseKindInit } from "../../src/protocol/index.ts";
+import { adiArgv, hasScript, inPty } from "./helpers.ts";
+import { tempHome } from "../helpers/env.ts";
+
+const home = tempHome();
+mkdirSync(home.home);
+afterAll(() => home.cleanup());
+const SOCKET = join(home.home, "fake.sock");
+const env = { ...home.env, ADI_DAEMON_SOCKET: SOCKET, NO_COLOR: "1" };
+
+type Reply = ResponseKindInit | "hang up";
+
+/** A daemon that answers each request with `reply(kind)`; `seen` is the request kinds of each connection, in order. */
+async function fakeDaemon(reply: (kind: string) => Reply) {
+  const seen: string[][] = [];
+  const server = Bun.listen<{ decoder: FrameDecoder; kinds: string[] }>({
+    unix: SOCKET,
+    socket: {
+      open(s) {
+        s.data = { decoder: new FrameDecoder(MAX_REQUEST_FRAME), kinds: [] };
+        seen.push(s.data.kinds);
+      },
+      data(s: Socket<{ decoder: FrameDecoder; kinds: string[] }>, bytes) {
+        for (const frame of s.data.decoder.push(new Uint8Array(bytes))) {
+          const request = decodeRequest(frame);
+          s.data.kinds.push(request.kind.case!);
+          const answer = reply(request.kind.case!);
+          if (answer === "hang up") s.end();
+          else s.write(encodeResponseFrame({ id: request.id, kind: answer }));
+        }
+      },
+    },
+  });
+  return { seen, [Symbol.dispose]: () => server.stop(true) };
+}
+
+const answers = (kind: string): Reply => (kind === "ping" ? { case: "pong", value: {} } : { case: "ok", value: {} });
+
+async function piped(args: string[]) {
+  const proc = Bun.spawn([...adiArgv(), ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+const onLinux = process.platform === "linux" ? test : test.skip;
+if (process.platform !== "linux") console.log("skip: the blocking socket is Linux only");
+const ptyTest = onLinux === test && hasScript ? test : test.skip;
+if (!hasScript) console.log("skip: the terminal cases need util-linux `script`");
+
+describe("stop and restart of one name", () => {
+  onLinux("from a script: the one request over the blocking socket, no ping first", async () => {
+    using daemon = await fakeDaemon(answers);
+    expect(await piped(["daemon", "stop", "web"])).toEqual({ code: 0, stdout: "stopped web\n", stderr: "" });
+    expect(await piped(["daemon", "restart", "web"])).toEqual({ code: 0, stdout: "restarted web\n", stderr: "" });
+    expect(daemon.seen).toEqual([["stopService"], ["restartService"]]);
+  });
+
+  ptyTest("at a terminal: through DaemonClient (ping, then the request), the same output", async () => {
+    using daemon = await fakeDaemon(answers);
+    expect(await inPty({ env }, ["daemon", "stop", "web"])).toEqual({ code: 0, output: "stopped web\r\n" });
+    expect(await inPty({ env }, ["daemon", "restart", "web"])).toEqual({ code: 0, output: "restarted web\r\n" });
+    expect(daemon.seen).toEqual([["ping", "stopService"], ["ping", "restartService"]]);
+  });
+
+  ptyTest("at a terminal that draws no spinner (TERM=dumb): the blocking socket", async () => {
+    using daemon = await fakeDaemon(answers);
+    expect(await inPty({ env }, ["daemon", "stop", "web"], { TERM: "dumb" })).toEqual({ code: 0, output: "stopped web\r\n" });
+    expect(daemon.seen).toEqual([["stopService"]]);
+  });
+
+  onLinux("an error answer: printed as DaemonClient's path prints it, with its exit code", async () => {
+    const missing = new AdiError(ErrorCode.NOT_FOUND, "no service named web");
+    using daemon = await fakeDaemon((kind) => (kind === "ping" ? { case: "pong", value: {} } : errorResponse(0, missing).kind!));
+    const r = await piped(["daemon", "stop", "web"]);
+    expect(r).toEqual({ code: 1, stdout: "", stderr: "error: no service named web\n" });
+    expect(daemon.seen).toEqual([["stopService"]]);
+    if (hasScript) {
+      const pty = await inPty({ env }, ["daemon", "stop", "web"]);
+      expect(pty).toEqual({ code: r.code, output: r.stderr.replace("\n", "\r\n") });
+    }
+  });
+
+  onLinux("a daemon that hangs up after the request: the connection was lost, and the request is not sent again", async () => {
+    using daemon = await fakeDaemon(() => "hang up");
+    const r = await piped(["daemon", "restart", "web"]);
+    expect(r).toEqual({ code: 3, stdout: "", stderr: "error: the connection to the daemon was lost\n" });
+    expect(daemon.seen).toEqual([["restartService"]]);
+  });
+});
