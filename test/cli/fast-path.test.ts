@@ -1,5 +1,5 @@
 // `adi daemon status|services [--json]`, `adi daemon run [--background]` and
-// `adi daemon stop|restart NAME…` skip citty (src/cli/fast-path.ts).
+// `adi daemon start|stop|restart NAME…` skip citty (src/cli/fast-path.ts).
 // Whatever path runs them, a user must see the same thing: output, exit codes,
 // and citty's handling of every form the fast path does not take.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -117,7 +117,7 @@ describe("fast path", () => {
     expect(r.stderr).not.toContain("TypeError");
   });
 
-  test("stop and restart of named services: the same output and exit codes on both paths", async () => {
+  test("start, stop and restart of named services: the same output and exit codes on both paths", async () => {
     const env: Record<string, string> = { ...d.env, NO_COLOR: "1" };
     const both = async (args: string[], e: Record<string, string> = env) => [await d.cli(args, { env: e }), await viaCitty(args, e)] as const;
     const same = ([fast, citty]: readonly [CliResult, CliResult]) => {
@@ -125,6 +125,8 @@ describe("fast path", () => {
       return fast;
     };
     expect(same(await both(["daemon", "restart", "alpha"]))).toMatchObject({ code: 0, stdout: "restarted alpha\n" });
+    expect(same(await both(["daemon", "start", "alpha"]))).toMatchObject({ code: 0, stdout: "started alpha\n" });
+    expect(same(await both(["daemon", "start", "alpha", "beta"]))).toMatchObject({ code: 0, stdout: "started alpha\nstarted beta\n" });
     expect(same(await both(["daemon", "restart", "alpha", "beta", "alpha"]))).toMatchObject({ code: 0, stdout: "restarted alpha\nrestarted beta\n" });
 
     const [fastStop] = await both(["daemon", "stop", "alpha", "beta"]);
@@ -151,12 +153,22 @@ describe("fast path", () => {
     expect((await d.cli(["daemon", "services", "--json"], { env })).stdout).toContain('"state": "running"');
   });
 
-  test("stop and restart take the fast path only for plain names: flags, empty and dashed words go to citty", async () => {
+  test("start, stop and restart take the fast path only for plain names: flags, empty and dashed words go to citty", async () => {
     const fixture = join(import.meta.dir, "fixtures", "jit-policy.ts");
     const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
-    const run = async (args: string[]) => JSON.parse((await viaBun(fixture, args, env)).stderr.trim().split("\n").pop()!);
+    const run = async (args: string[], extra: Record<string, string> = {}) => JSON.parse((await viaBun(fixture, args, { ...env, ...extra })).stderr.trim().split("\n").pop()!);
     expect(await run(["daemon", "stop", "web", "api"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
-    for (const args of [["daemon", "stop", "web", "--force"], ["daemon", "stop", ""], ["daemon", "restart", "-h"], ["daemon", "restart", "web", "--", "x"], ["daemon", "stop"]]) {
+    expect(await run(["daemon", "start", "web"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    for (const args of [
+      ["daemon", "stop", "web", "--force"],
+      ["daemon", "stop", ""],
+      ["daemon", "restart", "-h"],
+      ["daemon", "restart", "web", "--", "x"],
+      ["daemon", "stop"],
+      ["daemon", "start"],
+      ["daemon", "start", "web", "--", "sleep", "1"],
+      ["daemon", "start", "web", "--env", "A=1"],
+    ]) {
       expect({ args, ...(await run(args)) }).toEqual({ args, code: null, calls: [] });
     }
   });

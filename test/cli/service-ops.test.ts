@@ -1,4 +1,4 @@
-// `adi daemon stop|restart NAME` with one name: from a script (stderr is no
+// `adi daemon start|stop|restart NAME` with one name: from a script (stderr is no
 // terminal) one request over the blocking socket, at a terminal through
 // DaemonClient with its spinner (src/cli/daemon/service-ops.ts). A fake daemon
 // records what each run sends, so the test sees which path ran, and that no
@@ -57,19 +57,21 @@ if (process.platform !== "linux") console.log("skip: the blocking socket is Linu
 const ptyTest = onLinux === test && hasScript ? test : test.skip;
 if (!hasScript) console.log("skip: the terminal cases need util-linux `script`");
 
-describe("stop and restart of one name", () => {
+describe("start, stop and restart of one name", () => {
   onLinux("from a script: the one request over the blocking socket, no ping first", async () => {
     using daemon = await fakeDaemon(answers);
     expect(await piped(["daemon", "stop", "web"])).toEqual({ code: 0, stdout: "stopped web\n", stderr: "" });
     expect(await piped(["daemon", "restart", "web"])).toEqual({ code: 0, stdout: "restarted web\n", stderr: "" });
-    expect(daemon.seen).toEqual([["stopService"], ["restartService"]]);
+    expect(await piped(["daemon", "start", "web"])).toEqual({ code: 0, stdout: "started web\n", stderr: "" });
+    expect(daemon.seen).toEqual([["stopService"], ["restartService"], ["startService"]]);
   });
 
   ptyTest("at a terminal: through DaemonClient (ping, then the request), the same output", async () => {
     using daemon = await fakeDaemon(answers);
     expect(await inPty({ env }, ["daemon", "stop", "web"])).toEqual({ code: 0, output: "stopped web\r\n" });
     expect(await inPty({ env }, ["daemon", "restart", "web"])).toEqual({ code: 0, output: "restarted web\r\n" });
-    expect(daemon.seen).toEqual([["ping", "stopService"], ["ping", "restartService"]]);
+    expect(await inPty({ env }, ["daemon", "start", "web"])).toEqual({ code: 0, output: "started web\r\n" });
+    expect(daemon.seen).toEqual([["ping", "stopService"], ["ping", "restartService"], ["ping", "startService"]]);
   });
 
   ptyTest("at a terminal that draws no spinner (TERM=dumb): the blocking socket", async () => {

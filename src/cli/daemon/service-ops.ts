@@ -1,3 +1,4 @@
+import type { DaemonClient } from "../../client/daemon-client.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { Exit, ExitWith } from "../exit.ts";
 import { err, out } from "../output.ts";
@@ -6,13 +7,13 @@ import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { okOverBlockingSocket } from "./quick-query.ts";
 
 /**
- * `adi daemon stop NAME…` and `adi daemon restart NAME…`, without citty: the
- * citty commands call these, and so does the fast path (cli/fast-path.ts)
- * for names with no flag.
+ * `adi daemon start|stop|restart NAME…`, without citty: the citty commands
+ * call these, and so does the fast path (cli/fast-path.ts) for names with no
+ * flag.
  *
  * One name with no spinner to show (stderr is no terminal: a script) goes
  * over the blocking socket, and DaemonClient, the spinner and the many-names
- * code are not even loaded: ≈ 8 ms of a ≈ 32 ms `stop` (bench/README.md).
+ * code are not even loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md).
  * A person at a terminal keeps the spinner, which needs the event loop.
  */
 
@@ -56,20 +57,27 @@ export async function stopServices(words: string[], force = false): Promise<void
   }
 }
 
-export async function restartServices(words: string[]): Promise<void> {
+/** start and restart: a daemon that is not running is started first, as every `adi daemon` command does. */
+async function startingOp(words: string[], kind: "startService" | "restartService", doing: string, done: string): Promise<void> {
   const names = needNames(words);
   const name = names[0]!;
-  if (names.length === 1 && !spinnerShows() && okOverBlockingSocket({ case: "restartService", value: { name } }, SERVICE_OP_TIMEOUT_MS)) {
-    out(`restarted ${name}`);
+  if (names.length === 1 && !spinnerShows() && okOverBlockingSocket({ case: kind, value: { name } }, SERVICE_OP_TIMEOUT_MS)) {
+    out(`${done} ${name}`);
     return;
   }
   const [{ runningClient }, { withSpinner }, { manyServices }] = await Promise.all([import("../connect.ts"), import("../spinner.ts"), import("./many.ts")]);
-  if (names.length > 1) return manyServices(names, { doing: "restarting", done: "restarted" }, (c, n) => c.restartService(n));
+  const op = (c: DaemonClient, n: string) => (kind === "startService" ? c.startService(n) : c.restartService(n));
+  if (names.length > 1) return manyServices(names, { doing, done }, op);
   const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
   try {
-    await withSpinner(`restarting ${name}`, () => client.restartService(name));
-    out(`restarted ${name}`);
+    await withSpinner(`${doing} ${name}`, () => op(client, name));
+    out(`${done} ${name}`);
   } finally {
     client.close();
   }
 }
+
+/** `adi daemon start NAME…`: services the daemon knows (an ad-hoc `NAME -- CMD` is start.ts's own). */
+export const startServices = (words: string[]): Promise<void> => startingOp(words, "startService", "starting", "started");
+
+export const restartServices = (words: string[]): Promise<void> => startingOp(words, "restartService", "restarting", "restarted");

@@ -5,8 +5,7 @@ import { cliClient, runningClient } from "../connect.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
-import { manyServices } from "./many.ts";
-import { serviceNames } from "./service-ops.ts";
+import { serviceNames, startServices } from "./service-ops.ts";
 import { passthrough } from "../passthrough.ts";
 import { withSpinner } from "../spinner.ts";
 
@@ -56,25 +55,19 @@ export default defineCommand({
       return;
     }
     const words = passthrough();
-    const names = serviceNames(args._);
-    if (names.length > 1) {
-      if (words.length > 0) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
-      return manyServices(names, { doing: "starting", done: "started" }, (c, name) => c.startService(name));
-    }
-    let config: ServiceConfigInit | undefined;
-    if (words.length > 0) {
-      const stopTimeout = nonNegativeInt("stop-timeout", args["stop-timeout"]);
-      config = {
-        command: words[0]!,
-        args: words.slice(1),
-        env: envFlags(rawArgs),
-        workingDir: args.cwd ?? process.cwd(),
-        restartOnFailure: args.restart !== false,
-        maxRestarts: nonNegativeInt("max-restarts", args["max-restarts"]) ?? 5,
-        stopTimeoutMs: stopTimeout === undefined ? 0 : stopTimeout * 1000,
-        stopSignal: args["stop-signal"] ?? "",
-      };
-    }
+    if (words.length === 0) return startServices(args._);
+    if (serviceNames(args._).length > 1) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
+    const stopTimeout = nonNegativeInt("stop-timeout", args["stop-timeout"]);
+    const config: ServiceConfigInit = {
+      command: words[0]!,
+      args: words.slice(1),
+      env: envFlags(rawArgs),
+      workingDir: args.cwd ?? process.cwd(),
+      restartOnFailure: args.restart !== false,
+      maxRestarts: nonNegativeInt("max-restarts", args["max-restarts"]) ?? 5,
+      stopTimeoutMs: stopTimeout === undefined ? 0 : stopTimeout * 1000,
+      stopSignal: args["stop-signal"] ?? "",
+    };
     const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
     try {
       await withSpinner(`starting ${args.name}`, () => client.startService(args.name!, config));
