@@ -16,7 +16,8 @@ interface FastCommand {
  * The commands run without loading citty and the command tree (≈ 13–16 ms,
  * bench/README.md): the read-only ones that prompts, scripts and monitors
  * poll, `daemon run`, which `adi daemon start` spawns, so citty is not part
- * of every cold start, and start/stop/restart of named services (BY_NAMES). Only
+ * of every cold start, start/stop/restart of named services and their
+ * recent logs (BY_NAMES). Only
  * these exact forms take it: `--help`, any other flag or a typo falls through
  * to citty, which parses, validates and prints usage as for every other
  * command. The bodies are the same functions the citty commands call.
@@ -30,16 +31,17 @@ const FAST = {
 } as unknown as Record<string, FastCommand | undefined>;
 
 /**
- * `adi daemon start|stop|restart NAME…`, the service operations scripts and
- * users run most, when every argument is a name: any flag (`--force`,
- * `--help`, `--env`), an ad-hoc `NAME -- CMD`, an empty or dashed word goes
- * to citty. One-shot, like status.
+ * `adi daemon start|stop|restart|logs NAME…`, the service operations and the
+ * log tail scripts and users run most, when every argument is a name: any
+ * flag (`--force`, `--help`, `--env`, `-f`, `-n`), an ad-hoc `NAME -- CMD`,
+ * an empty or dashed word goes to citty. One-shot, like status.
  */
 const BY_NAMES = {
   __proto__: null,
   start: () => import("./daemon/service-ops.ts").then((m) => m.startServices),
   stop: () => import("./daemon/service-ops.ts").then((m) => m.stopServices),
   restart: () => import("./daemon/service-ops.ts").then((m) => m.restartServices),
+  logs: () => import("./daemon/logs-view.ts").then((m) => m.showNamedLogs),
 } as unknown as Record<string, (() => Promise<(names: string[]) => Promise<void>>) | undefined>;
 
 const isName = (word: string) => word !== "" && !word.startsWith("-");

@@ -11,6 +11,9 @@ import {
 } from "../protocol/index.ts";
 import { socketAddress } from "../protocol/transport.ts";
 
+/** How long a request waits for its answer unless told otherwise (DaemonClient's `timeoutMs`). */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
 /** Receives every response frame for one request id; return true when it was the last. */
 type FrameHandler = (response: Response) => boolean;
 

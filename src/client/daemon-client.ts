@@ -12,7 +12,7 @@ import type {
 } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import type { RequestKindInit } from "../protocol/index.ts";
-import { ClientConnection, unexpected } from "./connection.ts";
+import { ClientConnection, DEFAULT_TIMEOUT_MS, unexpected } from "./connection.ts";
 import { defaultLauncher, spawnDaemon, START_DEADLINE_MS } from "./launch.ts";
 import { PushIterator } from "./stream.ts";
 import { clientSocketPath } from "../protocol/transport.ts";
@@ -73,7 +73,7 @@ export class DaemonClient {
   constructor(opts: DaemonClientOptions = {}) {
     this.env = opts.env ?? process.env;
     this.socketPath = opts.socketPath ?? clientSocketPath(this.env);
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.launcher = opts.launcher;
   }
 

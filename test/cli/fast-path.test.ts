@@ -1,5 +1,5 @@
 // `adi daemon status|services [--json]`, `adi daemon run [--background]` and
-// `adi daemon start|stop|restart NAME…` skip citty (src/cli/fast-path.ts).
+// `adi daemon start|stop|restart|logs NAME…` skip citty (src/cli/fast-path.ts).
 // Whatever path runs them, a user must see the same thing: output, exit codes,
 // and citty's handling of every form the fast path does not take.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -153,12 +153,26 @@ describe("fast path", () => {
     expect((await d.cli(["daemon", "services", "--json"], { env })).stdout).toContain('"state": "running"');
   });
 
+  test("logs of named services: the same lines on both paths", async () => {
+    const env: Record<string, string> = { ...d.env, NO_COLOR: "1" };
+    for (const args of [["daemon", "logs", "alpha"], ["daemon", "logs", "alpha", "beta", "alpha"]]) {
+      const [fast, citty] = await Promise.all([d.cli(args, { env }), viaCitty(args, env)]);
+      expect({ args, code: fast.code, stderr: fast.stderr }).toEqual({ args, code: 0, stderr: "" });
+      expect(fast.stdout).toMatch(/ alpha +adi started pid \d+/);
+      expect(fast).toEqual(citty);
+    }
+    const unknown = await Promise.all([d.cli(["daemon", "logs", "nosuch"], { env }), viaCitty(["daemon", "logs", "nosuch"], env)]);
+    expect(unknown[0]).toMatchObject({ code: 1, stdout: "" });
+    expect(unknown[0]).toEqual(unknown[1]);
+  });
+
   test("start, stop and restart take the fast path only for plain names: flags, empty and dashed words go to citty", async () => {
     const fixture = join(import.meta.dir, "fixtures", "jit-policy.ts");
     const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
     const run = async (args: string[], extra: Record<string, string> = {}) => JSON.parse((await viaBun(fixture, args, { ...env, ...extra })).stderr.trim().split("\n").pop()!);
     expect(await run(["daemon", "stop", "web", "api"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     expect(await run(["daemon", "start", "web"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    expect(await run(["daemon", "logs", "web", "api"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     for (const args of [
       ["daemon", "stop", "web", "--force"],
       ["daemon", "stop", ""],
@@ -168,6 +182,11 @@ describe("fast path", () => {
       ["daemon", "start"],
       ["daemon", "start", "web", "--", "sleep", "1"],
       ["daemon", "start", "web", "--env", "A=1"],
+      ["daemon", "logs"],
+      ["daemon", "logs", "web", "-f"],
+      ["daemon", "logs", "--all"],
+      ["daemon", "logs", "web", "-n", "5"],
+      ["daemon", "logs", "web", "--json"],
     ]) {
       expect({ args, ...(await run(args)) }).toEqual({ args, code: null, calls: [] });
     }

@@ -72,6 +72,41 @@ describe("adi daemon logs", () => {
     expect(unknown.stderr).toContain("no service named nope");
   }, 120_000);
 
+  test("a tail larger than one write block comes out whole and in order; into `| head` it ends quietly", async () => {
+    // 900 lines (the ring keeps 1,000) of ≈ 200 characters as printed: ≈ 180 KB, several of showLogs' 64 KiB blocks.
+    const script = `i=0; while [ $i -lt 900 ]; do echo "numbered line $i ${".".repeat(150)}"; i=$((i+1)); done; exec sleep 600`;
+    expect((await d.cli(["daemon", "start", "big", "--", "sh", "-c", script])).code).toBe(0);
+    const client = d.client();
+    try {
+      await waitFor(async () => (await client.logs("big", { lines: 1000 })).length >= 901, 60_000, "900 lines of big");
+    } finally {
+      client.close();
+    }
+    const r = await d.cli(["daemon", "logs", "big", "-n", "900"]);
+    expect(r.code).toBe(0);
+    const numbers = r.stdout.trimEnd().split("\n").map((l) => Number(/numbered line (\d+) /.exec(l)?.[1]));
+    expect(r.stdout.length).toBeGreaterThan(150_000);
+    expect(numbers).toEqual(Array.from({ length: 900 }, (_, i) => i));
+    const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+    const cmd = `${[...adiArgv(), "daemon", "logs", "big", "-n", "900"].map(quote).join(" ")} | head -n 1; echo "adi exit $?"`;
+    const proc = Bun.spawn(["bash", "-c", `set -o pipefail; ${cmd}`], { env: d.env, stdout: "pipe", stderr: "pipe" });
+    expect(await proc.exited).toBe(0);
+    expect(await new Response(proc.stdout).text()).toMatch(/numbered line 0 [.]+\nadi exit 0\n$/);
+  }, 120_000);
+
+  test("with no daemon running, `logs NAME` starts one (as every command does), then says what it does not know", async () => {
+    const fresh = new TestDaemon();
+    try {
+      const r = await fresh.cli(["daemon", "logs", "web"]);
+      expect(r).toMatchObject({ code: 1, stdout: "" });
+      expect(r.stderr).toContain("no service named web");
+      expect(fresh.pid()).not.toBeNull();
+      expect((await fresh.cli(["daemon", "status"])).code).toBe(0);
+    } finally {
+      await fresh.cleanup();
+    }
+  }, 120_000);
+
   test("-f into a reader that goes away (| head) ends instead of following forever", async () => {
     const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
     const cmd = `${[...adiArgv(), "daemon", "logs", "ticker", "-f", "-n", "1"].map(quote).join(" ")} | head -n 3; echo "adi exit $?"`;

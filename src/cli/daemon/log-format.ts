@@ -25,9 +25,11 @@ export class LogPrinter {
   private width: number;
   private readonly seen = new Set<string>();
 
+  /** `emit` gets each printed line without its newline (default: written at once, as a follow needs). */
   constructor(
     private readonly json: boolean,
     names: string[],
+    private readonly emit: (line: string) => void = out,
   ) {
     this.width = Math.max(0, ...names.map((n) => n.length));
   }
@@ -38,7 +40,7 @@ export class LogPrinter {
 
   print(line: LogLine): void {
     if (this.json) {
-      out(JSON.stringify(logJson(line)));
+      this.emit(JSON.stringify(logJson(line)));
       return;
     }
     const started = line.stream === LogStream.SYSTEM ? STARTED.exec(line.text) : null;
@@ -46,13 +48,13 @@ export class LogPrinter {
     this.seen.add(line.service);
     const tag = streamName(line.stream);
     const name = paint(1, serviceColor(line.service), line.service.padEnd(this.width));
-    out(`${paint(1, "gray", new Date(line.timeUnixMs).toISOString())} ${name} ${paint(1, streamColor[tag]!, tag)} ${line.text}`);
+    this.emit(`${paint(1, "gray", new Date(line.timeUnixMs).toISOString())} ${name} ${paint(1, streamColor[tag]!, tag)} ${line.text}`);
   }
 
   /** `──── web restarted (pid 42) ────` (human output only). */
   separator(service: string, what: string): void {
     if (this.json) return;
-    out(paint(1, serviceColor(service), `──── ${service} ${what} ────`));
+    this.emit(paint(1, serviceColor(service), `──── ${service} ${what} ────`));
   }
 }
 

@@ -7,23 +7,7 @@ import { usageError } from "../exit.ts";
 import { meta } from "../meta.ts";
 import { err } from "../output.ts";
 import { LogPrinter, mergeByTime, overlap, parseSince } from "./log-format.ts";
-
-/** Ask for the whole ring (the daemon caps the answer at its ring and 8 MiB). */
-const EVERYTHING = 1_000_000;
-
-interface Window {
-  /** Lines to ask the daemon for. */
-  request: number;
-  /** Keep lines at or after this time (ms since the epoch). */
-  since: number | null;
-  /** Then keep only the newest this many (null: all). */
-  last: number | null;
-}
-
-function cut(lines: LogLine[], w: Window): LogLine[] {
-  const kept = w.since === null ? lines : lines.filter((l) => l.timeUnixMs >= w.since!);
-  return w.last === null ? kept : kept.slice(Math.max(0, kept.length - w.last));
-}
+import { cut, EVERYTHING, showLogs, windowOf, type Window } from "./logs-view.ts";
 
 const daemonGone = (e: unknown) => e instanceof AdiError && e.code === ErrorCode.UNAVAILABLE;
 
@@ -151,19 +135,13 @@ export default defineCommand({
       if (since === null) throw usageError(`--since expects a duration (90s, 10m, 1h, 2d) or an ISO time (2026-01-31T12:00:00Z), got ${JSON.stringify(args.since)}`);
     }
 
+    if (!args.follow) return showLogs({ target: args.all ? "all" : [...new Set(positional)], last, since, json: Boolean(args.json) });
     const client = await runningClient();
     try {
-      const events = args.all && args.follow ? client.watchEvents() : null;
+      const events = args.all ? client.watchEvents() : null;
       const names = args.all ? (await client.listServices()).map((s) => s.name) : [...new Set(positional)];
-      if (last === null && since === null) last = names.length > 1 || args.all ? 20 : 100;
-      const window: Window = { request: since !== null ? EVERYTHING : last!, since, last };
+      const window = windowOf(last, since, names.length > 1 || Boolean(args.all));
       const printer = new LogPrinter(Boolean(args.json), names);
-
-      if (!args.follow) {
-        const tails = await Promise.all(names.map((name) => client.logs(name, { lines: window.request })));
-        for (const line of mergeByTime(tails.map((t) => cut(t, window)))) printer.print(line);
-        return;
-      }
       const follow = new Follow(client, printer, Boolean(args.all));
       const backlogs = await follow.open(names, window);
       for (const line of mergeByTime(backlogs)) printer.print(line);

@@ -4,7 +4,7 @@
 // else through DaemonClient. Both paths give the same answers and the same
 // errors.
 import { blockingRoundTrip } from "../../client/blocking-socket.ts";
-import { unexpected } from "../../client/connection.ts";
+import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import type { DaemonStatus, ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import type { RequestKindInit } from "../../protocol/index.ts";
@@ -34,7 +34,7 @@ export async function statusAndServices(timeoutMs: number): Promise<[DaemonStatu
 /** The daemon's services; a daemon that is not running is started first (as every `adi daemon` command does). */
 export async function servicesStartingDaemon(): Promise<ServiceInfo[]> {
   try {
-    const answers = blockingRoundTrip(daemonSocketPath(), [{ case: "listServices", value: {} }], 10_000);
+    const answers = blockingRoundTrip(daemonSocketPath(), [{ case: "listServices", value: {} }], DEFAULT_TIMEOUT_MS);
     if (answers) {
       if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
       return answers[0]!.value.list;

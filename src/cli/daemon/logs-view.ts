@@ -1,0 +1,116 @@
+// The body of `adi daemon logs` without -f: logs.ts declares the command (and
+// follows with -f); the fast path (../fast-path.ts) runs `logs NAME…` here
+// without citty. On Linux the requests go over the blocking socket
+// (client/blocking-socket.ts); a daemon that is not running is left to
+// DaemonClient, which starts it, as every `adi daemon` command does.
+import { blockingRoundTrip } from "../../client/blocking-socket.ts";
+import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
+import type { LogLine } from "../../gen/adi/daemon/v1/daemon_wire.ts";
+import { out } from "../output.ts";
+import { LogPrinter, mergeByTime } from "./log-format.ts";
+import { daemonSocketPath } from "./quick-query.ts";
+
+/** Ask for the whole ring (the daemon caps the answer at its ring and 8 MiB). */
+export const EVERYTHING = 1_000_000;
+
+export interface Window {
+  /** Lines to ask the daemon for. */
+  request: number;
+  /** Keep lines at or after this time (ms since the epoch). */
+  since: number | null;
+  /** Then keep only the newest this many (null: all). */
+  last: number | null;
+}
+
+/** `-n` and `--since` as given (null: not given): 100 lines for one service, 20 each for several or --all. */
+export function windowOf(last: number | null, since: number | null, several: boolean): Window {
+  if (last === null && since === null) last = several ? 20 : 100;
+  return { request: since !== null ? EVERYTHING : last!, since, last };
+}
+
+export function cut(lines: LogLine[], w: Window): LogLine[] {
+  const kept = w.since === null ? lines : lines.filter((l) => l.timeUnixMs >= w.since!);
+  return w.last === null ? kept : kept.slice(Math.max(0, kept.length - w.last));
+}
+
+export interface LogsQuery {
+  /** Service names (no repeats), or every service. */
+  target: string[] | "all";
+  last: number | null;
+  since: number | null;
+  json: boolean;
+}
+
+interface Tails {
+  names: string[];
+  window: Window;
+  tails: LogLine[][];
+}
+
+const logsRequest = (name: string, w: Window) => ({ case: "serviceLogs" as const, value: { name, lines: w.request, follow: false } });
+
+/** The tails over the blocking socket; undefined when DaemonClient must ask (another platform, or no daemon listening). */
+function tailsOverBlockingSocket(q: LogsQuery): Tails | undefined {
+  const path = daemonSocketPath();
+  let names = q.target;
+  if (names === "all") {
+    const answers = blockingRoundTrip(path, [{ case: "listServices", value: {} }], DEFAULT_TIMEOUT_MS, { downToClient: true });
+    if (!answers) return undefined;
+    if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
+    names = answers[0]!.value.list.map((s) => s.name);
+  }
+  const window = windowOf(q.last, q.since, q.target === "all" || names.length > 1);
+  if (names.length === 0) return { names, window, tails: [] };
+  const answers = blockingRoundTrip(
+    path,
+    names.map((name) => logsRequest(name, window)),
+    DEFAULT_TIMEOUT_MS,
+    { downToClient: true },
+  );
+  if (!answers) return undefined;
+  const tails = answers.map((kind) => {
+    if (kind.case !== "logs") throw unexpected(kind, "logs");
+    return kind.value.lines;
+  });
+  return { names, window, tails };
+}
+
+async function tailsFromClient(q: LogsQuery): Promise<Tails> {
+  const { runningClient } = await import("../connect.ts");
+  const client = await runningClient();
+  try {
+    const names = q.target === "all" ? (await client.listServices()).map((s) => s.name) : q.target;
+    const window = windowOf(q.last, q.since, q.target === "all" || names.length > 1);
+    const tails = await Promise.all(names.map((name) => client.logs(name, { lines: window.request })));
+    return { names, window, tails };
+  } finally {
+    client.close();
+  }
+}
+
+/** Printed lines are written in blocks of about this many characters, not one write(2) per line. */
+const WRITE_BLOCK = 64 * 1024;
+
+/** `adi daemon logs NAME…|--all [-n N] [--since T] [--json]`: the recent lines of each, merged by time. */
+export async function showLogs(q: LogsQuery): Promise<void> {
+  const { names, window, tails } = tailsOverBlockingSocket(q) ?? (await tailsFromClient(q));
+  let block: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (block.length > 0) out(block.join(""));
+    block = [];
+    size = 0;
+  };
+  const printer = new LogPrinter(q.json, names, (line) => {
+    block.push(line, "\n");
+    size += line.length + 1;
+    if (size >= WRITE_BLOCK) flush();
+  });
+  for (const line of mergeByTime(tails.map((t) => cut(t, window)))) printer.print(line);
+  flush();
+}
+
+/** The fast path's `adi daemon logs NAME…`: no flag, the default window. */
+export function showNamedLogs(names: string[]): Promise<void> {
+  return showLogs({ target: [...new Set(names)], last: null, since: null, json: false });
+}
