@@ -16,6 +16,17 @@ import { signalName, spawnDetached } from "./spawn.ts";
  */
 const SWEEP_DELAY_MS = 250;
 
+/**
+ * After an exit, how long the output pipes may take to reach their end
+ * before the exit is logged and the stop answered. The last lines a service
+ * writes (on SIGTERM, say) are in the pipes when it exits, and the exit can
+ * be seen before they are read: `adi daemon stop web && adi daemon logs web`
+ * then missed them, and "exited" was logged in the middle of them. The pipes
+ * end as soon as nothing holds them, normally at once; a process that left
+ * the session (a daemonized grandchild) can hold them for good.
+ */
+const DRAIN_WAIT_MS = 100;
+
 export type { ServiceEventInit, ServiceInfoInit };
 
 /** What a service needs from its manager. */
@@ -46,6 +57,8 @@ export interface Child {
   /** Set when a health probe condemned it: the exit counts as a failure. */
   unhealthy?: string;
   handled: boolean;
+  /** Resolves once both output pipes have ended. */
+  drained: Promise<unknown>;
   /** Resolves once the exit is handled and the whole session is gone. */
   done: Promise<void>;
   resolveDone(): void;
@@ -231,12 +244,11 @@ export class Service {
       startedAt: performance.now(),
       stopping: false,
       handled: false,
+      drained: Promise.all([this.log.drain(proc.stdout, LogStream.STDOUT), this.log.drain(proc.stderr, LogStream.STDERR)]),
       done,
       resolveDone,
     };
     this.child = child;
-    void this.log.drain(proc.stdout, LogStream.STDOUT);
-    void this.log.drain(proc.stderr, LogStream.STDERR);
     void proc.exited.then(() => {
       const signal = signalName(proc.signalCode);
       return this.onExit(child, signal === null ? proc.exitCode : null, signal);
@@ -258,6 +270,9 @@ export class Service {
     // its own session).
     if (child.stopping || !(await killGroupQuick(child.pid))) await killSession(child.pid, 2_000, child.startTime);
     else setTimeout(() => void killSession(child.pid, 2_000, child.startTime), SWEEP_DELAY_MS);
+    let waited: Timer | undefined;
+    await Promise.race([child.drained, new Promise((r) => (waited = setTimeout(r, DRAIN_WAIT_MS)))]);
+    clearTimeout(waited);
     if (this.child === child) this.child = null;
     this.lastExitCode = code ?? undefined;
     this.lastSignal = signal ?? "";

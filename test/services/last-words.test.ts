@@ -1,0 +1,93 @@
+import { afterEach, expect, mock, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { resolvePaths } from "../../src/config.ts";
+import * as spawnModule from "../../src/daemon/services/spawn.ts";
+import { sleep, tempHome } from "../helpers/env.ts";
+
+// What a service writes as it exits (on SIGTERM, say) is still in its pipes when the exit is
+// seen, and the daemon could answer the stop, and log "exited", before reading it:
+// `adi daemon stop web && adi daemon logs web` missed the last lines, and "exited" sat in the
+// middle of them. Now the exit waits (a bounded time) for the pipes to end. The race is made
+// certain here: the next spawn's stdout hands over its last words only 50 ms after the exit.
+// mock.module stays for the rest of the `bun test` process; the wrapper changes nothing unless
+// a test arms it.
+
+/** Armed by a test: the next spawn's stdout gives `words` 50 ms after the exit, then ends (or never ends: `holds`). */
+let late: { words: string; holds: boolean } | null = null;
+const realSpawn = spawnModule.spawnDetached;
+mock.module("../../src/daemon/services/spawn.ts", () => ({
+  ...spawnModule,
+  spawnDetached: (...args: Parameters<typeof realSpawn>) => {
+    const proc = realSpawn(...args);
+    const armed = late;
+    if (armed === null) return proc;
+    late = null;
+    const stdout = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        for await (const chunk of proc.stdout) controller.enqueue(chunk);
+        await proc.exited;
+        await sleep(50);
+        controller.enqueue(new TextEncoder().encode(armed.words));
+        if (!armed.holds) controller.close();
+      },
+    });
+    return {
+      pid: proc.pid,
+      exited: proc.exited,
+      get exitCode() {
+        return proc.exitCode;
+      },
+      get signalCode() {
+        return proc.signalCode;
+      },
+      stdout,
+      stderr: proc.stderr,
+    } as unknown as Subprocess<"ignore", "pipe", "pipe">;
+  },
+}));
+const { preparePaths } = await import("../../src/daemon/instance.ts");
+const { createLogger } = await import("../../src/daemon/logger.ts");
+const { ServiceManager } = await import("../../src/daemon/services/manager.ts");
+const { createServiceConfig } = await import("../../src/gen/adi/daemon/v1/daemon_wire.ts");
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  late = null;
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function manager() {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  const paths = resolvePaths(t.env);
+  preparePaths(paths);
+  const m = new ServiceManager({ paths, logger: createLogger(null, "info"), warnings: new Set(), env: t.env, runAs: () => null });
+  await m.init();
+  cleanups.push(() => m.stopAll(false));
+  return m;
+}
+
+const logTexts = (m: Awaited<ReturnType<typeof manager>>, name: string) =>
+  m
+    .resolve(name)
+    .log.tail(10)
+    .map((l) => l.text);
+
+test("a stop answers once the service's last words are in its log, and logs the exit after them", async () => {
+  const m = await manager();
+  late = { words: "last words\n", holds: false };
+  await m.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));
+  await m.resolve("s1").stop(false);
+  expect(logTexts(m, "s1").slice(-2)).toEqual(["last words", "killed by SIGTERM"]);
+});
+
+test("a pipe held open for good (by a process that left the session) delays a stop by a bounded time only", async () => {
+  const m = await manager();
+  late = { words: "still here\n", holds: true };
+  await m.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));
+  const t0 = performance.now();
+  await m.resolve("s1").stop(false);
+  expect(performance.now() - t0).toBeLessThan(5_000);
+  // The bound passed after the words came: they are in, then the exit.
+  expect(logTexts(m, "s1").slice(-2)).toEqual(["still here", "killed by SIGTERM"]);
+});
