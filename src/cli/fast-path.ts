@@ -5,7 +5,7 @@ export const ONE_SHOT_JIT_POLICY = 100;
 
 /** A command the fast path runs: `adi daemon NAME` or `adi daemon NAME FLAG`, nothing else. */
 interface FastCommand {
-  flag: string;
+  flag?: string;
   /** Runs once and exits (status, services), unlike the daemon. */
   oneShot: boolean;
   /** The command's body, called with whether FLAG was given; resolves with the exit code (undefined = ok). */
@@ -13,14 +13,15 @@ interface FastCommand {
 }
 
 /**
- * The commands run without loading citty and the command tree (≈ 13–16 ms,
+ * The commands run without loading citty and the command tree (≈ 10–16 ms,
  * bench/README.md): the read-only ones that prompts, scripts and monitors
- * poll, `daemon run`, which `adi daemon start` spawns, so citty is not part
- * of every cold start, start/stop/restart of named services and their
- * recent logs (BY_NAMES). Only
- * these exact forms take it: `--help`, any other flag or a typo falls through
- * to citty, which parses, validates and prints usage as for every other
- * command. The bodies are the same functions the citty commands call.
+ * poll; `daemon run`, which `adi daemon start` spawns, so citty is not part
+ * of every cold start; `daemon start` itself, which scripts run to make sure
+ * the daemon is up; start/stop/restart of named services and their recent
+ * logs (BY_NAMES). Only these exact forms take it: `--help`, any other flag
+ * or a typo falls through to citty, which parses, validates and prints usage
+ * as for every other command. The bodies are the same functions the citty
+ * commands call.
  */
 // No prototype: `adi daemon toString` must not find Object.prototype's (a plain lookup: Object.hasOwn costs ≈ 0.3 ms to load).
 const FAST = {
@@ -28,6 +29,7 @@ const FAST = {
   status: { flag: "--json", oneShot: true, load: () => import("./daemon/status-view.ts").then((m) => m.showStatus) },
   services: { flag: "--json", oneShot: true, load: () => import("./daemon/services-view.ts").then((m) => m.showServices) },
   run: { flag: "--background", oneShot: false, load: () => import("../daemon/main.ts").then((m) => (background: boolean) => m.runDaemon({ background })) },
+  start: { oneShot: true, load: () => import("./daemon/service-ops.ts").then((m) => m.startDaemon) },
 } as unknown as Record<string, FastCommand | undefined>;
 
 /**
@@ -51,11 +53,8 @@ export async function runFastPath(argv: string[]): Promise<number | undefined> {
   const name = argv[1];
   if (argv[0] !== "daemon" || name === undefined) return undefined;
   const command = FAST[name];
-  if (command !== undefined) {
-    const flagged = argv.length === 3 && argv[2] === command.flag;
-    if (argv.length !== 2 && !flagged) return undefined;
-    return run(command.oneShot, async () => (await command.load())(flagged));
-  }
+  const flagged = command !== undefined && argv.length === 3 && argv[2] === command.flag;
+  if (command !== undefined && (argv.length === 2 || flagged)) return run(command.oneShot, async () => (await command.load())(flagged));
   const byNames = BY_NAMES[name];
   const names = argv.slice(2);
   if (byNames === undefined || names.length === 0 || !names.every(isName)) return undefined;

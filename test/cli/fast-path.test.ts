@@ -125,6 +125,7 @@ describe("fast path", () => {
       return fast;
     };
     expect(same(await both(["daemon", "restart", "alpha"]))).toMatchObject({ code: 0, stdout: "restarted alpha\n" });
+    expect(same(await both(["daemon", "start"]))).toMatchObject({ code: 0, stdout: `adi daemon is already running (pid ${d.pid()})\n` });
     expect(same(await both(["daemon", "start", "alpha"]))).toMatchObject({ code: 0, stdout: "started alpha\n" });
     expect(same(await both(["daemon", "start", "alpha", "beta"]))).toMatchObject({ code: 0, stdout: "started alpha\nstarted beta\n" });
     expect(same(await both(["daemon", "restart", "alpha", "beta", "alpha"]))).toMatchObject({ code: 0, stdout: "restarted alpha\nrestarted beta\n" });
@@ -173,13 +174,14 @@ describe("fast path", () => {
     expect(await run(["daemon", "stop", "web", "api"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     expect(await run(["daemon", "start", "web"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     expect(await run(["daemon", "logs", "web", "api"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    expect(await run(["daemon", "start"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     for (const args of [
       ["daemon", "stop", "web", "--force"],
       ["daemon", "stop", ""],
       ["daemon", "restart", "-h"],
       ["daemon", "restart", "web", "--", "x"],
       ["daemon", "stop"],
-      ["daemon", "start"],
+      ["daemon", "start", "--", "sleep", "1"],
       ["daemon", "start", "web", "--", "sleep", "1"],
       ["daemon", "start", "web", "--env", "A=1"],
       ["daemon", "logs"],
@@ -190,5 +192,5 @@ describe("fast path", () => {
     ]) {
       expect({ args, ...(await run(args)) }).toEqual({ args, code: null, calls: [] });
     }
-  });
+  }, 60_000);
 });

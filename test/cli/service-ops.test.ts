@@ -2,12 +2,13 @@
 // terminal) one request over the blocking socket, at a terminal through
 // DaemonClient with its spinner (src/cli/daemon/service-ops.ts). A fake daemon
 // records what each run sends, so the test sees which path ran, and that no
-// path sends a stop or a restart twice.
+// path sends a stop or a restart twice. `logs` takes the blocking socket at a terminal too.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
+import { LogStream } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { decodeRequest, encodeResponseFrame, errorResponse, FrameDecoder, MAX_REQUEST_FRAME, type ResponseKindInit } from "../../src/protocol/index.ts";
 import { adiArgv, hasScript, inPty } from "./helpers.ts";
 import { tempHome } from "../helpers/env.ts";
@@ -18,7 +19,8 @@ afterAll(() => home.cleanup());
 const SOCKET = join(home.home, "fake.sock");
 const env = { ...home.env, ADI_DAEMON_SOCKET: SOCKET, NO_COLOR: "1" };
 
-type Reply = ResponseKindInit | "hang up";
+/** An answer, a hang-up, or a refusal of the whole connection (an error frame with id 0, as a daemon shutting down sends). */
+type Reply = ResponseKindInit | "hang up" | { refuse: AdiError };
 
 /** A daemon that answers each request with `reply(kind)`; `seen` is the request kinds of each connection, in order. */
 async function fakeDaemon(reply: (kind: string) => Reply) {
@@ -36,6 +38,7 @@ async function fakeDaemon(reply: (kind: string) => Reply) {
           s.data.kinds.push(request.kind.case!);
           const answer = reply(request.kind.case!);
           if (answer === "hang up") s.end();
+          else if ("refuse" in answer) s.end(encodeResponseFrame(errorResponse(0, answer.refuse)));
           else s.write(encodeResponseFrame({ id: request.id, kind: answer }));
         }
       },
@@ -57,7 +60,7 @@ if (process.platform !== "linux") console.log("skip: the blocking socket is Linu
 const ptyTest = onLinux === test && hasScript ? test : test.skip;
 if (!hasScript) console.log("skip: the terminal cases need util-linux `script`");
 
-describe("start, stop and restart of one name", () => {
+describe("start, stop, restart and logs of one name", () => {
   onLinux("from a script: the one request over the blocking socket, no ping first", async () => {
     using daemon = await fakeDaemon(answers);
     expect(await piped(["daemon", "stop", "web"])).toEqual({ code: 0, stdout: "stopped web\n", stderr: "" });
@@ -90,6 +93,26 @@ describe("start, stop and restart of one name", () => {
       const pty = await inPty({ env }, ["daemon", "stop", "web"]);
       expect(pty).toEqual({ code: r.code, output: r.stderr.replace("\n", "\r\n") });
     }
+  });
+
+  onLinux("stop from a daemon that hangs up or refuses: not running, as DaemonClient's ping finds it", async () => {
+    const shuttingDown = { refuse: new AdiError(ErrorCode.UNAVAILABLE, "daemon shutting down") };
+    for (const reply of ["hang up", shuttingDown] as const) {
+      using daemon = await fakeDaemon(() => reply);
+      const script = await piped(["daemon", "stop", "web"]);
+      expect(script).toEqual({ code: 3, stdout: "", stderr: "adi daemon is not running: no service runs, web neither\n" });
+      expect(daemon.seen).toEqual([["stopService"]]);
+      if (hasScript) expect(await inPty({ env }, ["daemon", "stop", "web"])).toEqual({ code: 3, output: script.stderr.replace("\n", "\r\n") });
+    }
+  });
+
+  onLinux("logs, at a terminal as well: the requests over the blocking socket, one per service", async () => {
+    const line = (service: string, text: string) => ({ service, stream: LogStream.STDOUT, timeUnixMs: Date.parse("2026-01-01T00:00:00Z"), text });
+    using daemon = await fakeDaemon(() => ({ case: "logs", value: { lines: [line("web", "hello")] } }));
+    const expected = "2026-01-01T00:00:00.000Z web out hello\n";
+    expect(await piped(["daemon", "logs", "web"])).toEqual({ code: 0, stdout: expected, stderr: "" });
+    if (hasScript) expect(await inPty({ env }, ["daemon", "logs", "web"])).toEqual({ code: 0, output: expected.replace("\n", "\r\n") });
+    expect(daemon.seen).toEqual(hasScript ? [["serviceLogs"], ["serviceLogs"]] : [["serviceLogs"]]);
   });
 
   onLinux("a daemon that hangs up after the request: the connection was lost, and the request is not sent again", async () => {

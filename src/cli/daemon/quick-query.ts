@@ -1,8 +1,11 @@
-// What `adi daemon status`, `services` and a script's `stop|restart NAME`
-// ask the daemon, over a blocking socket where the platform has one
+// What `adi daemon status`, `services` and a script's `start|stop|restart
+// NAME` ask the daemon, over a blocking socket where the platform has one
 // (client/blocking-socket.ts: no event loop, ≈ 3–5 ms less per command),
 // else through DaemonClient. Both paths give the same answers and the same
-// errors.
+// errors, but for one case: DaemonClient's path pings first, so a daemon
+// that hangs up or refuses is "not running" there, and a `start` or
+// `restart` would go on to start one; over the blocking socket the request
+// is out by then, and is not sent again (service-ops.ts).
 import { blockingRoundTrip } from "../../client/blocking-socket.ts";
 import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";

@@ -1,10 +1,12 @@
+import { blockingRoundTrip } from "../../client/blocking-socket.ts";
+import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
 import type { DaemonClient } from "../../client/daemon-client.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { Exit, ExitWith } from "../exit.ts";
 import { err, out } from "../output.ts";
 import { spinnerShows } from "../spinner.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
-import { okOverBlockingSocket } from "./quick-query.ts";
+import { daemonSocketPath, okOverBlockingSocket } from "./quick-query.ts";
 
 /**
  * `adi daemon start|stop|restart NAME…`, without citty: the citty commands
@@ -12,9 +14,12 @@ import { okOverBlockingSocket } from "./quick-query.ts";
  * flag.
  *
  * One name with no spinner to show (stderr is no terminal: a script) goes
- * over the blocking socket, and DaemonClient, the spinner and the many-names
- * code are not even loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md).
- * A person at a terminal keeps the spinner, which needs the event loop.
+ * over the blocking socket, and neither DaemonClient nor the many-names code
+ * is loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md). A person at a
+ * terminal keeps the spinner, which needs the event loop. Once its request
+ * is out, `start` or `restart` is never sent again: a daemon that hangs up
+ * then is an error, not a reason to start one (it may have restarted the
+ * service already).
  */
 
 /** The command's positional arguments, repeats and empty words dropped. */
@@ -39,7 +44,16 @@ export function notRunning(error: unknown, what: string): never {
 export async function stopServices(words: string[], force = false): Promise<void> {
   const names = needNames(words);
   const name = names[0]!;
-  if (names.length === 1 && !spinnerShows() && okOverBlockingSocket({ case: "stopService", value: { name, force } }, SERVICE_OP_TIMEOUT_MS)) {
+  const stoppedOverBlockingSocket = () => {
+    try {
+      return okOverBlockingSocket({ case: "stopService", value: { name, force } }, SERVICE_OP_TIMEOUT_MS);
+    } catch (error) {
+      // A daemon that hangs up or refuses (shutting down), or cannot take the connection: what the
+      // ping of DaemonClient's path says, and stopping twice would be harmless anyway.
+      return notRunning(error, `no service runs, ${name} neither`);
+    }
+  };
+  if (names.length === 1 && !spinnerShows() && stoppedOverBlockingSocket()) {
     out(`stopped ${name}`);
     return;
   }
@@ -72,6 +86,26 @@ async function startingOp(words: string[], kind: "startService" | "restartServic
   try {
     await withSpinner(`${doing} ${name}`, () => op(client, name));
     out(`${done} ${name}`);
+  } finally {
+    client.close();
+  }
+}
+
+/** `adi daemon start` with no name: start the daemon unless it runs (a script's "make sure it is up"). */
+export async function startDaemon(): Promise<void> {
+  const answers = blockingRoundTrip(daemonSocketPath(), [{ case: "status", value: {} }], DEFAULT_TIMEOUT_MS, { downToClient: true });
+  if (answers) {
+    if (answers[0]!.case !== "status") throw unexpected(answers[0]!, "status");
+    out(`adi daemon is already running (pid ${answers[0]!.value.pid})`);
+    return;
+  }
+  const [{ cliClient }, { withSpinner }] = await Promise.all([import("../connect.ts"), import("../spinner.ts")]);
+  const client = cliClient();
+  try {
+    const wasRunning = await client.isRunning();
+    if (!wasRunning) await withSpinner("starting the adi daemon", () => client.ensureRunning());
+    const status = await client.status();
+    out(wasRunning ? `adi daemon is already running (pid ${status.pid})` : `adi daemon started (pid ${status.pid})`);
   } finally {
     client.close();
   }

@@ -1,11 +1,11 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
-import { cliClient, runningClient } from "../connect.ts";
+import { runningClient } from "../connect.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
-import { serviceNames, startServices } from "./service-ops.ts";
+import { serviceNames, startDaemon, startServices } from "./service-ops.ts";
 import { passthrough } from "../passthrough.ts";
 import { withSpinner } from "../spinner.ts";
 
@@ -46,13 +46,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     if (!args.name) {
       if (passthrough().length > 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
-      const client = cliClient();
-      const wasRunning = await client.isRunning();
-      if (!wasRunning) await withSpinner("starting the adi daemon", () => client.ensureRunning());
-      const status = await client.status();
-      client.close();
-      out(wasRunning ? `adi daemon is already running (pid ${status.pid})` : `adi daemon started (pid ${status.pid})`);
-      return;
+      return startDaemon();
     }
     const words = passthrough();
     if (words.length === 0) return startServices(args._);
