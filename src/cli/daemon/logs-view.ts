@@ -3,13 +3,11 @@
 // without citty. On Linux the requests go over the blocking socket
 // (client/blocking-socket.ts); a daemon that is not there to answer is left
 // to DaemonClient, which starts one, as every `adi daemon` command does.
-import { blockingRoundTrip } from "../../client/blocking-socket.ts";
-import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
-import { AdiError, ErrorCode } from "../../errors.ts";
+import { unexpected } from "../../client/connection.ts";
 import type { LogLine } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { out } from "../output.ts";
 import { LogPrinter, mergeByTime } from "./log-format.ts";
-import { daemonSocketPath } from "./quick-query.ts";
+import { readOverBlockingSocket } from "./quick-query.ts";
 
 /** Ask for the whole ring (the daemon caps the answer at its ring and 8 MiB). */
 export const EVERYTHING = 1_000_000;
@@ -50,38 +48,24 @@ interface Tails {
 
 const logsRequest = (name: string, w: Window) => ({ case: "serviceLogs" as const, value: { name, lines: w.request, follow: false } });
 
-/**
- * The tails over the blocking socket; undefined when DaemonClient must ask:
- * another platform, or a daemon that is not there to answer (reading twice
- * is harmless, and DaemonClient starts one, as `services` does).
- */
+/** The tails over the blocking socket; undefined when DaemonClient must ask (readOverBlockingSocket). */
 function tailsOverBlockingSocket(q: LogsQuery): Tails | undefined {
-  const path = daemonSocketPath();
-  try {
-    let names = q.target;
-    if (names === "all") {
-      const answers = blockingRoundTrip(path, [{ case: "listServices", value: {} }], DEFAULT_TIMEOUT_MS);
-      if (!answers) return undefined;
-      if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
-      names = answers[0]!.value.list.map((s) => s.name);
-    }
-    const window = windowOf(q.last, q.since, q.target === "all" || names.length > 1);
-    if (names.length === 0) return { names, window, tails: [] };
-    const answers = blockingRoundTrip(
-      path,
-      names.map((name) => logsRequest(name, window)),
-      DEFAULT_TIMEOUT_MS,
-    );
+  let names = q.target;
+  if (names === "all") {
+    const answers = readOverBlockingSocket([{ case: "listServices", value: {} }]);
     if (!answers) return undefined;
-    const tails = answers.map((kind) => {
-      if (kind.case !== "logs") throw unexpected(kind, "logs");
-      return kind.value.lines;
-    });
-    return { names, window, tails };
-  } catch (error) {
-    if (error instanceof AdiError && error.code === ErrorCode.UNAVAILABLE) return undefined;
-    throw error;
+    if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
+    names = answers[0]!.value.list.map((s) => s.name);
   }
+  const window = windowOf(q.last, q.since, q.target === "all" || names.length > 1);
+  if (names.length === 0) return { names, window, tails: [] };
+  const answers = readOverBlockingSocket(names.map((name) => logsRequest(name, window)));
+  if (!answers) return undefined;
+  const tails = answers.map((kind) => {
+    if (kind.case !== "logs") throw unexpected(kind, "logs");
+    return kind.value.lines;
+  });
+  return { names, window, tails };
 }
 
 async function tailsFromClient(q: LogsQuery): Promise<Tails> {

@@ -9,7 +9,7 @@
 import { blockingRoundTrip } from "../../client/blocking-socket.ts";
 import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
-import type { DaemonStatus, ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
+import type { DaemonStatus, Response, ServiceInfo } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import type { RequestKindInit } from "../../protocol/index.ts";
 import { clientSocketPath } from "../../protocol/transport.ts";
 
@@ -34,16 +34,27 @@ export async function statusAndServices(timeoutMs: number): Promise<[DaemonStatu
   return [status!.value, list!.value.list];
 }
 
+/**
+ * Read-only requests over the blocking socket; undefined when DaemonClient
+ * must ask: another platform, or a daemon that is not there to answer
+ * (nothing listens, it hangs up or refuses). Asking twice is harmless, and
+ * DaemonClient's path starts a daemon, as every `adi daemon` command does.
+ */
+export function readOverBlockingSocket(requests: RequestKindInit[]): Response["kind"][] | undefined {
+  try {
+    return blockingRoundTrip(daemonSocketPath(), requests, DEFAULT_TIMEOUT_MS);
+  } catch (error) {
+    if (error instanceof AdiError && error.code === ErrorCode.UNAVAILABLE) return undefined;
+    throw error;
+  }
+}
+
 /** The daemon's services; a daemon that is not running is started first (as every `adi daemon` command does). */
 export async function servicesStartingDaemon(): Promise<ServiceInfo[]> {
-  try {
-    const answers = blockingRoundTrip(daemonSocketPath(), [{ case: "listServices", value: {} }], DEFAULT_TIMEOUT_MS);
-    if (answers) {
-      if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
-      return answers[0]!.value.list;
-    }
-  } catch (error) {
-    if (!(error instanceof AdiError) || error.code !== ErrorCode.UNAVAILABLE) throw error;
+  const answers = readOverBlockingSocket([{ case: "listServices", value: {} }]);
+  if (answers) {
+    if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
+    return answers[0]!.value.list;
   }
   const { runningClient } = await import("../connect.ts");
   const client = await runningClient();

@@ -1,12 +1,11 @@
-import { blockingRoundTrip } from "../../client/blocking-socket.ts";
-import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
+import { unexpected } from "../../client/connection.ts";
 import type { DaemonClient } from "../../client/daemon-client.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { Exit, ExitWith } from "../exit.ts";
 import { err, out } from "../output.ts";
-import { spinnerShows } from "../spinner.ts";
+import { spinnerShows, withSpinner } from "../spinner.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
-import { daemonSocketPath, okOverBlockingSocket } from "./quick-query.ts";
+import { okOverBlockingSocket, readOverBlockingSocket } from "./quick-query.ts";
 
 /**
  * `adi daemon start|stop|restart NAME…`, without citty: the citty commands
@@ -57,7 +56,7 @@ export async function stopServices(words: string[], force = false): Promise<void
     out(`stopped ${name}`);
     return;
   }
-  const [{ cliClient }, { withSpinner }, { manyServices }] = await Promise.all([import("../connect.ts"), import("../spinner.ts"), import("./many.ts")]);
+  const [{ cliClient }, { manyServices }] = await Promise.all([import("../connect.ts"), import("./many.ts")]);
   const client = cliClient(SERVICE_OP_TIMEOUT_MS);
   try {
     if (!(await client.isRunning())) notRunning(new AdiError(ErrorCode.UNAVAILABLE, ""), `no service runs, ${name} neither`);
@@ -79,7 +78,7 @@ async function startingOp(words: string[], kind: "startService" | "restartServic
     out(`${done} ${name}`);
     return;
   }
-  const [{ runningClient }, { withSpinner }, { manyServices }] = await Promise.all([import("../connect.ts"), import("../spinner.ts"), import("./many.ts")]);
+  const [{ runningClient }, { manyServices }] = await Promise.all([import("../connect.ts"), import("./many.ts")]);
   const op = (c: DaemonClient, n: string) => (kind === "startService" ? c.startService(n) : c.restartService(n));
   if (names.length > 1) return manyServices(names, { doing, done }, op);
   const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
@@ -93,13 +92,13 @@ async function startingOp(words: string[], kind: "startService" | "restartServic
 
 /** `adi daemon start` with no name: start the daemon unless it runs (a script's "make sure it is up"). */
 export async function startDaemon(): Promise<void> {
-  const answers = blockingRoundTrip(daemonSocketPath(), [{ case: "status", value: {} }], DEFAULT_TIMEOUT_MS, { downToClient: true });
+  const answers = readOverBlockingSocket([{ case: "status", value: {} }]);
   if (answers) {
     if (answers[0]!.case !== "status") throw unexpected(answers[0]!, "status");
     out(`adi daemon is already running (pid ${answers[0]!.value.pid})`);
     return;
   }
-  const [{ cliClient }, { withSpinner }] = await Promise.all([import("../connect.ts"), import("../spinner.ts")]);
+  const { cliClient } = await import("../connect.ts");
   const client = cliClient();
   try {
     const wasRunning = await client.isRunning();
