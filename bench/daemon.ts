@@ -15,10 +15,13 @@
  *   part (RssAnon: heap, stacks) is a row of its own: most of the rest are
  *   the executable's pages that the code run has touched (bench/README.md).
  * - `adi daemon status` (5 services) and `adi daemon services --json`
- *   (100 services) wall time beside a compiled hello-world and /bin/true.
+ *   (100 services) wall time beside a compiled hello-world and /bin/true;
+ *   then, once the memory figures are taken, `adi daemon logs NAME` (100
+ *   lines) and `adi daemon restart NAME` (a `sleep`) beside hello-world.
  * - list_services requests/s with 100 services, one client, sequential.
  *
- * Every service is `sleep 1000`. Usage: bun bench/daemon.ts [--quick]
+ * Every service is `sleep 1000`, but for the talker of the log tail.
+ * Usage: bun bench/daemon.ts [--quick]
  */
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
@@ -117,6 +120,8 @@ async function idleBunServerRss(dir: string): Promise<{ rss: number; anon: numbe
 }
 
 const sleeper = { command: "sleep", args: ["1000"], restartOnFailure: true };
+/** 100 numbered lines, then asleep: what `adi daemon logs talker` shows by default. */
+const talker = { command: "sh", args: ["-c", 'i=0; while [ $i -lt 100 ]; do echo "line $i of the talker"; i=$((i+1)); done; exec sleep 1000'] };
 
 async function startServices(client: DaemonClient, names: string[]): Promise<void> {
   await Promise.all(names.map((n) => client.startService(n, sleeper)));
@@ -175,6 +180,16 @@ export async function benchDaemon(): Promise<Row[]> {
     const hello2Ms = await timeCommand([hello], env, CLI_RUNS);
     await Bun.sleep(500);
     const rss100Loaded = rssKiB([daemonPid]);
+
+    // The everyday commands a script runs, once the memory figures are taken: a log tail and a restart.
+    await client.startService("talker", talker);
+    for (let i = 0; (await client.logs("talker", { lines: 200 })).length < 101; i++) {
+      if (i > 3000) throw new Error("talker did not print its 100 lines");
+      await Bun.sleep(10);
+    }
+    const logsMs = await timeCommand([adi, "daemon", "logs", "talker"], env, CLI_RUNS);
+    const restartMs = await timeCommand([adi, "daemon", "restart", "s0"], env, CLI_RUNS);
+    const hello3Ms = await timeCommand([hello], env, CLI_RUNS);
     return [
       { figure: "adi daemon status, 5 services", adi: ms(statusMs), baseline: `${ms(helloMs)} hello`, ratio: ratio(statusMs, helloMs), target: "<= 1.3x hello-world" },
       { figure: "adi daemon services --json, 100 services", adi: ms(servicesMs), baseline: `${ms(hello2Ms)} hello`, ratio: ratio(servicesMs, hello2Ms), target: "<= 1.5x hello-world" },
@@ -186,6 +201,8 @@ export async function benchDaemon(): Promise<Row[]> {
       { figure: "daemon RSS growth 5 -> 100 services", adi: `+${mb(growth)}`, baseline: `${mb(rss100)} at 100`, ratio: "", target: "<= 10 MB" },
       { figure: `  highest during ${LIST_REQUESTS.toLocaleString("en")} list_services`, adi: mb(peakKiB), baseline: "", ratio: "" },
       { figure: `  then after ${LIST_REQUESTS.toLocaleString("en")} list_services + ${2 * CLI_RUNS} CLI runs`, adi: mb(rss100Loaded), baseline: "", ratio: "" },
+      { figure: "adi daemon logs NAME (100 lines)", adi: ms(logsMs), baseline: `${ms(hello3Ms)} hello`, ratio: ratio(logsMs, hello3Ms) },
+      { figure: "adi daemon restart NAME (a sleep)", adi: ms(restartMs), baseline: `${ms(hello3Ms)} hello`, ratio: ratio(restartMs, hello3Ms) },
     ];
   } finally {
     try {

@@ -19,10 +19,6 @@ const AF_UNIX = 1;
 const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
 const POLLIN = 1;
 const POLLOUT = 4;
-/** connect(2)'s errors when nothing listens: no such path, or a stale socket (Linux numbers: this file runs on Linux only). */
-const ENOENT = 2;
-const ENOTDIR = 20;
-const ECONNREFUSED = 111;
 
 /** struct sockaddr_un for a socketAddress() (`\0name`: an abstract socket); null when it does not fit its 108 bytes. */
 function sockaddr(address: string): Uint8Array | null {
@@ -44,11 +40,11 @@ function sockaddr(address: string): Uint8Array | null {
  * hangs up, PERMISSION_DENIED for another user's socket, DEADLINE_EXCEEDED
  * after `timeoutMs`, and an error response as its AdiError.
  *
- * With `downToClient`, a socket nothing listens on (no such path, or refused)
- * returns undefined as well: nothing was sent, so the caller can leave it to
- * DaemonClient to say the daemon is not running, or to start it. A daemon
- * whose queue is full is still UNAVAILABLE (one is there, stuck), and so is a
- * connection lost after the requests went out: they may have been carried out.
+ * With `downToClient`, a connect that fails with UNAVAILABLE (no such path,
+ * refused, a full listen queue) returns undefined as well: nothing was sent,
+ * so the caller can leave it to DaemonClient, whose ping says the daemon is
+ * not running or which starts one, as before. A connection lost after the
+ * requests went out is still UNAVAILABLE: they may have been carried out.
  */
 export function blockingRoundTrip(
   socketPath: string,
@@ -81,9 +77,9 @@ export function blockingRoundTrip(
   try {
     // A unix socket connects at once or fails at once (EAGAIN: its queue is full): nothing to wait for.
     if (c.connect(fd, ptr(addr), addr.length) !== 0) {
-      const errno = c.errno();
-      if (opts.downToClient && (errno === ENOENT || errno === ENOTDIR || errno === ECONNREFUSED)) return undefined;
-      throw connectError(socketPath, errno);
+      const error = connectError(socketPath, c.errno());
+      if (opts.downToClient && error.code === ErrorCode.UNAVAILABLE) return undefined;
+      throw error;
     }
     const out = Buffer.concat(requests.map((kind, i) => encodeRequestFrame({ id: i + 1, kind })));
     for (let sent = 0; sent < out.length; ) {

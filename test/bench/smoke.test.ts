@@ -25,6 +25,8 @@ const ROWS = [
   "daemon RSS, 5 services",
   "of which anonymous (heap, stacks)",
   "daemon RSS growth 5 -> 100 services",
+  "adi daemon logs NAME (100 lines)",
+  "adi daemon restart NAME (a sleep)",
   "restart after kill -9",
   "stop 10 services",
   "highest during 300 list_services",

@@ -19,7 +19,7 @@ afterAll(() => home.cleanup());
 const SOCKET = join(home.home, "fake.sock");
 const env = { ...home.env, ADI_DAEMON_SOCKET: SOCKET, NO_COLOR: "1" };
 
-/** An answer, a hang-up, or a refusal of the whole connection (an error frame with id 0, as a daemon shutting down sends). */
+/** An answer, a hang-up, or a refusal of the whole connection (an error frame with id 0, as a daemon with too many clients sends). */
 type Reply = ResponseKindInit | "hang up" | { refuse: AdiError };
 
 /** A daemon that answers each request with `reply(kind)`; `seen` is the request kinds of each connection, in order. */
@@ -95,15 +95,14 @@ describe("start, stop, restart and logs of one name", () => {
     }
   });
 
-  onLinux("stop from a daemon that hangs up or refuses: not running, as DaemonClient's ping finds it", async () => {
-    const shuttingDown = { refuse: new AdiError(ErrorCode.UNAVAILABLE, "daemon shutting down") };
-    for (const reply of ["hang up", shuttingDown] as const) {
-      using daemon = await fakeDaemon(() => reply);
-      const script = await piped(["daemon", "stop", "web"]);
-      expect(script).toEqual({ code: 3, stdout: "", stderr: "adi daemon is not running: no service runs, web neither\n" });
-      expect(daemon.seen).toEqual([["stopService"]]);
-      if (hasScript) expect(await inPty({ env }, ["daemon", "stop", "web"])).toEqual({ code: 3, output: script.stderr.replace("\n", "\r\n") });
-    }
+  onLinux("a daemon that refuses the connection (too many clients): the same error on both paths", async () => {
+    const full = { refuse: new AdiError(ErrorCode.RESOURCE_EXHAUSTED, "the daemon serves at most 64 connections") };
+    using daemon = await fakeDaemon(() => full);
+    const script = await piped(["daemon", "stop", "web"]);
+    expect(script).toMatchObject({ stdout: "", stderr: `error: ${full.refuse.message}\n` });
+    expect(script.code).not.toBe(0);
+    expect(daemon.seen).toEqual([["stopService"]]);
+    if (hasScript) expect(await inPty({ env }, ["daemon", "stop", "web"])).toEqual({ code: script.code, output: script.stderr.replace("\n", "\r\n") });
   });
 
   onLinux("logs, at a terminal as well: the requests over the blocking socket, one per service", async () => {
@@ -117,8 +116,9 @@ describe("start, stop, restart and logs of one name", () => {
 
   onLinux("a daemon that hangs up after the request: the connection was lost, and the request is not sent again", async () => {
     using daemon = await fakeDaemon(() => "hang up");
-    const r = await piped(["daemon", "restart", "web"]);
-    expect(r).toEqual({ code: 3, stdout: "", stderr: "error: the connection to the daemon was lost\n" });
-    expect(daemon.seen).toEqual([["restartService"]]);
+    for (const op of ["restart", "stop", "start"]) {
+      expect(await piped(["daemon", op, "web"])).toEqual({ code: 3, stdout: "", stderr: "error: the connection to the daemon was lost\n" });
+    }
+    expect(daemon.seen).toEqual([["restartService"], ["stopService"], ["startService"]]);
   });
 });

@@ -2,7 +2,7 @@
 // follows with -f); the fast path (../fast-path.ts) runs `logs NAME…` here
 // without citty. On Linux the requests go over the blocking socket
 // (client/blocking-socket.ts); a daemon that is not there to answer is left
-// to DaemonClient, which starts one, as every `adi daemon` command does.
+// to DaemonClient, which starts one (quick-query.ts readOverBlockingSocket).
 import { unexpected } from "../../client/connection.ts";
 import type { LogLine } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { out } from "../output.ts";

@@ -1,11 +1,11 @@
-// What `adi daemon status`, `services` and a script's `start|stop|restart
-// NAME` ask the daemon, over a blocking socket where the platform has one
-// (client/blocking-socket.ts: no event loop, ≈ 3–5 ms less per command),
-// else through DaemonClient. Both paths give the same answers and the same
-// errors, but for one case: DaemonClient's path pings first, so a daemon
-// that hangs up or refuses is "not running" there, and a `start` or
-// `restart` would go on to start one; over the blocking socket the request
-// is out by then, and is not sent again (service-ops.ts).
+// What `adi daemon status`, `services`, `logs`, `start` and a script's
+// `start|stop|restart NAME` ask the daemon, over a blocking socket where the
+// platform has one (client/blocking-socket.ts: no event loop, ≈ 3–5 ms less
+// per command), else through DaemonClient. Both paths give the same answers
+// and the same errors, but for one case: DaemonClient's path pings first, so
+// a daemon that hangs up before it reads is "not running" there (and `start`
+// or `restart` go on to start one); over the blocking socket the request is
+// out by then, so it is an error, and the request is not sent again.
 import { blockingRoundTrip } from "../../client/blocking-socket.ts";
 import { DEFAULT_TIMEOUT_MS, unexpected } from "../../client/connection.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
@@ -36,9 +36,9 @@ export async function statusAndServices(timeoutMs: number): Promise<[DaemonStatu
 
 /**
  * Read-only requests over the blocking socket; undefined when DaemonClient
- * must ask: another platform, or a daemon that is not there to answer
- * (nothing listens, it hangs up or refuses). Asking twice is harmless, and
- * DaemonClient's path starts a daemon, as every `adi daemon` command does.
+ * must ask: another platform, or UNAVAILABLE (nothing listens, its listen
+ * queue is full, it hangs up). Asking twice is harmless, and DaemonClient's
+ * path pings, then starts a daemon, as `services`, `logs` and `start` did.
  */
 export function readOverBlockingSocket(requests: RequestKindInit[]): Response["kind"][] | undefined {
   try {
@@ -49,7 +49,7 @@ export function readOverBlockingSocket(requests: RequestKindInit[]): Response["k
   }
 }
 
-/** The daemon's services; a daemon that is not running is started first (as every `adi daemon` command does). */
+/** The daemon's services; a daemon that is not running is started first. */
 export async function servicesStartingDaemon(): Promise<ServiceInfo[]> {
   const answers = readOverBlockingSocket([{ case: "listServices", value: {} }]);
   if (answers) {
@@ -66,9 +66,10 @@ export async function servicesStartingDaemon(): Promise<ServiceInfo[]> {
 }
 
 /**
- * One request whose answer is `ok` (stop, restart): true once the daemon has
- * carried it out, false when it is for DaemonClient (another platform, or no
- * daemon listening: nothing was sent). Errors as DaemonClient's.
+ * One request whose answer is `ok` (start, stop, restart): true once the
+ * daemon has carried it out, false when it is for DaemonClient (another
+ * platform, or a connect that failed: nothing was sent). Errors as
+ * DaemonClient's.
  */
 export function okOverBlockingSocket(request: RequestKindInit, timeoutMs: number): boolean {
   const answers = blockingRoundTrip(daemonSocketPath(), [request], timeoutMs, { downToClient: true });

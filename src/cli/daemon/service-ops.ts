@@ -15,10 +15,11 @@ import { okOverBlockingSocket, readOverBlockingSocket } from "./quick-query.ts";
  * One name with no spinner to show (stderr is no terminal: a script) goes
  * over the blocking socket, and neither DaemonClient nor the many-names code
  * is loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md). A person at a
- * terminal keeps the spinner, which needs the event loop. Once its request
- * is out, `start` or `restart` is never sent again: a daemon that hangs up
- * then is an error, not a reason to start one (it may have restarted the
- * service already).
+ * terminal keeps the spinner, which needs the event loop. A connect that
+ * fails (nothing was sent) goes to DaemonClient's path, as before: its ping
+ * says the daemon is not running, or it starts one. A daemon that hangs up
+ * once the request is out is an error ("the connection to the daemon was
+ * lost"), never a reason to send it again: it may have been carried out.
  */
 
 /** The command's positional arguments, repeats and empty words dropped. */
@@ -43,16 +44,7 @@ export function notRunning(error: unknown, what: string): never {
 export async function stopServices(words: string[], force = false): Promise<void> {
   const names = needNames(words);
   const name = names[0]!;
-  const stoppedOverBlockingSocket = () => {
-    try {
-      return okOverBlockingSocket({ case: "stopService", value: { name, force } }, SERVICE_OP_TIMEOUT_MS);
-    } catch (error) {
-      // A daemon that hangs up or refuses (shutting down), or cannot take the connection: what the
-      // ping of DaemonClient's path says, and stopping twice would be harmless anyway.
-      return notRunning(error, `no service runs, ${name} neither`);
-    }
-  };
-  if (names.length === 1 && !spinnerShows() && stoppedOverBlockingSocket()) {
+  if (names.length === 1 && !spinnerShows() && okOverBlockingSocket({ case: "stopService", value: { name, force } }, SERVICE_OP_TIMEOUT_MS)) {
     out(`stopped ${name}`);
     return;
   }
@@ -70,7 +62,7 @@ export async function stopServices(words: string[], force = false): Promise<void
   }
 }
 
-/** start and restart: a daemon that is not running is started first, as every `adi daemon` command does. */
+/** start and restart: a daemon that is not running is started first. */
 async function startingOp(words: string[], kind: "startService" | "restartService", doing: string, done: string): Promise<void> {
   const names = needNames(words);
   const name = names[0]!;
@@ -92,19 +84,20 @@ async function startingOp(words: string[], kind: "startService" | "restartServic
 
 /** `adi daemon start` with no name: start the daemon unless it runs (a script's "make sure it is up"). */
 export async function startDaemon(): Promise<void> {
+  const running = (pid: number) => out(`adi daemon is already running (pid ${pid})`);
   const answers = readOverBlockingSocket([{ case: "status", value: {} }]);
   if (answers) {
     if (answers[0]!.case !== "status") throw unexpected(answers[0]!, "status");
-    out(`adi daemon is already running (pid ${answers[0]!.value.pid})`);
-    return;
+    return running(answers[0]!.value.pid);
   }
   const { cliClient } = await import("../connect.ts");
   const client = cliClient();
   try {
     const wasRunning = await client.isRunning();
     if (!wasRunning) await withSpinner("starting the adi daemon", () => client.ensureRunning());
-    const status = await client.status();
-    out(wasRunning ? `adi daemon is already running (pid ${status.pid})` : `adi daemon started (pid ${status.pid})`);
+    const { pid } = await client.status();
+    if (wasRunning) running(pid);
+    else out(`adi daemon started (pid ${pid})`);
   } finally {
     client.close();
   }

@@ -22,8 +22,10 @@ const SWEEP_DELAY_MS = 250;
  * writes (on SIGTERM, say) are in the pipes when it exits, and the exit can
  * be seen before they are read: `adi daemon stop web && adi daemon logs web`
  * then missed them, and "exited" was logged in the middle of them. The pipes
- * end as soon as nothing holds them, normally at once; a process that left
- * the session (a daemonized grandchild) can hold them for good.
+ * end as soon as nothing holds them, normally at once. A process that left
+ * the session (a daemonized grandchild) can hold them for good, and after a
+ * crash one that left the group holds them until the sweep SWEEP_DELAY_MS
+ * later: such an exit waits the whole bound.
  */
 const DRAIN_WAIT_MS = 100;
 
@@ -244,7 +246,8 @@ export class Service {
       startedAt: performance.now(),
       stopping: false,
       handled: false,
-      drained: Promise.all([this.log.drain(proc.stdout, LogStream.STDOUT), this.log.drain(proc.stderr, LogStream.STDERR)]),
+      // A drain that failed must not hold the exit: it only ever waits for them.
+      drained: Promise.all([this.log.drain(proc.stdout, LogStream.STDOUT), this.log.drain(proc.stderr, LogStream.STDERR)]).catch(() => {}),
       done,
       resolveDone,
     };
@@ -262,6 +265,7 @@ export class Service {
   private async onExit(child: Child, code: number | null, signal: string | null, vanished?: string): Promise<void> {
     if (child.handled) return;
     child.handled = true;
+    const ranMs = performance.now() - child.startedAt;
     this.stopHealth();
     // Nothing of the session may outlive its leader. A stop waits until the
     // whole session is gone. A crash restart waits only for the process group
@@ -284,7 +288,7 @@ export class Service {
 
     const failure = child.unhealthy !== undefined ? `unhealthy (${child.unhealthy}); ${what}` : vanished;
     const decision = decideRestart(
-      { code, signal, ranMs: performance.now() - child.startedAt, failure },
+      { code, signal, ranMs, failure },
       this.spec,
       this.streak,
       this.hooks.backoff ?? DEFAULT_BACKOFF,
