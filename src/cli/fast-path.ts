@@ -17,8 +17,8 @@ interface FastCommand {
  * bench/README.md): the read-only ones that prompts, scripts and monitors
  * poll; `daemon run`, which `adi daemon start` spawns, so citty is not part
  * of every cold start; `daemon start` itself, which scripts run to make sure
- * the daemon is up; start/stop/restart of named services and their recent
- * logs (BY_NAMES). Only these exact forms take it: `--help`, any other flag
+ * the daemon is up; start/stop/restart of named services (BY_NAMES); the
+ * recent logs in their plain forms (plainLogs). Only these exact forms take it: `--help`, any other flag
  * or a typo falls through to citty, which parses, validates and prints usage
  * as for every other command. The bodies are the same functions the citty
  * commands call.
@@ -33,20 +33,43 @@ const FAST = {
 } as unknown as Record<string, FastCommand | undefined>;
 
 /**
- * `adi daemon start|stop|restart|logs NAME…`, the service operations and the
- * log tail scripts and users run most, when every argument is a name: any
- * flag (`--force`, `--help`, `--env`, `-f`, `-n`), an ad-hoc `NAME -- CMD`,
- * an empty or dashed word goes to citty. One-shot, like status.
+ * `adi daemon start|stop|restart NAME…`, the service operations scripts and
+ * users run most, when every argument is a name: any flag (`--force`,
+ * `--help`, `--env`), an ad-hoc `NAME -- CMD`, an empty or dashed word goes
+ * to citty. One-shot, like status.
  */
 const BY_NAMES = {
   __proto__: null,
   start: () => import("./daemon/service-ops.ts").then((m) => m.startServices),
   stop: () => import("./daemon/service-ops.ts").then((m) => m.stopServices),
   restart: () => import("./daemon/service-ops.ts").then((m) => m.restartServices),
-  logs: () => import("./daemon/logs-view.ts").then((m) => m.showNamedLogs),
 } as unknown as Record<string, (() => Promise<(names: string[]) => Promise<void>>) | undefined>;
 
 const isName = (word: string) => word !== "" && !word.startsWith("-");
+
+/**
+ * `adi daemon logs` without -f in its plain forms: names or `--all` (`-a`),
+ * with `-n N` (`--lines N`) and `--json`, each at most once. Anything else
+ * (`-f`, `--since`, `-n=5`, a number that is no whole number, names and
+ * `--all` together, neither) goes to citty, which parses, validates and says
+ * what is wrong, as for every other command.
+ */
+function plainLogs(words: string[]): { target: string[] | "all"; last: number | null; json: boolean } | undefined {
+  const names: string[] = [];
+  let all = false;
+  let json = false;
+  let last: number | null = null;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (isName(word)) names.push(word);
+    else if ((word === "--all" || word === "-a") && !all) all = true;
+    else if (word === "--json" && !json) json = true;
+    else if ((word === "-n" || word === "--lines") && last === null && /^\d+$/.test(words[i + 1] ?? "")) last = Number(words[++i]);
+    else return undefined;
+  }
+  if (all === (names.length > 0)) return undefined; // both, or neither: a usage error
+  return { target: all ? "all" : [...new Set(names)], last, json };
+}
 
 /** The exit code when argv is a fast-path command, undefined when citty must handle it. */
 export async function runFastPath(argv: string[]): Promise<number | undefined> {
@@ -55,6 +78,11 @@ export async function runFastPath(argv: string[]): Promise<number | undefined> {
   const command = FAST[name];
   const flagged = command !== undefined && argv.length === 3 && argv[2] === command.flag;
   if (command !== undefined && (argv.length === 2 || flagged)) return run(command.oneShot, async () => (await command.load())(flagged));
+  if (name === "logs") {
+    const query = plainLogs(argv.slice(2));
+    if (query === undefined) return undefined;
+    return run(true, async () => (await import("./daemon/logs-view.ts")).showLogs({ ...query, since: null }));
+  }
   const byNames = BY_NAMES[name];
   const names = argv.slice(2);
   if (byNames === undefined || names.length === 0 || !names.every(isName)) return undefined;

@@ -156,12 +156,23 @@ describe("fast path", () => {
 
   test("logs of named services: the same lines on both paths", async () => {
     const env: Record<string, string> = { ...d.env, NO_COLOR: "1" };
-    for (const args of [["daemon", "logs", "alpha"], ["daemon", "logs", "alpha", "beta", "alpha"]]) {
+    const forms = [
+      ["daemon", "logs", "alpha"],
+      ["daemon", "logs", "alpha", "beta", "alpha"],
+      ["daemon", "logs", "alpha", "-n", "1"],
+      ["daemon", "logs", "--lines", "1", "beta", "--json"],
+      ["daemon", "logs", "-a", "--json"],
+      ["daemon", "logs", "--all", "-n", "0"],
+    ];
+    for (const args of forms) {
       const [fast, citty] = await Promise.all([d.cli(args, { env }), viaCitty(args, env)]);
       expect({ args, code: fast.code, stderr: fast.stderr }).toEqual({ args, code: 0, stderr: "" });
-      expect(fast.stdout).toMatch(/ alpha +adi started pid \d+/);
       expect(fast).toEqual(citty);
     }
+    expect((await d.cli(["daemon", "logs", "alpha"], { env })).stdout).toMatch(/ alpha +adi started pid \d+/);
+    expect((await d.cli(["daemon", "logs", "--all", "-n", "0"], { env })).stdout).toBe("");
+    const json = (await d.cli(["daemon", "logs", "-a", "--json"], { env })).stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(new Set(json.map((o: { service: string }) => o.service))).toEqual(new Set(["alpha", "beta"]));
     const unknown = await Promise.all([d.cli(["daemon", "logs", "nosuch"], { env }), viaCitty(["daemon", "logs", "nosuch"], env)]);
     expect(unknown[0]).toMatchObject({ code: 1, stdout: "" });
     expect(unknown[0]).toEqual(unknown[1]);
@@ -173,7 +184,9 @@ describe("fast path", () => {
     const run = async (args: string[], extra: Record<string, string> = {}) => JSON.parse((await viaBun(fixture, args, { ...env, ...extra })).stderr.trim().split("\n").pop()!);
     expect(await run(["daemon", "stop", "web", "api"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     expect(await run(["daemon", "start", "web"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
-    expect(await run(["daemon", "logs", "web", "api"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    for (const args of [["daemon", "logs", "web", "api"], ["daemon", "logs", "web", "-n", "5", "--json"], ["daemon", "logs", "--lines", "0", "-a"], ["daemon", "logs", "--all"]]) {
+      expect({ args, ...(await run(args, { ADI_HOME: "/dev/null/adi" })) }).toEqual({ args, code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    }
     expect(await run(["daemon", "start"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     for (const args of [
       ["daemon", "stop", "web", "--force"],
@@ -186,9 +199,16 @@ describe("fast path", () => {
       ["daemon", "start", "web", "--env", "A=1"],
       ["daemon", "logs"],
       ["daemon", "logs", "web", "-f"],
-      ["daemon", "logs", "--all"],
-      ["daemon", "logs", "web", "-n", "5"],
-      ["daemon", "logs", "web", "--json"],
+      ["daemon", "logs", "web", "--since", "1h"],
+      ["daemon", "logs", "-n", "5"],
+      ["daemon", "logs", "web", "--all"],
+      ["daemon", "logs", "web", "-n", "-1"],
+      ["daemon", "logs", "web", "-n", "1.5"],
+      ["daemon", "logs", "web", "-n"],
+      ["daemon", "logs", "web", "-n=5"],
+      ["daemon", "logs", "web", "-n", "5", "-n", "6"],
+      ["daemon", "logs", "web", "--json", "--json"],
+      ["daemon", "logs", "web", ""],
     ]) {
       expect({ args, ...(await run(args)) }).toEqual({ args, code: null, calls: [] });
     }

@@ -94,7 +94,7 @@ describe("adi daemon logs", () => {
     expect(await new Response(proc.stdout).text()).toMatch(/numbered line 0 [.]+\nadi exit 0\n$/);
   }, 120_000);
 
-  test("with no daemon running, `logs NAME` starts one (as every command does), then says what it does not know", async () => {
+  test("with no daemon running, `logs NAME` starts one (as `services` does), then says what it does not know", async () => {
     const fresh = new TestDaemon();
     try {
       const r = await fresh.cli(["daemon", "logs", "web"]);

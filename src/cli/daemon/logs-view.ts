@@ -1,5 +1,5 @@
 // The body of `adi daemon logs` without -f: logs.ts declares the command (and
-// follows with -f); the fast path (../fast-path.ts) runs `logs NAME…` here
+// follows with -f); the fast path (../fast-path.ts) runs the plain forms here
 // without citty. On Linux the requests go over the blocking socket
 // (client/blocking-socket.ts); a daemon that is not there to answer is left
 // to DaemonClient, which starts one (quick-query.ts readOverBlockingSocket).
@@ -101,9 +101,4 @@ export async function showLogs(q: LogsQuery): Promise<void> {
   });
   for (const line of mergeByTime(tails.map((t) => cut(t, window)))) printer.print(line);
   flush();
-}
-
-/** The fast path's `adi daemon logs NAME…`: no flag, the default window. */
-export function showNamedLogs(names: string[]): Promise<void> {
-  return showLogs({ target: [...new Set(names)], last: null, since: null, json: false });
 }
