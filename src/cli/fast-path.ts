@@ -18,10 +18,10 @@ interface FastCommand {
  * poll; `daemon run`, which `adi daemon start` spawns, so citty is not part
  * of every cold start; `daemon start` itself, which scripts run to make sure
  * the daemon is up; start/stop/restart of named services (BY_NAMES); the
- * recent logs in their plain forms (plainLogs). Only these exact forms take it: `--help`, any other flag
- * or a typo falls through to citty, which parses, validates and prints usage
- * as for every other command. The bodies are the same functions the citty
- * commands call.
+ * recent logs in their plain forms (plainLogs). Only these exact forms take
+ * it: `--help`, any other flag or a typo falls through to citty, which
+ * parses, validates and prints usage as for every other command. The bodies
+ * are the same functions the citty commands call.
  */
 // No prototype: `adi daemon toString` must not find Object.prototype's (a plain lookup: Object.hasOwn costs ≈ 0.3 ms to load).
 const FAST = {

@@ -246,7 +246,7 @@ export class Service {
       startedAt: performance.now(),
       stopping: false,
       handled: false,
-      // A drain that failed must not hold the exit: it only ever waits for them.
+      // Only onExit waits for this, and a drain that failed must not hold the exit.
       drained: Promise.all([this.log.drain(proc.stdout, LogStream.STDOUT), this.log.drain(proc.stderr, LogStream.STDERR)]).catch(() => {}),
       done,
       resolveDone,
