@@ -1,4 +1,7 @@
 import { afterEach, expect, mock, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { resolvePaths } from "../../src/config.ts";
 import * as spawnModule from "../../src/daemon/services/spawn.ts";
@@ -8,7 +11,8 @@ import { sleep, tempHome } from "../helpers/env.ts";
 // seen, and the daemon could answer the stop, and log "exited", before reading it:
 // `adi daemon stop web && adi daemon logs web` missed the last lines, and "exited" sat in the
 // middle of them. Now the exit waits (a bounded time) for the pipes to end. The race is made
-// certain here: the next spawn's stdout hands over its last words only 50 ms after the exit.
+// certain here: the next spawn's stdout hands over its last words only 50 ms after the exit. A
+// start that comes during that wait must not be lost.
 // mock.module stays for the rest of the `bun test` process; the wrapper changes nothing unless
 // a test arms it.
 
@@ -48,7 +52,7 @@ mock.module("../../src/daemon/services/spawn.ts", () => ({
 const { preparePaths } = await import("../../src/daemon/instance.ts");
 const { createLogger } = await import("../../src/daemon/logger.ts");
 const { ServiceManager } = await import("../../src/daemon/services/manager.ts");
-const { createServiceConfig } = await import("../../src/gen/adi/daemon/v1/daemon_wire.ts");
+const { createServiceConfig, ServiceState } = await import("../../src/gen/adi/daemon/v1/daemon_wire.ts");
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -90,4 +94,25 @@ test("a pipe held open for good (by a process that left the session) delays a st
   expect(performance.now() - t0).toBeLessThan(5_000);
   // The bound passed after the words came: they are in, then the exit.
   expect(logTexts(m, "s1").slice(-2)).toEqual(["still here", "killed by SIGTERM"]);
+});
+
+test("a start that comes while an exit waits for the pipes starts the service once the exit is done", async () => {
+  const m = await manager();
+  // A job that finishes cleanly the first time (a clean exit is not restarted), its pipe held past
+  // the exit; started again, it stays up.
+  const mark = join(tmpdir(), `adi-last-words-${process.pid}`);
+  cleanups.push(() => rmSync(mark, { force: true }));
+  late = { words: "done\n", holds: true };
+  const script = `if [ -e ${mark} ]; then exec sleep 30; fi; touch ${mark}; sleep 0.2`;
+  await m.start("job", createServiceConfig({ command: "/bin/sh", args: ["-c", script] }));
+  const service = m.resolve("job");
+  const exiting = service.child!;
+  while (!exiting.handled) await sleep(5); // the exit is being handled: now in its wait for the pipes
+  await m.start("job");
+  await exiting.done;
+  await sleep(50);
+  expect(m.list().find((s) => s.name === "job")?.state).toBe(ServiceState.RUNNING);
+  expect(service.child).not.toBe(exiting);
+  expect(service.child?.pid).toBeGreaterThan(0);
+  expect(service.log.tail(10).map((l) => l.text)).toContain("exited with code 0");
 });

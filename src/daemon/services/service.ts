@@ -147,6 +147,9 @@ export class Service {
   start(): Promise<void> {
     return this.serialize(async () => {
       await this.hooks.spawnReady();
+      // An exit being handled (the session swept, the pipes drained: up to DRAIN_WAIT_MS) is no
+      // running service: wait for it, or the start is lost when the exit then ends the service.
+      if (this.child?.handled) await this.child.done;
       this.desired = true;
       if (this.child) {
         this.hooks.changed();
