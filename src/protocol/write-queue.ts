@@ -35,8 +35,8 @@ export class WriteQueue {
 
   /**
    * Like push, for a frame whose bytes the caller reuses as soon as this
-   * returns (the log fan-out encodes every frame into one scratch buffer: see
-   * log-frames.ts for what a fresh buffer per frame cost). With nothing waiting it is written now; what
+   * returns (log frames and responses are encoded into reused buffers:
+   * log-frames.ts, messages.ts). With nothing waiting it is written now; what
    * the kernel does not take, or the whole frame when others wait, is copied.
    */
   pushTransient(frame: Uint8Array): void {

@@ -21,10 +21,10 @@ export interface Window {
   last: number | null;
 }
 
-/** `-n` and `--since` as given (null: not given): 100 lines for one service, 20 each for several or --all. */
-export function windowOf(last: number | null, since: number | null, several: boolean): Window {
-  if (last === null && since === null) last = several ? 20 : 100;
-  return { request: since !== null ? EVERYTHING : last!, since, last };
+/** The window of `q` (its `-n` and `--since`) over `names`: by default 100 lines for one service, 20 each for several or --all. */
+export function windowFor(q: LogsQuery, names: string[]): Window {
+  const last = q.last ?? (q.since !== null ? null : q.target === "all" || names.length > 1 ? 20 : 100);
+  return { request: q.since !== null ? EVERYTHING : last!, since: q.since, last };
 }
 
 export function cut(lines: LogLine[], w: Window): LogLine[] {
@@ -57,7 +57,7 @@ function tailsOverBlockingSocket(q: LogsQuery): Tails | undefined {
     if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
     names = answers[0]!.value.list.map((s) => s.name);
   }
-  const window = windowOf(q.last, q.since, q.target === "all" || names.length > 1);
+  const window = windowFor(q, names);
   if (names.length === 0) return { names, window, tails: [] };
   const answers = readOverBlockingSocket(names.map((name) => logsRequest(name, window)));
   if (!answers) return undefined;
@@ -73,7 +73,7 @@ async function tailsFromClient(q: LogsQuery): Promise<Tails> {
   const client = await runningClient();
   try {
     const names = q.target === "all" ? (await client.listServices()).map((s) => s.name) : q.target;
-    const window = windowOf(q.last, q.since, q.target === "all" || names.length > 1);
+    const window = windowFor(q, names);
     const tails = await Promise.all(names.map((name) => client.logs(name, { lines: window.request })));
     return { names, window, tails };
   } finally {

@@ -7,7 +7,7 @@ import { usageError } from "../exit.ts";
 import { meta } from "../meta.ts";
 import { err } from "../output.ts";
 import { LogPrinter, mergeByTime, overlap, parseSince } from "./log-format.ts";
-import { cut, EVERYTHING, showLogs, windowOf, type Window } from "./logs-view.ts";
+import { cut, EVERYTHING, showLogs, windowFor, type LogsQuery, type Window } from "./logs-view.ts";
 
 const daemonGone = (e: unknown) => e instanceof AdiError && e.code === ErrorCode.UNAVAILABLE;
 
@@ -135,13 +135,14 @@ export default defineCommand({
       if (since === null) throw usageError(`--since expects a duration (90s, 10m, 1h, 2d) or an ISO time (2026-01-31T12:00:00Z), got ${JSON.stringify(args.since)}`);
     }
 
-    if (!args.follow) return showLogs({ target: args.all ? "all" : [...new Set(positional)], last, since, json: Boolean(args.json) });
+    const query: LogsQuery = { target: args.all ? "all" : [...new Set(positional)], last, since, json: Boolean(args.json) };
+    if (!args.follow) return showLogs(query);
     const client = await runningClient();
     try {
       const events = args.all ? client.watchEvents() : null;
-      const names = args.all ? (await client.listServices()).map((s) => s.name) : [...new Set(positional)];
-      const window = windowOf(last, since, names.length > 1 || Boolean(args.all));
-      const printer = new LogPrinter(Boolean(args.json), names);
+      const names = query.target === "all" ? (await client.listServices()).map((s) => s.name) : query.target;
+      const window = windowFor(query, names);
+      const printer = new LogPrinter(query.json, names);
       const follow = new Follow(client, printer, Boolean(args.all));
       const backlogs = await follow.open(names, window);
       for (const line of mergeByTime(backlogs)) printer.print(line);
