@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { cittyParseArgs } from "./scripts/citty-parse-args.ts";
 import { RUNTIME_CONFIG_OFF } from "./scripts/compile-flags.ts";
 
 const TARGETS = [
@@ -31,41 +32,33 @@ function outName(os: string, arch: string): string {
 }
 
 /**
- * Every target gets --minify --format=esm; targets of the building machine's
- * OS also get --bytecode. JSC bytecode does not survive a change of OS
+ * Every target gets minify and ESM output; targets of the building machine's
+ * OS also get bytecode. JSC bytecode does not survive a change of OS
  * (oven-sh/bun#18416: --bytecode binaries cross-compiled for another OS
  * segfault there), so darwin and windows binaries built elsewhere go without
  * it. Across architectures of one OS it works: linux-arm64 built on
  * linux-x64 runs under qemu-aarch64 (test/release/build.test.ts) and starts
  * faster. Start-up, measured in docs/install.md: `adi --version` 87 -> 59 ms,
  * `adi daemon status` 127 -> 84 ms.
- * --splitting keeps what main.ts imports lazily (the CLI, protobuf, the
+ * Splitting keeps what main.ts imports lazily (the CLI, protobuf, the
  * daemon) in chunks of their own inside the binary, loaded only when
  * imported: `adi --version` 34.8 -> 16.1 ms (= a compiled hello-world, 15.9).
+ * Bun.build, not `bun build`: the CLI takes no plugins (scripts/citty-parse-args.ts).
  */
-function compileArgs(os: string, arch: string, outfile: string): string[] {
-  return [
-    "build",
-    "--compile",
-    ...RUNTIME_CONFIG_OFF,
-    ...(optimize ? ["--minify", "--format=esm", "--splitting", ...(os === hostOs ? ["--bytecode"] : [])] : []),
-    `--target=bun-${os}-${arch}`,
-    join(root, "src", "main.ts"),
-    "--outfile",
-    outfile,
-  ];
-}
-
 async function compile(os: string, arch: string, outfile: string): Promise<void> {
-  const proc = Bun.spawn([process.execPath, ...compileArgs(os, arch, outfile)], { stdout: "pipe", stderr: "pipe", cwd: root });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`build failed for ${os}-${arch} (exit ${code}):\n${out}${err}`);
+  const result = await Bun.build({
+    entrypoints: [join(root, "src", "main.ts")],
+    compile: { ...RUNTIME_CONFIG_OFF, target: `bun-${os}-${arch}` as Bun.Build.CompileTarget, outfile },
+    ...(optimize ? { minify: true, format: "esm", splitting: true, bytecode: os === hostOs } : {}),
+    plugins: [cittyParseArgs],
+    throw: false,
+  });
+  if (!result.success) throw new Error(`build failed for ${os}-${arch}:\n${result.logs.join("\n")}`);
 }
 
 mkdirSync(dist, { recursive: true });
 const targets = currentOnly ? TARGETS.filter((t) => t.os === hostOs && t.arch === hostArch) : TARGETS;
 if (targets.length === 0) throw new Error(`no build target for this machine (${hostOs}-${hostArch})`);
-// The targets compile in parallel: each is its own `bun build` process.
 await Promise.all(targets.map(({ os, arch }) => compile(os, arch, join(dist, outName(os, arch)))));
 const sums: string[] = [];
 for (const { os, arch } of targets) {

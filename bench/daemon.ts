@@ -25,8 +25,7 @@
  */
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
-import { BUN, adiBinary, adiEnv, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeCommand, helloWorld, type Row } from "./lib.ts";
-import { RUNTIME_CONFIG_OFF } from "../scripts/compile-flags.ts";
+import { adiBinary, compileBaseline, adiEnv, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeCommand, helloWorld, type Row } from "./lib.ts";
 import { startSupervisord } from "./supervisord.ts";
 
 const quick = process.argv.includes("--quick");
@@ -102,8 +101,7 @@ async function supervisordColdStart(dir: string): Promise<number> {
 /** An idle Bun unix-socket server, compiled like dist/adi: the RSS floor. */
 async function idleBunServerRss(dir: string): Promise<{ rss: number; anon: number }> {
   const out = join(dir, "echo-server");
-  const build = Bun.spawn([BUN, "build", "--compile", ...RUNTIME_CONFIG_OFF, join(import.meta.dir, "echo-server.ts"), "--outfile", out], { stdout: "ignore", stderr: "inherit" });
-  if ((await build.exited) !== 0) throw new Error("echo-server build failed");
+  await compileBaseline(join(import.meta.dir, "echo-server.ts"), out);
   const server = Bun.spawn([out, join(dir, "idle.sock")], { stdout: "pipe", stderr: "ignore" });
   try {
     await server.stdout.getReader().read(); // "ready"

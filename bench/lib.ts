@@ -103,9 +103,14 @@ export async function helloWorld(dir: string): Promise<string> {
   const src = join(dir, "hello.ts");
   const out = join(dir, "hello");
   writeFileSync(src, 'console.log("hello");\n');
-  const p = Bun.spawn([BUN, "build", "--compile", ...RUNTIME_CONFIG_OFF, src, "--outfile", out], { stdout: "ignore", stderr: "inherit" });
-  if ((await p.exited) !== 0) throw new Error("hello-world build failed");
+  await compileBaseline(src, out);
   return out;
+}
+
+/** Compile a baseline program with the runtime-configuration options dist/adi has (scripts/compile-flags.ts). */
+export async function compileBaseline(src: string, outfile: string): Promise<void> {
+  const result = await Bun.build({ entrypoints: [src], compile: { ...RUNTIME_CONFIG_OFF, outfile }, throw: false });
+  if (!result.success) throw new Error(`building ${src} failed:\n${result.logs.join("\n")}`);
 }
 
 /** Run a command to completion; its exit code. */

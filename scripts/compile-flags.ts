@@ -7,6 +7,6 @@
  * root included (test/cli/cwd-config.test.ts). adi's configuration is its
  * environment and ADI_HOME (docs/cli.md), nothing else. Not reading them also
  * saves two file lookups per run. The bench builds its compiled baselines
- * (hello-world, the idle server) with the same flags.
+ * (hello-world, the idle server) with the same options.
  */
-export const RUNTIME_CONFIG_OFF = ["--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+export const RUNTIME_CONFIG_OFF = { autoloadDotenv: false, autoloadBunfig: false } as const;

@@ -89,6 +89,12 @@ describe("bun run build.ts", () => {
     }
   }, 60_000);
 
+  test("each binary gives citty src/cli/parse-args.ts, not node:util's parseArgs (scripts/citty-parse-args.ts)", () => {
+    // The shim's own refusal text is in the bundle only when the build swapped it in.
+    const marker = Buffer.from("parse-args.ts supports citty's call only");
+    for (const name of Object.keys(TARGETS)) expect({ name, swapped: readFileSync(join(out, name)).includes(marker) }).toEqual({ name, swapped: true });
+  }, 60_000);
+
   test("file(1) reports the right format for each target", () => {
     const fileBin = Bun.which("file");
     if (!fileBin) {

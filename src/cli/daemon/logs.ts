@@ -2,7 +2,6 @@ import { defineCommand } from "citty";
 import { EventKind, type LogLine, type ServiceEvent } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import type { DaemonClient } from "../../client/daemon-client.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
-import { runningClient } from "../connect.ts";
 import { usageError } from "../exit.ts";
 import { meta } from "../meta.ts";
 import { err } from "../output.ts";
@@ -137,6 +136,7 @@ export default defineCommand({
 
     const query: LogsQuery = { target: args.all ? "all" : [...new Set(positional)], last, since, json: Boolean(args.json) };
     if (!args.follow) return showLogs(query);
+    const { runningClient } = await import("../connect.ts"); // only following needs the client: ≈ 2 ms for the rest
     const client = await runningClient();
     try {
       const events = args.all ? client.watchEvents() : null;
