@@ -1,5 +1,5 @@
 import { ptr } from "bun:ffi";
-import type { Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
+import { createError, type Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { decodeResponse, encodeRequestFrame, FrameDecoder, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
 import { socketAddress } from "../protocol/transport.ts";
@@ -45,12 +45,18 @@ function sockaddr(address: string): Uint8Array | null {
  * so the caller can leave it to DaemonClient, whose ping says the daemon is
  * not running or which starts one, as before. A connection lost after the
  * requests went out is still UNAVAILABLE: they may have been carried out.
+ *
+ * With `keepErrors`, each request settles on its own, as DaemonClient's
+ * requests do: an error response is kept as that request's answer (a kind
+ * of case "error"), and once the requests are out, a lost connection or the
+ * deadline becomes the answer of each request not yet answered. A refusal
+ * of the whole connection (an error with id 0) is still thrown.
  */
 export function blockingRoundTrip(
   socketPath: string,
   requests: RequestKindInit[],
   timeoutMs: number,
-  opts: { downToClient?: boolean } = {},
+  opts: { downToClient?: boolean; keepErrors?: boolean } = {},
 ): Response["kind"][] | undefined {
   if (process.platform !== "linux") return undefined;
   const addr = sockaddr(socketAddress(socketPath)); // refuses what is no unix socket here (a named pipe), as DaemonClient does
@@ -94,19 +100,25 @@ export function blockingRoundTrip(
     let left = requests.length;
     const decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
     const buf = new Uint8Array(64 * 1024);
+    /** Thrown, or with keepErrors the answer of every request still unanswered. */
+    const unanswered = (error: AdiError): Response["kind"][] => {
+      if (!opts.keepErrors) throw error;
+      for (let i = 0; i < answers.length; i++) answers[i] ??= { case: "error", value: createError({ code: error.code, message: error.message }) };
+      return answers;
+    };
     while (left > 0) {
-      if (!ready(POLLIN)) throw timedOut(requests.find((_, i) => answers[i] === undefined)!.case!);
+      if (!ready(POLLIN)) return unanswered(timedOut(requests.find((_, i) => answers[i] === undefined)!.case!));
       const n = Number(c.read(fd, ptr(buf), buf.length));
       const e = n < 0 ? c.errno() : 0;
       if (e === EINTR || e === EAGAIN) continue;
-      if (n <= 0) throw connectionLostError();
+      if (n <= 0) return unanswered(connectionLostError());
       for (const frame of decoder.push(buf.slice(0, n))) {
         const response = decodeResponse(frame);
         const { kind } = response;
         if (response.id === 0 && kind.case === "error") throw new AdiError(kind.value.code, kind.value.message);
         const i = response.id - 1;
         if (i < 0 || i >= requests.length || answers[i] !== undefined) continue;
-        if (kind.case === "error") throw new AdiError(kind.value.code, kind.value.message);
+        if (kind.case === "error" && !opts.keepErrors) throw new AdiError(kind.value.code, kind.value.message);
         answers[i] = kind;
         left--;
       }

@@ -1,5 +1,5 @@
-// `adi daemon start|stop|restart NAME` with one name: from a script (stderr is no
-// terminal) one request over the blocking socket, at a terminal through
+// `adi daemon start|stop|restart NAME…`: from a script (stderr is no
+// terminal) the requests over the blocking socket, at a terminal through
 // DaemonClient with its spinner (src/cli/daemon/service-ops.ts). A fake daemon
 // records what each run sends, so the test sees which path ran, and that no
 // path sends a stop or a restart twice. `logs` takes the blocking socket at a terminal too.
@@ -22,8 +22,8 @@ const env = { ...home.env, ADI_DAEMON_SOCKET: SOCKET, NO_COLOR: "1" };
 /** An answer, a hang-up, or a refusal of the whole connection (an error frame with id 0, as a daemon with too many clients sends). */
 type Reply = ResponseKindInit | "hang up" | { refuse: AdiError };
 
-/** A daemon that answers each request with `reply(kind)`; `seen` is the request kinds of each connection, in order. */
-async function fakeDaemon(reply: (kind: string) => Reply) {
+/** A daemon that answers each request with `reply(kind, name)`; `seen` is the request kinds of each connection, in order. */
+async function fakeDaemon(reply: (kind: string, name?: string) => Reply) {
   const seen: string[][] = [];
   const server = Bun.listen<{ decoder: FrameDecoder; kinds: string[] }>({
     unix: SOCKET,
@@ -36,7 +36,7 @@ async function fakeDaemon(reply: (kind: string) => Reply) {
         for (const frame of s.data.decoder.push(new Uint8Array(bytes))) {
           const request = decodeRequest(frame);
           s.data.kinds.push(request.kind.case!);
-          const answer = reply(request.kind.case!);
+          const answer = reply(request.kind.case!, (request.kind.value as { name?: string } | undefined)?.name);
           if (answer === "hang up") s.end();
           else if ("refuse" in answer) s.end(encodeResponseFrame(errorResponse(0, answer.refuse)));
           else s.write(encodeResponseFrame({ id: request.id, kind: answer }));
@@ -120,5 +120,44 @@ describe("start, stop, restart and logs of one name", () => {
       expect(await piped(["daemon", op, "web"])).toEqual({ code: 3, stdout: "", stderr: "error: the connection to the daemon was lost\n" });
     }
     expect(daemon.seen).toEqual([["restartService"], ["stopService"], ["startService"]]);
+  });
+});
+
+describe("start, stop, restart of several names", () => {
+  /** The run from a script; at a terminal the same exit code and the same lines, stdout and stderr as one stream (`terminal`, else stdout then stderr). */
+  const both = async (args: string[], terminal?: string) => {
+    const script = await piped(args);
+    const output = (terminal ?? script.stdout + script.stderr).replaceAll("\n", "\r\n");
+    if (hasScript) expect(await inPty({ env }, args)).toEqual({ code: script.code, output });
+    return script;
+  };
+
+  onLinux("from a script: one connection, every request in it, no ping; the same output as at a terminal", async () => {
+    using daemon = await fakeDaemon(answers);
+    expect(await both(["daemon", "stop", "web", "api"])).toEqual({ code: 0, stdout: "stopped web\nstopped api\n", stderr: "" });
+    expect(await both(["daemon", "restart", "web", "api", "db"])).toEqual({ code: 0, stdout: "restarted web\nrestarted api\nrestarted db\n", stderr: "" });
+    expect(await both(["daemon", "start", "web", "api"])).toEqual({ code: 0, stdout: "started web\nstarted api\n", stderr: "" });
+    const pinged = (kinds: string[]) => (hasScript ? [kinds, ["ping", ...kinds]] : [kinds]);
+    expect(daemon.seen).toEqual([
+      ...pinged(["stopService", "stopService"]),
+      ...pinged(["restartService", "restartService", "restartService"]),
+      ...pinged(["startService", "startService"]),
+    ]);
+  });
+
+  onLinux("one of them fails: each outcome in the order given, the failures counted, exit 1, on both paths", async () => {
+    using daemon = await fakeDaemon((kind, name) =>
+      kind === "ping" ? { case: "pong", value: {} } : name === "api" ? errorResponse(0, new AdiError(ErrorCode.NOT_FOUND, "no service named api")).kind! : { case: "ok", value: {} },
+    );
+    const r = await both(["daemon", "stop", "web", "api", "db"], "stopped web\nerror: no service named api\nstopped db\n1 of 3 services: not stopped\n");
+    expect(r).toEqual({ code: 1, stdout: "stopped web\nstopped db\n", stderr: "error: no service named api\n1 of 3 services: not stopped\n" });
+    expect(daemon.seen[0]).toEqual(["stopService", "stopService", "stopService"]);
+  });
+
+  onLinux("a daemon that hangs up after the requests: each says the connection was lost, none is sent again", async () => {
+    using daemon = await fakeDaemon((kind) => (kind === "ping" ? { case: "pong", value: {} } : "hang up"));
+    const lost = "error: the connection to the daemon was lost\n";
+    expect(await piped(["daemon", "restart", "web", "api"])).toEqual({ code: 1, stdout: "", stderr: `${lost}${lost}2 of 2 services: not restarted\n` });
+    expect(daemon.seen).toEqual([["restartService", "restartService"]]);
   });
 });

@@ -1,10 +1,9 @@
 import type { DaemonClient } from "../../client/daemon-client.ts";
 import { AdiError } from "../../errors.ts";
 import { runningClient } from "../connect.ts";
-import { Exit, ExitWith } from "../exit.ts";
-import { err, out, paint } from "../output.ts";
 import { withSpinner } from "../spinner.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
+import { reportOutcomes } from "./outcomes.ts";
 
 /**
  * `adi daemon start|stop|restart a b c`: all at once, a count on the spinner
@@ -38,18 +37,5 @@ export async function manyServices(
   } finally {
     c.close();
   }
-  let failed = 0;
-  for (const name of names) {
-    const error = outcomes.get(name);
-    if (error) {
-      failed++;
-      err(`${paint(2, "red", "error")}: ${error.message}`);
-    } else {
-      out(`${words.done} ${name}`);
-    }
-  }
-  if (failed > 0) {
-    err(`${failed} of ${names.length} services: not ${words.done}`);
-    throw new ExitWith(Exit.failed);
-  }
+  reportOutcomes(names, outcomes, words.done);
 }

@@ -1,5 +1,5 @@
 // What `adi daemon status`, `services`, `logs`, `start` and a script's
-// `start|stop|restart NAME` ask the daemon, over a blocking socket where the
+// `start|stop|restart NAME…` ask the daemon, over a blocking socket where the
 // platform has one (client/blocking-socket.ts: no event loop, ≈ 3–5 ms less
 // per command), else through DaemonClient. Both paths give the same answers
 // and the same errors, but for one case: DaemonClient's path pings first, so
@@ -76,4 +76,15 @@ export function okOverBlockingSocket(request: RequestKindInit, timeoutMs: number
   if (!answers) return false;
   if (answers[0]!.case !== "ok") throw unexpected(answers[0]!, "ok");
   return true;
+}
+
+/**
+ * Several requests whose answer is `ok`, each settling on its own: null for
+ * each carried out, its error for each not (an error answer, or, once they
+ * are out, a lost connection or the deadline). Undefined when they are for
+ * DaemonClient (another platform, or a connect that failed: nothing was sent).
+ */
+export function outcomesOverBlockingSocket(requests: RequestKindInit[], timeoutMs: number): (AdiError | null)[] | undefined {
+  const answers = blockingRoundTrip(daemonSocketPath(), requests, timeoutMs, { downToClient: true, keepErrors: true });
+  return answers?.map((kind) => (kind.case === "ok" ? null : kind.case === "error" ? new AdiError(kind.value.code, kind.value.message) : unexpected(kind, "ok")));
 }

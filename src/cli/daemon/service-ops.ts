@@ -1,20 +1,22 @@
 import { unexpected } from "../../client/connection.ts";
 import type { DaemonClient } from "../../client/daemon-client.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
+import type { RequestKindInit } from "../../protocol/index.ts";
 import { Exit, ExitWith } from "../exit.ts";
 import { err, out } from "../output.ts";
 import { spinnerShows, withSpinner } from "../spinner.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
-import { okOverBlockingSocket, readOverBlockingSocket } from "./quick-query.ts";
+import { reportOutcomes } from "./outcomes.ts";
+import { okOverBlockingSocket, outcomesOverBlockingSocket, readOverBlockingSocket } from "./quick-query.ts";
 
 /**
  * `adi daemon start|stop|restart NAME…`, without citty: the citty commands
  * call these, and so does the fast path (cli/fast-path.ts) for names with no
  * flag.
  *
- * One name with no spinner to show (stderr is no terminal: a script) goes
- * over the blocking socket, and neither DaemonClient nor the many-names code
- * is loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md). A person at a
+ * With no spinner to show (stderr is no terminal: a script) the requests go
+ * over the blocking socket, one per name in one write, and DaemonClient is
+ * not loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md). A person at a
  * terminal keeps the spinner, which needs the event loop. A connect that
  * fails (nothing was sent) goes to DaemonClient's path, as before: its ping
  * says the daemon is not running, or it starts one. A daemon that hangs up
@@ -40,14 +42,29 @@ export function notRunning(error: unknown, what: string): never {
   throw new ExitWith(Exit.notRunning);
 }
 
+/**
+ * From a script (no spinner to draw): the requests over the blocking socket
+ * and their outcomes reported; false when DaemonClient must carry them out
+ * (another platform, or no daemon answered the connect: nothing was sent).
+ */
+function overBlockingSocket(names: string[], request: (name: string) => RequestKindInit, done: string): boolean {
+  if (spinnerShows()) return false;
+  if (names.length === 1) {
+    if (!okOverBlockingSocket(request(names[0]!), SERVICE_OP_TIMEOUT_MS)) return false;
+    out(`${done} ${names[0]}`);
+    return true;
+  }
+  const outcomes = outcomesOverBlockingSocket(names.map(request), SERVICE_OP_TIMEOUT_MS);
+  if (!outcomes) return false;
+  reportOutcomes(names, new Map(names.map((name, i) => [name, outcomes[i]!])), done);
+  return true;
+}
+
 /** `words`: the command's positional arguments (repeats and empty words dropped). */
 export async function stopServices(words: string[], force = false): Promise<void> {
   const names = needNames(words);
   const name = names[0]!;
-  if (names.length === 1 && !spinnerShows() && okOverBlockingSocket({ case: "stopService", value: { name, force } }, SERVICE_OP_TIMEOUT_MS)) {
-    out(`stopped ${name}`);
-    return;
-  }
+  if (overBlockingSocket(names, (n) => ({ case: "stopService", value: { name: n, force } }), "stopped")) return;
   const [{ cliClient }, { manyServices }] = await Promise.all([import("../connect.ts"), import("./many.ts")]);
   const client = cliClient(SERVICE_OP_TIMEOUT_MS);
   try {
@@ -66,10 +83,7 @@ export async function stopServices(words: string[], force = false): Promise<void
 async function startingOp(words: string[], kind: "startService" | "restartService", doing: string, done: string): Promise<void> {
   const names = needNames(words);
   const name = names[0]!;
-  if (names.length === 1 && !spinnerShows() && okOverBlockingSocket({ case: kind, value: { name } }, SERVICE_OP_TIMEOUT_MS)) {
-    out(`${done} ${name}`);
-    return;
-  }
+  if (overBlockingSocket(names, (n) => ({ case: kind, value: { name: n } }), done)) return;
   const [{ runningClient }, { manyServices }] = await Promise.all([import("../connect.ts"), import("./many.ts")]);
   const op = (c: DaemonClient, n: string) => (kind === "startService" ? c.startService(n) : c.restartService(n));
   if (names.length > 1) return manyServices(names, { doing, done }, op);
