@@ -18,7 +18,7 @@ interface FastCommand {
  * poll; `daemon run`, which `adi daemon start` spawns, so citty is not part
  * of every cold start; `daemon start` itself, which scripts run to make sure
  * the daemon is up; start/stop/restart of named services (BY_NAMES); the
- * recent logs in their plain forms (plainLogs). Only these exact forms take
+ * logs in their plain forms (plainLogs). Only these exact forms take
  * it: `--help`, any other flag or a typo falls through to citty, which
  * parses, validates and prints usage as for every other command. The bodies
  * are the same functions the citty commands call.
@@ -48,27 +48,46 @@ const BY_NAMES = {
 const isName = (word: string) => word !== "" && !word.startsWith("-");
 
 /**
- * `adi daemon logs` without -f in its plain forms: names or `--all` (`-a`),
- * with `-n N` (`--lines N`) and `--json`, each at most once. Anything else
- * (`-f`, `--since`, `-n=5`, a number that is no whole number, names and
- * `--all` together, neither) goes to citty, which parses, validates and says
- * what is wrong, as for every other command.
+ * `adi daemon logs` in its plain forms: names or `--all` (`-a`), with `-n N`
+ * (`--lines N`), `--since WHEN`, `-f` (`--follow`) and `--json`, each at
+ * most once. Anything else (`-n=5`, a number that is no whole number, a
+ * `--since` that parseSince refuses, names and `--all` together, neither)
+ * goes to citty, which parses, validates and says what is wrong, as for
+ * every other command. `since` is the text after `--since`, checked by the caller.
  */
-function plainLogs(words: string[]): { target: string[] | "all"; last: number | null; json: boolean } | undefined {
+function plainLogs(words: string[]): { target: string[] | "all"; last: number | null; since: string | null; follow: boolean; json: boolean } | undefined {
   const names: string[] = [];
   let all = false;
   let json = false;
+  let follow = false;
   let last: number | null = null;
+  let since: string | null = null;
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     if (isName(word)) names.push(word);
     else if ((word === "--all" || word === "-a") && !all) all = true;
     else if (word === "--json" && !json) json = true;
+    else if ((word === "--follow" || word === "-f") && !follow) follow = true;
     else if ((word === "-n" || word === "--lines") && last === null && /^\d+$/.test(words[i + 1] ?? "")) last = Number(words[++i]);
+    else if (word === "--since" && since === null && i + 1 < words.length) since = words[++i]!;
     else return undefined;
   }
   if (all === (names.length > 0)) return undefined; // both, or neither: a usage error
-  return { target: all ? "all" : [...new Set(names)], last, json };
+  return { target: all ? "all" : [...new Set(names)], last, since, follow, json };
+}
+
+/** `adi daemon logs …` when plainLogs takes it; undefined for citty. Following is long-lived: it keeps the JIT. */
+async function runLogs(words: string[]): Promise<number | undefined> {
+  const plain = plainLogs(words);
+  if (plain === undefined) return undefined;
+  let since: number | null = null;
+  if (plain.since !== null) {
+    since = (await import("./daemon/log-format.ts")).parseSince(plain.since);
+    if (since === null) return undefined;
+  }
+  const query = { target: plain.target, last: plain.last, since, json: plain.json };
+  if (plain.follow) return run(false, async () => (await import("./daemon/logs-follow.ts")).followLogs(query));
+  return run(true, async () => (await import("./daemon/logs-view.ts")).showLogs(query));
 }
 
 /** The exit code when argv is a fast-path command, undefined when citty must handle it. */
@@ -78,11 +97,7 @@ export async function runFastPath(argv: string[]): Promise<number | undefined> {
   const command = FAST[name];
   const flagged = command !== undefined && argv.length === 3 && argv[2] === command.flag;
   if (command !== undefined && (argv.length === 2 || flagged)) return run(command.oneShot, async () => (await command.load())(flagged));
-  if (name === "logs") {
-    const query = plainLogs(argv.slice(2));
-    if (query === undefined) return undefined;
-    return run(true, async () => (await import("./daemon/logs-view.ts")).showLogs({ ...query, since: null }));
-  }
+  if (name === "logs") return runLogs(argv.slice(2));
   const byNames = BY_NAMES[name];
   const names = argv.slice(2);
   if (byNames === undefined || names.length === 0 || !names.every(isName)) return undefined;

@@ -163,6 +163,9 @@ describe("fast path", () => {
       ["daemon", "logs", "--lines", "1", "beta", "--json"],
       ["daemon", "logs", "-a", "--json"],
       ["daemon", "logs", "--all", "-n", "0"],
+      ["daemon", "logs", "alpha", "--since", "1h"],
+      ["daemon", "logs", "--since", "2000-01-01T00:00:00Z", "-a", "-n", "1", "--json"],
+      ["daemon", "logs", "beta", "--since", "1h", "-n", "2"],
     ];
     for (const args of forms) {
       const [fast, citty] = await Promise.all([d.cli(args, { env }), viaCitty(args, env)]);
@@ -187,6 +190,13 @@ describe("fast path", () => {
     for (const args of [["daemon", "logs", "web", "api"], ["daemon", "logs", "web", "-n", "5", "--json"], ["daemon", "logs", "--lines", "0", "-a"], ["daemon", "logs", "--all"]]) {
       expect({ args, ...(await run(args, { ADI_HOME: "/dev/null/adi" })) }).toEqual({ args, code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     }
+    for (const args of [["daemon", "logs", "web", "--since", "1h"], ["daemon", "logs", "--since", "2026-01-31T12:00:00Z", "-a"]]) {
+      expect({ args, ...(await run(args, { ADI_HOME: "/dev/null/adi" })) }).toEqual({ args, code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    }
+    // Following is long-lived: the fast path takes it with the normal JIT policy.
+    for (const args of [["daemon", "logs", "web", "-f"], ["daemon", "logs", "--follow", "-a", "--since", "10m", "-n", "5"], ["daemon", "logs", "web", "api", "-f", "--json"]]) {
+      expect({ args, ...(await run(args, { ADI_HOME: "/dev/null/adi" })) }).toEqual({ args, code: 3, calls: [] });
+    }
     expect(await run(["daemon", "start"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     for (const args of [
       ["daemon", "stop", "web", "--force"],
@@ -198,8 +208,14 @@ describe("fast path", () => {
       ["daemon", "start", "web", "--", "sleep", "1"],
       ["daemon", "start", "web", "--env", "A=1"],
       ["daemon", "logs"],
-      ["daemon", "logs", "web", "-f"],
-      ["daemon", "logs", "web", "--since", "1h"],
+      ["daemon", "logs", "web", "-f", "-f"],
+      ["daemon", "logs", "web", "-fa"],
+      ["daemon", "logs", "web", "--follow=true"],
+      ["daemon", "logs", "web", "--since"],
+      ["daemon", "logs", "web", "--since", "bogus"],
+      ["daemon", "logs", "web", "--since", "-f"],
+      ["daemon", "logs", "web", "--since=1h"],
+      ["daemon", "logs", "web", "--since", "1h", "--since", "2h"],
       ["daemon", "logs", "-n", "5"],
       ["daemon", "logs", "web", "--all"],
       ["daemon", "logs", "web", "-n", "-1"],
