@@ -34,16 +34,16 @@ const FAST = {
 
 /**
  * `adi daemon start|stop|restart NAME…`, the service operations scripts and
- * users run most, when every argument is a name: any flag (`--force`,
- * `--help`, `--env`), an ad-hoc `NAME -- CMD`, an empty or dashed word goes
- * to citty. One-shot, like status.
+ * users run most, when every argument is a name, and for `stop` one
+ * `--force` among them: any other flag (`--help`, `--env`), an ad-hoc
+ * `NAME -- CMD`, an empty or dashed word goes to citty. One-shot, like status.
  */
 const BY_NAMES = {
   __proto__: null,
-  start: () => import("./daemon/service-ops.ts").then((m) => m.startServices),
-  stop: () => import("./daemon/service-ops.ts").then((m) => m.stopServices),
-  restart: () => import("./daemon/service-ops.ts").then((m) => m.restartServices),
-} as unknown as Record<string, (() => Promise<(names: string[]) => Promise<void>>) | undefined>;
+  start: { load: () => import("./daemon/service-ops.ts").then((m) => m.startServices) },
+  stop: { flag: "--force", load: () => import("./daemon/service-ops.ts").then((m) => m.stopServices) },
+  restart: { load: () => import("./daemon/service-ops.ts").then((m) => m.restartServices) },
+} as unknown as Record<string, { flag?: string; load(): Promise<(names: string[], flagged: boolean) => Promise<void>> } | undefined>;
 
 const isName = (word: string) => word !== "" && !word.startsWith("-");
 
@@ -99,9 +99,12 @@ export async function runFastPath(argv: string[]): Promise<number | undefined> {
   if (command !== undefined && (argv.length === 2 || flagged)) return run(command.oneShot, async () => (await command.load())(flagged));
   if (name === "logs") return runLogs(argv.slice(2));
   const byNames = BY_NAMES[name];
+  if (byNames === undefined) return undefined;
   const names = argv.slice(2);
-  if (byNames === undefined || names.length === 0 || !names.every(isName)) return undefined;
-  return run(true, async () => (await byNames())(names));
+  const at = byNames.flag === undefined ? -1 : names.indexOf(byNames.flag);
+  if (at >= 0) names.splice(at, 1);
+  if (names.length === 0 || !names.every(isName)) return undefined;
+  return run(true, async () => (await byNames.load())(names, at >= 0));
 }
 
 async function run(oneShot: boolean, body: () => Promise<number | void>): Promise<number> {

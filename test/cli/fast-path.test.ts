@@ -137,6 +137,13 @@ describe("fast path", () => {
     expect(cittyStop).toEqual(fastStop);
     expect((await d.cli(["daemon", "start", "alpha", "beta"])).code).toBe(0);
 
+    // --force: the same on both paths (the fast path takes one among the names).
+    const [fastKill] = await both(["daemon", "stop", "--force", "alpha", "beta"]);
+    expect(fastKill).toMatchObject({ code: 0, stdout: "stopped alpha\nstopped beta\n", stderr: "" });
+    expect((await d.cli(["daemon", "start", "alpha", "beta"])).code).toBe(0);
+    expect(same(await both(["daemon", "stop", "alpha", "--force"]))).toMatchObject({ code: 0, stdout: "stopped alpha\n" });
+    expect((await d.cli(["daemon", "start", "alpha"])).code).toBe(0);
+
     const unknown = same(await both(["daemon", "stop", "nosuch"]));
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain("nosuch");
@@ -186,6 +193,7 @@ describe("fast path", () => {
     const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
     const run = async (args: string[], extra: Record<string, string> = {}) => JSON.parse((await viaBun(fixture, args, { ...env, ...extra })).stderr.trim().split("\n").pop()!);
     expect(await run(["daemon", "stop", "web", "api"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
+    expect(await run(["daemon", "stop", "web", "--force"])).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     expect(await run(["daemon", "start", "web"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     for (const args of [["daemon", "logs", "web", "api"], ["daemon", "logs", "web", "-n", "5", "--json"], ["daemon", "logs", "--lines", "0", "-a"], ["daemon", "logs", "--all"]]) {
       expect({ args, ...(await run(args, { ADI_HOME: "/dev/null/adi" })) }).toEqual({ args, code: 3, calls: [ONE_SHOT_JIT_POLICY] });
@@ -199,7 +207,11 @@ describe("fast path", () => {
     }
     expect(await run(["daemon", "start"], { ADI_HOME: "/dev/null/adi" })).toEqual({ code: 3, calls: [ONE_SHOT_JIT_POLICY] });
     for (const args of [
-      ["daemon", "stop", "web", "--force"],
+      ["daemon", "stop", "web", "--force", "--force"],
+      ["daemon", "stop", "--force"],
+      ["daemon", "stop", "web", "--force=true"],
+      ["daemon", "restart", "web", "--force"],
+      ["daemon", "start", "web", "--force"],
       ["daemon", "stop", ""],
       ["daemon", "restart", "-h"],
       ["daemon", "restart", "web", "--", "x"],
