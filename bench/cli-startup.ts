@@ -1,6 +1,6 @@
 /**
  * CLI start-up without a daemon: `dist/adi --version` and `dist/adi daemon
- * status` (daemon down: exit 3) beside a `bun build --compile` hello-world,
+ * status` (daemon down: exit 3) beside a compiled hello-world,
  * timed the same way in the same run. (status with the daemon up is in
  * bench/daemon.ts, with 5 services.) Usage: bun bench/cli-startup.ts [--quick]
  */

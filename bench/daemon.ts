@@ -5,7 +5,7 @@
  *   time until the first pong (connect retried every 1 ms); beside supervisord
  *   started the same way until it answers an XML-RPC `supervisor.getState`.
  * - RSS with 5 services beside an idle Bun socket server (bench/echo-server.ts
- *   compiled with `bun build --compile`, like dist/adi), and the growth from
+ *   compiled with Bun.build like dist/adi), and the growth from
  *   5 to 100 services in the same daemon: both sampled the same way, 500 ms
  *   after the services run. The highest RSS seen during the list_services
  *   load (sampled every 100 requests) and the RSS after the request load

@@ -42,7 +42,6 @@ export function parseArgs(config: ParseArgsConfig): { values: Values; positional
   const args = config.args ?? [];
   const values: Values = Object.create(null);
   const positionals: string[] = [];
-  // Short groups expand into the front of the remaining words, as node:util does.
   const remaining = [...args];
   while (remaining.length > 0) {
     const arg = remaining.shift()!;
@@ -59,23 +58,22 @@ export function parseArgs(config: ParseArgsConfig): { values: Values; positional
       } else if (typeOf(options, name) === "string") {
         store(values, name, arg.slice(2)); // -fVALUE
       } else {
-        // -abc is -a -b -c; a string option inside the group takes the rest as its value
-        const expanded: string[] = [];
+        // -abc is -a -b -c, each letter in place (a "-" in the group is a flag named "-", never an end
+        // of options); a string option inside the group takes the rest as its value, at its end the next word
         for (let i = 1; i < arg.length; i++) {
           const long = longFor(options, arg[i]!);
-          if (typeOf(options, long) !== "string" || i === arg.length - 1) expanded.push(`-${arg[i]}`);
-          else {
-            expanded.push(`-${arg.slice(i)}`);
+          if (typeOf(options, long) !== "string") store(values, long, undefined);
+          else if (i < arg.length - 1) {
+            store(values, long, arg.slice(i + 1));
             break;
-          }
+          } else store(values, long, remaining.length > 0 ? remaining.shift() : undefined);
         }
-        remaining.unshift(...expanded);
       }
       continue;
     }
     if (dashed && arg.length > 2) {
-      const equals = arg.indexOf("=", 3);
-      if (equals === -1) {
+      const equals = arg.indexOf("=");
+      if (equals <= 2) {
         const name = arg.slice(2);
         store(values, name, typeOf(options, name) === "string" && remaining.length > 0 ? remaining.shift() : undefined);
       } else {

@@ -48,8 +48,9 @@ function sockaddr(address: string): Uint8Array | null {
  *
  * With `keepErrors`, each request settles on its own, as DaemonClient's
  * requests do: an error response is kept as that request's answer (a kind
- * of case "error"), and once the requests are out, a lost connection or the
- * deadline becomes the answer of each request not yet answered. A refusal
+ * of case "error"), and once the connection is up, a lost connection or the
+ * deadline (while writing or reading) becomes the answer of each request not
+ * yet answered; the answers to what went out are read first. A refusal
  * of the whole connection (an error with id 0) is still thrown.
  */
 export function blockingRoundTrip(
@@ -93,8 +94,14 @@ export function blockingRoundTrip(
       const n = Number(c.write(fd, ptr(out, sent), out.length - sent));
       const e = n < 0 ? c.errno() : 0;
       if (n > 0) sent += n;
-      else if (e !== EINTR && e !== EAGAIN) throw connectionLostError();
-      else if (!ready(POLLOUT)) throw timedOut(requests[0]!.case!);
+      else if (e !== EINTR && e !== EAGAIN) {
+        // With keepErrors, the answers to what went out are still read; the reading then settles the rest.
+        if (opts.keepErrors) break;
+        throw connectionLostError();
+      } else if (!ready(POLLOUT)) {
+        if (opts.keepErrors) break;
+        throw timedOut(requests[0]!.case!);
+      }
     }
     const answers: Response["kind"][] = new Array(requests.length);
     let left = requests.length;

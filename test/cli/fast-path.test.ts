@@ -153,6 +153,8 @@ describe("fast path", () => {
     // and `stop "$SVC"` with SVC empty does not stop the daemon. Nor does `stop -- x`.
     expect(await d.cli(["daemon", "restart", ""], { env })).toMatchObject({ code: 2, stderr: "error: no service name given\n" });
     expect(await d.cli(["daemon", "stop", ""], { env })).toMatchObject({ code: 2, stderr: "error: no service name given\n" });
+    expect(await d.cli(["daemon", "start", ""], { env })).toMatchObject({ code: 2, stderr: "error: no service name given\n" });
+    expect(await d.cli(["daemon", "start", "", "alpha"], { env })).toMatchObject({ code: 0, stdout: "started alpha\n" });
     for (const args of [["daemon", "stop", "--", "x"], ["daemon", "stop", "alpha", "--", "x"], ["daemon", "restart", "alpha", "--", "x"]]) {
       const r = await d.cli(args, { env });
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 2, stderr: `error: \`--\` goes with \`adi daemon start NAME -- CMD\`, not with ${args[1]}\n` });

@@ -29,6 +29,7 @@ const WORDS = [
   "-af", "-fa", "-abc", "-y", "-yz", "-ay", "-ya", "-F", "-Fy", "--lines", "--lines=3", "--lines=", "--since",
   "--since=1h", "--all", "--all=false", "--all=", "--follow", "--json", "--json=0", "--unknown", "--unknown=v",
   "--__proto__", "--__proto__=1", "-x", "--x", "--name", "--name=db", "--force", "--y=", "1h", "-5", "-é", "--é=ü",
+  "-1-", "-a-b", "-a-", "--=a=b", "-n-", "-y-", "-ay-",
 ];
 
 /** A deterministic generator (xorshift), so a failure names its seed and comes back the same. */

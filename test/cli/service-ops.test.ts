@@ -160,4 +160,19 @@ describe("start, stop, restart of several names", () => {
     expect(await piped(["daemon", "restart", "web", "api"])).toEqual({ code: 1, stdout: "", stderr: `${lost}${lost}2 of 2 services: not restarted\n` });
     expect(daemon.seen).toEqual([["restartService", "restartService"]]);
   });
+
+  onLinux("a daemon that hangs up while a long list is still being written: the answers it gave are reported, the rest lost", async () => {
+    let answered = 0;
+    using daemon = await fakeDaemon(() => (++answered <= 10 ? { case: "ok", value: {} } : "hang up"));
+    // ≈ 1 MB of requests: more than one write(2) takes, so the hang-up comes while writing.
+    const names = Array.from({ length: 50_000 }, (_, i) => `s${i}`);
+    const r = await piped(["daemon", "stop", ...names]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(names.slice(0, 10).map((n) => `stopped ${n}\n`).join(""));
+    const errors = r.stderr.trimEnd().split("\n");
+    expect(errors.at(-1)).toBe("49990 of 50000 services: not stopped");
+    expect(new Set(errors.slice(0, -1))).toEqual(new Set(["error: the connection to the daemon was lost"]));
+    expect(errors.length).toBe(49_991);
+    expect(daemon.seen.length).toBe(1);
+  }, 60_000);
 });

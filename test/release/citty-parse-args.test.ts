@@ -21,7 +21,7 @@ async function bundle(cittySource: string) {
 
 test("citty's node:util import becomes the shim, which then parses", async () => {
   const result = await bundle(
-    'import { parseArgs as parseArgs$1 } from "node:util";\nexport const parse = (args) => parseArgs$1({ args, options: { lines: { type: "string", short: "n" } }, strict: false, allowPositionals: true });\n',
+    'import { parseArgs as parseArgs$1 } from "node:util";\nexport const parse = (args) => { const options = { lines: { type: "string", short: "n" } }; const processedArgs = args;\n  return parseArgs$1({\n\t\t\targs: processedArgs,\n\t\t\toptions: Object.keys(options).length > 0 ? options : void 0,\n\t\t\tallowPositionals: true,\n\t\t\tstrict: false\n\t\t}); };\n',
   );
   expect(result.success).toBe(true);
   const code = await result.outputs[0]!.text();
@@ -31,6 +31,14 @@ test("citty's node:util import becomes the shim, which then parses", async () =>
   writeFileSync(file, code);
   const run = Bun.spawnSync([process.execPath, file]);
   expect(JSON.parse(run.stdout.toString())).toEqual({ values: { lines: "5" }, positionals: ["web"] });
+});
+
+test("a citty that calls parseArgs with other settings fails the build (citty would swallow the shim's refusal)", async () => {
+  const result = await bundle(
+    'import { parseArgs as parseArgs$1 } from "node:util";\nexport const parse = (args) => parseArgs$1({ args, options: {}, allowPositionals: true, strict: false, tokens: true });\n',
+  );
+  expect(result.success).toBe(false);
+  expect(result.logs.join("\n")).toContain("calls parseArgs in a way src/cli/parse-args.ts was not checked for");
 });
 
 test("a citty that imports parseArgs some other way fails the build, naming the plugin", async () => {

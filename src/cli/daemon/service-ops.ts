@@ -15,7 +15,7 @@ import { okOverBlockingSocket, outcomesOverBlockingSocket, readOverBlockingSocke
  * flag.
  *
  * With no spinner to show (stderr is no terminal: a script) the requests go
- * over the blocking socket, one per name in one write, and DaemonClient is
+ * over the blocking socket, one per name, sent together, and DaemonClient is
  * not loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md). A person at a
  * terminal keeps the spinner, which needs the event loop. A connect that
  * fails (nothing was sent) goes to DaemonClient's path, as before: its ping

@@ -44,13 +44,17 @@ export default defineCommand({
     "stop-signal": { type: "string", description: "Signal that asks the service to stop (default SIGTERM)" },
   },
   async run({ args, rawArgs }) {
-    if (!args.name) {
-      if (passthrough().length > 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
+    // Any word given names services, as for stop: `start "" web` starts web, `start ""` is a usage error.
+    const words = passthrough();
+    if ((args._ as string[]).length === 0) {
+      if (words.length > 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
       return startDaemon();
     }
-    const words = passthrough();
     if (words.length === 0) return startServices(args._);
-    if (serviceNames(args._).length > 1) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
+    const names = serviceNames(args._);
+    if (names.length === 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
+    if (names.length > 1) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
+    const name = names[0]!;
     const stopTimeout = nonNegativeInt("stop-timeout", args["stop-timeout"]);
     const config: ServiceConfigInit = {
       command: words[0]!,
@@ -64,8 +68,8 @@ export default defineCommand({
     };
     const client = await runningClient(SERVICE_OP_TIMEOUT_MS);
     try {
-      await withSpinner(`starting ${args.name}`, () => client.startService(args.name!, config));
-      out(`started ${args.name}`);
+      await withSpinner(`starting ${name}`, () => client.startService(name, config));
+      out(`started ${name}`);
     } finally {
       client.close();
     }
