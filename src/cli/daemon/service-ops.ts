@@ -11,8 +11,8 @@ import { okOverBlockingSocket, outcomesOverBlockingSocket, readOverBlockingSocke
 
 /**
  * `adi daemon start|stop|restart NAME…`, without citty: the citty commands
- * call these, and so does the fast path (cli/fast-path.ts) for names with no
- * flag.
+ * call these, and so does the fast path (cli/fast-path.ts) for plain names
+ * (and stop's `--force`).
  *
  * With no spinner to show (stderr is no terminal: a script) the requests go
  * over the blocking socket, one per name, sent together, and DaemonClient is
