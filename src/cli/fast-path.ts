@@ -110,7 +110,7 @@ export async function runFastPath(argv: string[]): Promise<number | undefined> {
 async function run(oneShot: boolean, body: () => Promise<number | void>): Promise<number> {
   // A one-shot command ends before the JIT pays off: at the normal tier-up thresholds JSC spends
   // 2–4 ms of a ≈ 30 ms run compiling code that then runs once (bench/README.md). The daemon
-  // (`run`) is long-lived and keeps the normal thresholds.
+  // (`run`) and `logs -f` are long-lived and keep the normal thresholds.
   if (oneShot) Bun.unsafe.setJITPolicy(ONE_SHOT_JIT_POLICY);
   try {
     return (await body()) ?? Exit.ok;

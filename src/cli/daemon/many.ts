@@ -17,18 +17,18 @@ export async function manyServices(
   client?: DaemonClient,
 ): Promise<void> {
   const c = client ?? (await runningClient(SERVICE_OP_TIMEOUT_MS));
-  const outcomes = new Map<string, AdiError | null>();
+  const outcomes: (AdiError | null)[] = [];
   try {
     await withSpinner(`${words.doing} ${names.length} services`, async (spin) => {
       let finished = 0;
       await Promise.all(
-        names.map(async (name) => {
+        names.map(async (name, i) => {
           try {
             await op(c, name);
-            outcomes.set(name, null);
+            outcomes[i] = null;
           } catch (error) {
             if (!(error instanceof AdiError)) throw error;
-            outcomes.set(name, error);
+            outcomes[i] = error;
           }
           spin.update(`${words.doing} ${names.length} services: ${++finished} done`);
         }),

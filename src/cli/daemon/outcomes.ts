@@ -4,13 +4,14 @@ import { err, out, paint } from "../output.ts";
 
 /**
  * What `adi daemon start|stop|restart a b c` prints once all are settled,
- * in the order given: each success on stdout, each error on stderr, then a
- * count of the failures, with exit 1 if any failed.
+ * in the order given (`outcomes[i]` is that of `names[i]`, null for a
+ * success): each success on stdout, each error on stderr, then a count of
+ * the failures, with exit 1 if any failed.
  */
-export function reportOutcomes(names: string[], outcomes: ReadonlyMap<string, AdiError | null>, done: string): void {
+export function reportOutcomes(names: string[], outcomes: readonly (AdiError | null)[], done: string): void {
   let failed = 0;
-  for (const name of names) {
-    const error = outcomes.get(name);
+  for (const [i, name] of names.entries()) {
+    const error = outcomes[i];
     if (error) {
       failed++;
       err(`${paint(2, "red", "error")}: ${error.message}`);

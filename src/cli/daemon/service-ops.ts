@@ -56,7 +56,7 @@ function overBlockingSocket(names: string[], request: (name: string) => RequestK
   }
   const outcomes = outcomesOverBlockingSocket(names.map(request), SERVICE_OP_TIMEOUT_MS);
   if (!outcomes) return false;
-  reportOutcomes(names, new Map(names.map((name, i) => [name, outcomes[i]!])), done);
+  reportOutcomes(names, outcomes, done);
   return true;
 }
 

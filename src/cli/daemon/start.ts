@@ -46,11 +46,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     // Any word given names services, as for stop: `start "" web` starts web, `start ""` is a usage error.
     const words = passthrough();
-    if ((args._ as string[]).length === 0) {
-      if (words.length > 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
-      return startDaemon();
-    }
-    if (words.length === 0) return startServices(args._);
+    if (words.length === 0) return (args._ as string[]).length === 0 ? startDaemon() : startServices(args._);
     const names = serviceNames(args._);
     if (names.length === 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
     if (names.length > 1) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
