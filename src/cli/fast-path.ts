@@ -47,6 +47,13 @@ const BY_NAMES = {
 
 const isName = (word: string) => word !== "" && !word.startsWith("-");
 
+/** Digits only, at least one (a RegExp would be compiled for it: output.ts). */
+function isWholeNumber(word: string | undefined): word is string {
+  if (!word) return false;
+  for (let i = 0; i < word.length; i++) if (word.charCodeAt(i) < 0x30 || word.charCodeAt(i) > 0x39) return false;
+  return true;
+}
+
 /**
  * `adi daemon logs` in its plain forms: names or `--all` (`-a`), with `-n N`
  * (`--lines N`), `--since WHEN`, `-f` (`--follow`) and `--json`, each at
@@ -57,6 +64,7 @@ const isName = (word: string) => word !== "" && !word.startsWith("-");
  */
 function plainLogs(words: string[]): { target: string[] | "all"; last: number | null; since: string | null; follow: boolean; json: boolean } | undefined {
   const names: string[] = [];
+  const named = new Set<string>();
   let all = false;
   let json = false;
   let follow = false;
@@ -64,16 +72,18 @@ function plainLogs(words: string[]): { target: string[] | "all"; last: number | 
   let since: string | null = null;
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
-    if (isName(word)) names.push(word);
-    else if ((word === "--all" || word === "-a") && !all) all = true;
+    if (isName(word)) {
+      if (!named.has(word)) names.push(word);
+      named.add(word);
+    } else if ((word === "--all" || word === "-a") && !all) all = true;
     else if (word === "--json" && !json) json = true;
     else if ((word === "--follow" || word === "-f") && !follow) follow = true;
-    else if ((word === "-n" || word === "--lines") && last === null && /^\d+$/.test(words[i + 1] ?? "")) last = Number(words[++i]);
+    else if ((word === "-n" || word === "--lines") && last === null && isWholeNumber(words[i + 1])) last = Number(words[++i]);
     else if (word === "--since" && since === null && i + 1 < words.length) since = words[++i]!;
     else return undefined;
   }
   if (all === (names.length > 0)) return undefined; // both, or neither: a usage error
-  return { target: all ? "all" : [...new Set(names)], last, since, follow, json };
+  return { target: all ? "all" : names, last, since, follow, json };
 }
 
 /** `adi daemon logs …` when plainLogs takes it; undefined for citty. Following is long-lived: it keeps the JIT. */
@@ -103,7 +113,8 @@ export async function runFastPath(argv: string[]): Promise<number | undefined> {
   const names = argv.slice(2);
   const at = byNames.flag === undefined ? -1 : names.indexOf(byNames.flag);
   if (at >= 0) names.splice(at, 1);
-  if (names.length === 0 || !names.every(isName)) return undefined;
+  if (names.length === 0) return undefined;
+  for (const word of names) if (!isName(word)) return undefined;
   return run(true, async () => (await byNames.load())(names, at >= 0));
 }
 

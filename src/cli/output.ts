@@ -1,4 +1,3 @@
-import { ptr } from "bun:ffi";
 import { isatty } from "../util/isatty.ts";
 import { EAGAIN, EINTR, EPIPE, libc } from "../util/libc.ts";
 
@@ -7,20 +6,29 @@ import { EAGAIN, EINTR, EPIPE, libc } from "../util/libc.ts";
  * costs ~25 ms of start-up), nor `node:fs` (≈ 3–5 ms): libc's write(2) where
  * there is one to bind (util/libc.ts), else node:fs. Colour only on a TTY,
  * never with NO_COLOR.
+ *
+ * What the fast-path commands run (cli/fast-path.ts) avoids the built-ins
+ * whose first use costs 0.1–0.5 ms of a one-shot command whose floor is a
+ * hello-world's ≈ 17 ms (bench/README.md): Array map/filter/find/every/…
+ * (JSC writes them in JavaScript and compiles each on its first call; a
+ * test holds the fast path to that), Buffer (Bun loads node:buffer), a
+ * RegExp (the engine's first compile), String repeat/padEnd. Loops instead.
  */
+
+const encoder = new TextEncoder();
 
 /** write(2) as node:fs writeSync reports it: bytes written, or a thrown error with a `code`. */
 function writeSome(fd: number, bytes: Uint8Array, offset: number): number {
   const c = libc();
   if (!c) return (require("node:fs") as typeof import("node:fs")).writeSync(fd, bytes, offset);
-  const n = Number(c.write(fd, ptr(bytes, offset), bytes.length - offset));
+  const n = c.write(fd, bytes.subarray(offset));
   if (n >= 0) return n;
   const code = c.errno();
   throw Object.assign(new Error(`write failed (errno ${code})`), { code: code === EAGAIN || code === EINTR ? "EAGAIN" : code === EPIPE ? "EPIPE" : `errno ${code}` });
 }
 
 function writeAll(fd: number, text: string): void {
-  const bytes = Buffer.from(text);
+  const bytes = encoder.encode(text);
   let offset = 0;
   while (offset < bytes.length) {
     try {
@@ -69,27 +77,61 @@ export function paint(fd: number, color: Color, text: string): string {
   return colorEnabled(fd) ? `\x1b[${codes[color]}m${text}\x1b[0m` : text;
 }
 
+/** Where the colour escape (ESC [ digits-or-; m) that starts at `at` ends, or -1 when none starts there. */
+function escapeEnd(text: string, at: number): number {
+  if (text.charCodeAt(at) !== 0x1b || text.charCodeAt(at + 1) !== 0x5b) return -1;
+  let i = at + 2;
+  for (let c = text.charCodeAt(i); (c >= 0x30 && c <= 0x39) || c === 0x3b; c = text.charCodeAt(++i));
+  return text.charCodeAt(i) === 0x6d ? i + 1 : -1;
+}
+
+/** `text` without its colour escapes. */
 export function stripColor(text: string): string {
-  return text.includes("\x1b") ? text.replace(/\x1b\[[0-9;]*m/g, "") : text;
+  let kept = "";
+  let from = 0;
+  for (let at = text.indexOf("\x1b"); at >= 0; at = text.indexOf("\x1b", at + 1)) {
+    const end = escapeEnd(text, at);
+    if (end < 0) continue;
+    kept += text.slice(from, at);
+    from = end;
+    at = end - 1;
+  }
+  return from === 0 ? text : kept + text.slice(from);
 }
 
 /** Visible width, ignoring colour escapes. */
 function width(text: string): number {
-  return stripColor(text).length;
+  return text.includes("\x1b") ? stripColor(text).length : text.length;
 }
 
-/** An aligned table: every column padded to its widest cell. */
+/** `count` spaces (none for a count below 1). */
+export function spaces(count: number): string {
+  let text = "";
+  for (let i = 0; i < count; i++) text += " ";
+  return text;
+}
+
+/** An aligned table: every column but the last padded to its widest cell, two spaces apart. */
 export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
-  const widths = header.map((_, col) => Math.max(...all.map((row) => width(row[col] ?? ""))));
-  return all
-    .map((row) =>
-      row
-        .map((cell, col) => (col === row.length - 1 ? cell : cell + " ".repeat(widths[col]! - width(cell))))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  const widths: number[] = [];
+  for (let col = 0; col < header.length; col++) {
+    let widest = 0;
+    for (const row of all) widest = Math.max(widest, width(row[col] ?? ""));
+    widths.push(widest);
+  }
+  const lines: string[] = [];
+  for (const row of all) {
+    let line = "";
+    for (let col = 0; col < row.length; col++) {
+      const cell = row[col]!;
+      line += cell;
+      if (col === row.length - 1) break;
+      line += spaces(widths[col]! - width(cell) + 2);
+    }
+    lines.push(line.trimEnd());
+  }
+  return lines.join("\n");
 }
 
 export function formatDuration(totalSecs: number): string {

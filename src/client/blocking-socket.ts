@@ -1,4 +1,3 @@
-import { ptr } from "bun:ffi";
 import { createError, type Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { decodeResponse, encodeRequestFrame, FrameDecoder, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
@@ -31,6 +30,24 @@ function sockaddr(address: string): Uint8Array | null {
   addr[0] = AF_UNIX;
   addr.set(name, 2);
   return addr;
+}
+
+/** The requests' frames, numbered from 1, in one buffer for write(2). */
+function requestFrames(requests: RequestKindInit[]): Uint8Array {
+  const frames: Uint8Array[] = [];
+  let size = 0;
+  for (let i = 0; i < requests.length; i++) {
+    const frame = encodeRequestFrame({ id: i + 1, kind: requests[i]! });
+    frames.push(frame);
+    size += frame.length;
+  }
+  const out = new Uint8Array(size);
+  size = 0;
+  for (const frame of frames) {
+    out.set(frame, size);
+    size += frame.length;
+  }
+  return out;
 }
 
 /**
@@ -74,7 +91,7 @@ export function blockingRoundTrip(
       const wait = Math.ceil(deadline - performance.now());
       if (wait <= 0) return false;
       pollfd[1] = events;
-      const n = c.poll(ptr(pollfd), 1, wait);
+      const n = c.poll(pollfd, wait);
       if (n > 0) return true;
       if (n === 0) return false;
       if (c.errno() !== EINTR) throw connectionLostError();
@@ -83,15 +100,15 @@ export function blockingRoundTrip(
   const timedOut = (what: string) => new AdiError(ErrorCode.DEADLINE_EXCEEDED, `the daemon did not answer ${what} within ${timeoutMs} ms`);
   try {
     // A unix socket connects at once or fails at once (EAGAIN: its queue is full): nothing to wait for.
-    if (c.connect(fd, ptr(addr), addr.length) !== 0) {
+    if (c.connect(fd, addr) !== 0) {
       const error = connectError(socketPath, c.errno());
       if (opts.downToClient && error.code === ErrorCode.UNAVAILABLE) return undefined;
       throw error;
     }
-    const out = Buffer.concat(requests.map((kind, i) => encodeRequestFrame({ id: i + 1, kind })));
+    const out = requestFrames(requests);
     for (let sent = 0; sent < out.length; ) {
       // write(2), not send(2): Bun ignores SIGPIPE, so a daemon that has gone is EPIPE here too (util/libc.ts).
-      const n = Number(c.write(fd, ptr(out, sent), out.length - sent));
+      const n = c.write(fd, out.subarray(sent));
       const e = n < 0 ? c.errno() : 0;
       if (n > 0) sent += n;
       else if (e !== EINTR && e !== EAGAIN) {
@@ -115,7 +132,7 @@ export function blockingRoundTrip(
     };
     while (left > 0) {
       if (!ready(POLLIN)) return unanswered(timedOut(requests.find((_, i) => answers[i] === undefined)!.case!));
-      const n = Number(c.read(fd, ptr(buf), buf.length));
+      const n = c.read(fd, buf);
       const e = n < 0 ? c.errno() : 0;
       if (e === EINTR || e === EAGAIN) continue;
       if (n <= 0) return unanswered(connectionLostError());

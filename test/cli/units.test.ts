@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { LogStream, type LogLine } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
 import { unknownFlag } from "../../src/cli/flags.ts";
-import { mergeByTime, overlap, parseSince } from "../../src/cli/daemon/log-format.ts";
+import { LogPrinter, mergeByTime, overlap, parseSince } from "../../src/cli/daemon/log-format.ts";
 import { colorEnabled, serviceColor, stripColor, table } from "../../src/cli/output.ts";
 
 const line = (t: number, text: string, service = "web"): LogLine => ({ service, stream: LogStream.STDOUT, timeUnixMs: t, text }) as LogLine;
@@ -40,6 +40,27 @@ describe("follow overlap", () => {
     const merged = mergeByTime([[line(1, "a1", "a"), line(5, "a2", "a")], [line(3, "b1", "b"), line(5, "b2", "b")]]);
     expect(merged.map((l) => l.text)).toEqual(["a1", "b1", "a2", "b2"]);
   });
+  test("a service's second `started pid N` line gets a restart separator, padded names", () => {
+    const printed: string[] = [];
+    const printer = new LogPrinter(false, ["web", "db"], (text) => printed.push(text));
+    const system = (t: number, text: string, service = "web") => ({ ...line(t, text, service), stream: LogStream.SYSTEM }) as LogLine;
+    for (const l of [system(1, "started pid 10: sleep 1"), line(2, "hi", "db"), system(3, "started pid: no number"), system(3, "started pid none"), system(4, "started pid 11: sleep 1"), system(5, "started pid 12", "db")]) printer.print(l);
+    expect(printed.map(stripColor).map((p) => p.replace(/^\d{4}-\S+ /, ""))).toEqual([
+      "web adi started pid 10: sleep 1",
+      "db  out hi",
+      "web adi started pid: no number",
+      "web adi started pid none",
+      "──── web restarted (pid 11) ────",
+      "web adi started pid 11: sleep 1",
+      "──── db restarted (pid 12) ────",
+      "db  adi started pid 12",
+    ]);
+  });
+  test("merge by time never reorders one service's lines, even when its clock went back", () => {
+    const merged = mergeByTime([[line(5, "a1", "a"), line(3, "a2", "a")], [line(4, "b1", "b")], []]);
+    expect(merged.map((l) => l.text)).toEqual(["b1", "a1", "a2"]);
+    expect(mergeByTime([])).toEqual([]);
+  });
 });
 
 describe("unknown options", () => {
@@ -77,5 +98,24 @@ describe("colour rules", () => {
     const t = table(["NAME", "STATE"], [["\x1b[32ma-very-long-service-name\x1b[0m", "running"], ["x", "failed"]]);
     const lines = stripColor(t).split("\n");
     expect(lines.map((l) => l.search(/STATE|running|failed/))).toEqual([26, 26, 26]);
+  });
+  test("tables: the last cell unpadded, trailing spaces trimmed, a short row left short", () => {
+    expect(table(["A", "BB", "C"], [["xyz", "", "1"], ["", "b"], ["q", "\x1b[31mr\x1b[0m", ""]])).toBe(
+      ["A    BB  C", "xyz      1", "     b", "q    \x1b[31mr\x1b[0m"].join("\n"),
+    );
+  });
+  test("stripColor removes exactly what /\\x1b\\[[0-9;]*m/g matches (generated strings)", () => {
+    // Written without a RegExp (output.ts: a one-shot command should not compile one); the pattern is the reference.
+    const alphabet = ["\x1b[", "\x1b[", "\x1b", "[", "m", "m", "0", "39", ";", "a", "é", "\n", ":"];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let n = 0; n < 20_000; n++) {
+      let text = "";
+      for (let len = Math.floor(next() * 14); len > 0; len--) text += alphabet[Math.floor(next() * alphabet.length)];
+      expect(stripColor(text)).toBe(text.replace(/\x1b\[[0-9;]*m/g, ""));
+    }
+    for (const text of ["", "plain", "\x1b[m", "\x1b[1;32mok\x1b[0m", "\x1b[\x1b[0m", "\x1b[12", "a\x1b[;;mb", "\x1b\x1b[0mx", "\x1b[0m\x1b[1mx"]) {
+      expect(stripColor(text)).toBe(text.replace(/\x1b\[[0-9;]*m/g, ""));
+    }
   });
 });

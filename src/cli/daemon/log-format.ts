@@ -1,5 +1,5 @@
 import { LogStream, type LogLine } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { out, paint, serviceColor, type Color } from "../output.ts";
+import { out, paint, serviceColor, spaces, type Color } from "../output.ts";
 
 export function streamName(stream: LogStream): string {
   return stream === LogStream.STDERR ? "err" : stream === LogStream.SYSTEM ? "adi" : "out";
@@ -7,8 +7,14 @@ export function streamName(stream: LogStream): string {
 
 const streamColor: Record<string, Color> = { err: "red", adi: "cyan", out: "gray" };
 
-/** The daemon's own line for each new generation of a service (service.ts). */
-const STARTED = /^started pid (\d+)/;
+/** The pid in the daemon's own line for each new generation of a service (service.ts: `started pid N …`), or null. */
+function startedPid(text: string): string | null {
+  const prefix = "started pid ";
+  if (!text.startsWith(prefix)) return null;
+  let end = prefix.length;
+  for (let c = text.charCodeAt(end); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++end));
+  return end > prefix.length ? text.slice(prefix.length, end) : null;
+}
 
 /** The `--json` line of a log line. */
 export function logJson(line: LogLine) {
@@ -22,7 +28,7 @@ export function logJson(line: LogLine) {
  * prints one object per line and no separators (the `adi` line is there).
  */
 export class LogPrinter {
-  private width: number;
+  private width = 0;
   private readonly seen = new Set<string>();
 
   /** `emit` gets each printed line without its newline (default: written at once, as a follow needs). */
@@ -31,7 +37,7 @@ export class LogPrinter {
     names: string[],
     private readonly emit: (line: string) => void = out,
   ) {
-    this.width = Math.max(0, ...names.map((n) => n.length));
+    for (const name of names) this.widen(name);
   }
 
   widen(name: string): void {
@@ -43,11 +49,11 @@ export class LogPrinter {
       this.emit(JSON.stringify(logJson(line)));
       return;
     }
-    const started = line.stream === LogStream.SYSTEM ? STARTED.exec(line.text) : null;
-    if (started && this.seen.has(line.service)) this.separator(line.service, `restarted (pid ${started[1]})`);
+    const started = line.stream === LogStream.SYSTEM ? startedPid(line.text) : null;
+    if (started !== null && this.seen.has(line.service)) this.separator(line.service, `restarted (pid ${started})`);
     this.seen.add(line.service);
     const tag = streamName(line.stream);
-    const name = paint(1, serviceColor(line.service), line.service.padEnd(this.width));
+    const name = paint(1, serviceColor(line.service), line.service + spaces(this.width - line.service.length));
     this.emit(`${paint(1, "gray", new Date(line.timeUnixMs).toISOString())} ${name} ${paint(1, streamColor[tag]!, tag)} ${line.text}`);
   }
 
@@ -58,9 +64,24 @@ export class LogPrinter {
   }
 }
 
-/** Stable merge of several services' lines by time (each list is already in order). */
+/**
+ * Several services' lines merged by time: each list keeps its own order (it
+ * is in time order, unless the clock went back), and of lines with the same
+ * time the earlier list's come first.
+ */
 export function mergeByTime(lists: LogLine[][]): LogLine[] {
-  return lists.flat().sort((a, b) => a.timeUnixMs - b.timeUnixMs);
+  const merged: LogLine[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < lists.length; i++) at.push(0);
+  for (;;) {
+    let pick = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const line = lists[i]![at[i]!];
+      if (line !== undefined && (pick < 0 || line.timeUnixMs < lists[pick]![at[pick]!]!.timeUnixMs)) pick = i;
+    }
+    if (pick < 0) return merged;
+    merged.push(lists[pick]![at[pick]!++]!);
+  }
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -28,7 +28,11 @@ export function windowFor(q: LogsQuery, names: string[]): Window {
 }
 
 export function cut(lines: LogLine[], w: Window): LogLine[] {
-  const kept = w.since === null ? lines : lines.filter((l) => l.timeUnixMs >= w.since!);
+  let kept = lines;
+  if (w.since !== null) {
+    kept = [];
+    for (const line of lines) if (line.timeUnixMs >= w.since) kept.push(line);
+  }
   return w.last === null ? kept : kept.slice(Math.max(0, kept.length - w.last));
 }
 
@@ -55,16 +59,20 @@ function tailsOverBlockingSocket(q: LogsQuery): Tails | undefined {
     const answers = readOverBlockingSocket([{ case: "listServices", value: {} }]);
     if (!answers) return undefined;
     if (answers[0]!.case !== "services") throw unexpected(answers[0]!, "services");
-    names = answers[0]!.value.list.map((s) => s.name);
+    names = [];
+    for (const service of answers[0]!.value.list) names.push(service.name);
   }
   const window = windowFor(q, names);
   if (names.length === 0) return { names, window, tails: [] };
-  const answers = readOverBlockingSocket(names.map((name) => logsRequest(name, window)));
+  const requests = [];
+  for (const name of names) requests.push(logsRequest(name, window));
+  const answers = readOverBlockingSocket(requests);
   if (!answers) return undefined;
-  const tails = answers.map((kind) => {
+  const tails: LogLine[][] = [];
+  for (const kind of answers) {
     if (kind.case !== "logs") throw unexpected(kind, "logs");
-    return kind.value.lines;
-  });
+    tails.push(kind.value.lines);
+  }
   return { names, window, tails };
 }
 
@@ -99,6 +107,8 @@ export async function showLogs(q: LogsQuery): Promise<void> {
     size += line.length + 1;
     if (size >= WRITE_BLOCK) flush();
   });
-  for (const line of mergeByTime(tails.map((t) => cut(t, window)))) printer.print(line);
+  const cuts: LogLine[][] = [];
+  for (const tail of tails) cuts.push(cut(tail, window));
+  for (const line of mergeByTime(cuts)) printer.print(line);
   flush();
 }

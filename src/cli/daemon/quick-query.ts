@@ -86,5 +86,8 @@ export function okOverBlockingSocket(request: RequestKindInit, timeoutMs: number
  */
 export function outcomesOverBlockingSocket(requests: RequestKindInit[], timeoutMs: number): (AdiError | null)[] | undefined {
   const answers = blockingRoundTrip(daemonSocketPath(), requests, timeoutMs, { downToClient: true, keepErrors: true });
-  return answers?.map((kind) => (kind.case === "ok" ? null : kind.case === "error" ? new AdiError(kind.value.code, kind.value.message) : unexpected(kind, "ok")));
+  if (!answers) return undefined;
+  const outcomes: (AdiError | null)[] = [];
+  for (const kind of answers) outcomes.push(kind.case === "ok" ? null : kind.case === "error" ? new AdiError(kind.value.code, kind.value.message) : unexpected(kind, "ok"));
+  return outcomes;
 }

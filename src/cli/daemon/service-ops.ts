@@ -26,7 +26,13 @@ import { okOverBlockingSocket, outcomesOverBlockingSocket, readOverBlockingSocke
 
 /** The command's positional arguments, repeats and empty words dropped. */
 export function serviceNames(positional: unknown): string[] {
-  return [...new Set((positional as string[]).filter((n) => n !== ""))];
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const name of positional as string[]) {
+    if (name !== "" && !seen.has(name)) names.push(name);
+    seen.add(name);
+  }
+  return names;
 }
 
 function needNames(words: string[]): string[] {
@@ -54,7 +60,9 @@ function overBlockingSocket(names: string[], request: (name: string) => RequestK
     out(`${done} ${names[0]}`);
     return true;
   }
-  const outcomes = outcomesOverBlockingSocket(names.map(request), SERVICE_OP_TIMEOUT_MS);
+  const requests: RequestKindInit[] = [];
+  for (const name of names) requests.push(request(name));
+  const outcomes = outcomesOverBlockingSocket(requests, SERVICE_OP_TIMEOUT_MS);
   if (!outcomes) return false;
   reportOutcomes(names, outcomes, done);
   return true;

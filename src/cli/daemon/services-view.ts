@@ -8,20 +8,26 @@ import { servicesStartingDaemon } from "./quick-query.ts";
 export async function showServices(json: boolean): Promise<void> {
   const list = await servicesStartingDaemon();
   if (json) {
-    printJson(list.map(serviceJson));
+    const services = [];
+    for (const info of list) services.push(serviceJson(info));
+    printJson(services);
     return;
   }
   if (list.length === 0) {
     out("no services (start one with `adi daemon start NAME -- CMD`)");
     return;
   }
-  const rows = list.map((s) => [
-    s.name,
-    paint(1, stateColor(stateName(s.state)), stateName(s.state)),
-    s.pid ? String(s.pid) : "-",
-    s.state === ServiceState.RUNNING ? formatDuration(s.uptimeSecs) : "-",
-    String(s.restarts),
-    s.state === ServiceState.BACKOFF ? `restarting in ${(s.nextRestartMs / 1000).toFixed(1)}s: ${s.lastError}` : s.lastError || "",
-  ]);
+  const rows: string[][] = [];
+  for (const s of list) {
+    const state = stateName(s.state);
+    rows.push([
+      s.name,
+      paint(1, stateColor(state), state),
+      s.pid ? String(s.pid) : "-",
+      s.state === ServiceState.RUNNING ? formatDuration(s.uptimeSecs) : "-",
+      String(s.restarts),
+      s.state === ServiceState.BACKOFF ? `restarting in ${(s.nextRestartMs / 1000).toFixed(1)}s: ${s.lastError}` : s.lastError || "",
+    ]);
+  }
   out(table(["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST ERROR"], rows));
 }

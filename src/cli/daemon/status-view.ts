@@ -19,7 +19,8 @@ function byState(list: ServiceInfo[]): Record<string, number> {
 
 function servicesLine(list: ServiceInfo[]): string {
   if (list.length === 0) return "none";
-  const parts = Object.entries(byState(list)).map(([state, n]) => paint(1, stateColor(state), `${n} ${state}`));
+  const parts: string[] = [];
+  for (const [state, n] of Object.entries(byState(list))) parts.push(paint(1, stateColor(state), `${n} ${state}`));
   return `${list.length} total: ${parts.join(", ")}`;
 }
 
@@ -58,8 +59,8 @@ export async function showStatus(json: boolean): Promise<void> {
     ["isolation", status.isolation ? "on" : `off (${status.isolationReason})`],
     ["services", servicesLine(list)],
     ["log", status.logPath],
-    ...status.warnings.map((w) => ["warning", paint(1, "yellow", w)]),
   ];
-  out(`adi daemon: ${paint(1, "green", "running")}`);
-  out(table(["", ""], rows).split("\n").slice(1).map((line) => `  ${line}`).join("\n"));
+  for (const warning of status.warnings) rows.push(["warning", paint(1, "yellow", warning)]);
+  // The table without its (empty) header, indented under the first line.
+  out(`adi daemon: ${paint(1, "green", "running")}\n  ${table(["", ""], rows).split("\n").slice(1).join("\n  ")}`);
 }
