@@ -5,7 +5,7 @@
  * bench/daemon.ts, with 5 services.) Usage: bun bench/cli-startup.ts [--quick]
  */
 import { join } from "node:path";
-import { adiBinary, adiEnv, helloWorld, ms, printTable, tempDir, timeCommand, type Row } from "./lib.ts";
+import { adiBinary, adiEnv, helloWorld, ms, printTable, tempDir, timeInTurns, type Row } from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
 const RUNS = quick ? 10 : 40;
@@ -16,9 +16,7 @@ export async function benchCliStartup(): Promise<Row[]> {
   const env = adiEnv(join(tmp.dir, "home"));
   try {
     const hello = await helloWorld(tmp.dir);
-    const helloMs = await timeCommand([hello], env, RUNS);
-    const versionMs = await timeCommand([adi, "--version"], env, RUNS);
-    const downMs = await timeCommand([adi, "daemon", "status"], env, RUNS);
+    const [helloMs, versionMs, downMs] = timeInTurns([[hello], [adi, "--version"], [adi, "daemon", "status"]], env, RUNS);
     return [
       { figure: "adi --version", adi: ms(versionMs), baseline: `${ms(helloMs)} hello`, ratio: `${(versionMs / helloMs).toFixed(2)}x` },
       { figure: "adi daemon status (daemon down)", adi: ms(downMs), baseline: `${ms(helloMs)} hello`, ratio: `${(downMs / helloMs).toFixed(2)}x` },
