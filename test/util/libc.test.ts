@@ -4,6 +4,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bindLibc, libc } from "../../src/util/libc.ts";
 
+/** `body` with the path of a file in a fresh directory; returns what was written to it. */
+function writtenTo(body: (file: string) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), "adi-libc-"));
+  try {
+    const file = join(dir, "f");
+    body(file);
+    return readFileSync(file, "utf8");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `body` with `file` open for writing and reading. */
+function withFd(file: string, body: (fd: number) => void): void {
+  const fd = openSync(file, "a+");
+  try {
+    body(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 // The CLI's libc calls are bound with Bun.FFI's native dlopen (src/util/libc.ts). Should a Bun
 // upgrade drop or change it, libc() turns null and every caller quietly takes its slower
 // node: path instead; these tests make that visible.
@@ -16,46 +38,21 @@ describe.skipIf(process.platform !== "linux")("libc through Bun.FFI", () => {
   });
 
   test("write and read move bytes; a view writes only its own bytes", () => {
-    const dir = mkdtempSync(join(tmpdir(), "adi-libc-"));
-    try {
-      const file = join(dir, "f");
-      const fd = openSync(file, "w+");
-      try {
-        const bytes = new TextEncoder().encode("xxhello");
-        expect(c.write(fd, bytes.subarray(2))).toBe(5);
-      } finally {
-        closeSync(fd);
-      }
-      expect(readFileSync(file, "utf8")).toBe("hello");
-      const rfd = openSync(file, "r");
-      try {
+    const text = writtenTo((file) => {
+      withFd(file, (fd) => expect(c.write(fd, new TextEncoder().encode("xxhello").subarray(2))).toBe(5));
+      withFd(file, (fd) => {
         const into = new Uint8Array(16);
-        expect(c.read(rfd, into)).toBe(5);
+        expect(c.read(fd, into)).toBe(5);
         expect(new TextDecoder().decode(into.subarray(0, 5))).toBe("hello");
-      } finally {
-        closeSync(rfd);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      });
+    });
+    expect(text).toBe("hello");
   });
 
   test("an fd that is no int32 value (a double) reaches libc as its integer part", () => {
     // bun:ffi's wrapper truncates it (`| 0`); the binding skips the wrapper and relies on the
     // native trampoline doing the same. A poll timeout computed from performance.now() is such a number.
-    const dir = mkdtempSync(join(tmpdir(), "adi-libc-"));
-    try {
-      const file = join(dir, "f");
-      const fd = openSync(file, "w");
-      try {
-        expect(c.write(fd + 0.25, new TextEncoder().encode("ok"))).toBe(2);
-      } finally {
-        closeSync(fd);
-      }
-      expect(readFileSync(file, "utf8")).toBe("ok");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(writtenTo((file) => withFd(file, (fd) => expect(c.write(fd + 0.25, new TextEncoder().encode("ok"))).toBe(2)))).toBe("ok");
   });
 
   test("a failed call leaves its errno", () => {
