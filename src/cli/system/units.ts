@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { DAEMON_ALLOCATOR_ENV, withDaemonAllocatorEnv } from "../../client/launch.ts";
 
 /**
  * Start-at-login units for the daemon, generated from the running binary's
@@ -25,10 +26,11 @@ export interface UnitFile {
 
 const ADI_ENV_KEYS = ["ADI_HOME", "ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG", "ADI_USER", "ADI_ROOT_USER"];
 
+/** What a unit sets for the daemon: the ADI_* variables the user set, and the allocator settings (client/launch.ts; the user's value wins). */
 export function pinnedEnv(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const key of ADI_ENV_KEYS) if (env[key]) out[key] = env[key]!;
-  return out;
+  for (const key of [...ADI_ENV_KEYS, ...Object.keys(DAEMON_ALLOCATOR_ENV)]) if (env[key]) out[key] = env[key]!;
+  return withDaemonAllocatorEnv(out);
 }
 
 /** systemd quoting: double quotes, with backslash and quote escaped; `%` doubled (specifier). */
