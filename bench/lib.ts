@@ -84,6 +84,7 @@ export async function quietDaemon(pid: number): Promise<void> {
     await Bun.sleep(300);
     if (cpuMs(pid) - before <= 10) return;
   }
+  console.error(`bench: the daemon (pid ${pid}) was still busy after 10 s; the next figures may read high`);
 }
 
 /**

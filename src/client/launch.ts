@@ -23,17 +23,19 @@ export function defaultLauncher(env: Record<string, string | undefined> = proces
  * below, and the units `adi daemon enable` writes (cli/system/units.ts).
  * Bun's mimalloc gives the free holes in its pages back to the kernel at
  * most every 100 ms; a service printing 100k lines/s then had the daemon
- * fault its read buffers in again and again: 410 → 300 ms of CPU for 500k
- * lines on a fresh daemon, 330 → 180 ms on a warm one, with the same RSS
- * (bench/README.md). A value already in the environment wins. Services do
- * not inherit it: theirs is built from a list (daemon/services/manager.ts).
+ * fault its read buffers in again and again. Every 5 s instead: 318 → 235 ms
+ * of CPU for 500k lines on a warm daemon, ≈ 20 ms less on a fresh one
+ * (means of several runs), the same RSS (bench/README.md). A value already
+ * in the environment wins (an empty one does not: mimalloc would read it as
+ * 1 ms). Services do not inherit it: theirs is built from a list
+ * (daemon/services/manager.ts).
  */
 export const DAEMON_ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000" };
 
 /** `env` with DAEMON_ALLOCATOR_ENV's settings where it has none of its own. */
 export function withDaemonAllocatorEnv<T extends Record<string, string | undefined>>(env: T): T {
   const out: Record<string, string | undefined> = { ...env };
-  for (const [key, value] of Object.entries(DAEMON_ALLOCATOR_ENV)) out[key] ??= value;
+  for (const [key, value] of Object.entries(DAEMON_ALLOCATOR_ENV)) if (!out[key]) out[key] = value;
   return out as T;
 }
 

@@ -8,9 +8,9 @@
  * Bound with `Bun.FFI.dlopen`, the native function that `bun:ffi`'s dlopen
  * wraps: importing `bun:ffi` and the wrapper it compiles for each symbol
  * (`new Function`) cost ≈ 0.5 ms of every command that talks to the daemon
- * (bench/README.md). The native trampolines convert a number argument as
- * the wrapper would (an i32 truncated like `| 0`; tested) and take a typed
- * array for a pointer (its bytes). Every symbol is bound in one dlopen,
+ * (bench/README.md). The native trampolines convert an i32 argument as the
+ * wrapper would (truncated like `| 0`; tested), and take a typed array for a
+ * pointer (its bytes). Every symbol is bound in one dlopen,
  * once: a dlopen costs ≈ 0.3 ms, its first TinyCC compile ≈ 0.4 ms, each
  * further symbol ≈ 0.06 ms. The socket is read and written with
  * read(2)/write(2), which output needs anyway, not recv/send: Bun ignores

@@ -115,7 +115,7 @@ describe("fast path", () => {
   test("the one-shot forms compile none of JSC's Array built-ins written in JavaScript (src/cli/output.ts)", async () => {
     // Each is compiled on its first call, 0.1–0.5 ms of a command whose floor is ≈ 17 ms. JSC lists
     // every code block it generates (BUN_JSC_dumpGeneratedBytecodes, to stderr), built-ins by name.
-    const BUILTINS = ["map", "filter", "forEach", "find", "findIndex", "findLast", "findLastIndex", "every", "some", "reduce", "reduceRight", "flatMap", "from", "fromEntries"];
+    const BUILTINS = ["map", "filter", "forEach", "find", "findIndex", "findLast", "findLastIndex", "every", "some", "reduce", "reduceRight", "flat", "flatMap", "sort", "from", "fromEntries"];
     for (const [args, env] of [
       [["daemon", "status"], { FORCE_COLOR: "1" }],
       [["daemon", "status", "--json"], {}],

@@ -56,11 +56,6 @@ describe("follow overlap", () => {
       "db  adi started pid 12",
     ]);
   });
-  test("merge by time never reorders one service's lines, even when its clock went back", () => {
-    const merged = mergeByTime([[line(5, "a1", "a"), line(3, "a2", "a")], [line(4, "b1", "b")], []]);
-    expect(merged.map((l) => l.text)).toEqual(["b1", "a1", "a2"]);
-    expect(mergeByTime([])).toEqual([]);
-  });
 });
 
 describe("unknown options", () => {

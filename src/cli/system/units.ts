@@ -145,7 +145,7 @@ export function windowsTask(spec: UnitSpec, env: Record<string, string | undefin
     text,
     activate: [["schtasks", "/Create", "/TN", "adi-daemon", "/XML", path, "/F"]],
     deactivate: [["schtasks", "/Delete", "/TN", "adi-daemon", "/F"]],
-    notes: Object.keys(spec.env).length ? ["set ADI_* variables in your user environment: Scheduled Tasks do not carry them"] : [],
+    notes: Object.keys(spec.env).some((key) => key.startsWith("ADI_")) ? ["set ADI_* variables in your user environment: Scheduled Tasks do not carry them"] : [],
   };
 }
 
