@@ -12,8 +12,8 @@ import { EAGAIN, EINTR, EPIPE, libc } from "../util/libc.ts";
  * hello-world's ≈ 17 ms (bench/README.md): Array map/filter/find/every/…
  * (JSC writes them in JavaScript and compiles each on its first call; a
  * test holds the fast path to that), Buffer (Bun loads node:buffer), a
- * RegExp (the engine's first compile; `--since` keeps its own), String
- * repeat/padEnd. Loops instead.
+ * RegExp (the engine's first compile), String repeat/padEnd. Loops
+ * instead.
  */
 
 const encoder = new TextEncoder();

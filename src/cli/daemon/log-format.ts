@@ -69,14 +69,48 @@ export function mergeByTime(lists: LogLine[][]): LogLine[] {
   return lists.flat().sort((a, b) => a.timeUnixMs - b.timeUnixMs);
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Milliseconds per unit of a `--since` duration. */
+function unitMs(unit: string): number | undefined {
+  switch (unit) {
+    case "ms":
+      return 1;
+    case "s":
+      return 1_000;
+    case "m":
+      return 60_000;
+    case "h":
+      return 3_600_000;
+    case "d":
+      return 86_400_000;
+    default:
+      return undefined;
+  }
+}
 
-/** `--since`: a duration back from now (90s, 10m, 1h, 2d) or an ISO time; milliseconds since the epoch. */
+/** Where the run of ASCII digits that starts at `from` ends (`from` when there is none). */
+function digitsEnd(text: string, from: number): number {
+  let i = from;
+  for (let c = text.charCodeAt(i); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++i));
+  return i;
+}
+
+/**
+ * `--since`: a duration back from now (90s, 10m, 1.5h, 2d, 250ms) or an ISO
+ * time (one that starts YYYY-MM-DD); milliseconds since the epoch. Scanned,
+ * not matched with a RegExp: the fast path runs it (output.ts).
+ */
 export function parseSince(value: string, now = Date.now()): number | null {
-  const rel = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
-  if (rel) return now - Number(rel[1]) * UNITS[rel[2]!]!;
-  if (!/^\d{4}-\d\d-\d\d/.test(value.trim())) return null;
-  const t = Date.parse(value.trim());
+  const text = value.trim();
+  const whole = digitsEnd(text, 0);
+  if (whole > 0) {
+    let end = whole;
+    if (text.charCodeAt(end) === 0x2e && digitsEnd(text, end + 1) > end + 1) end = digitsEnd(text, end + 1); // "." and digits
+    const unit = unitMs(text.slice(end));
+    if (unit !== undefined) return now - Number(text.slice(0, end)) * unit;
+  }
+  const isoDate = whole === 4 && text[4] === "-" && digitsEnd(text, 5) === 7 && text[7] === "-" && digitsEnd(text, 8) >= 10;
+  if (!isoDate) return null;
+  const t = Date.parse(text);
   return Number.isNaN(t) ? null : t;
 }
 
