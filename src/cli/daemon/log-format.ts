@@ -11,8 +11,7 @@ const streamColor: Record<string, Color> = { err: "red", adi: "cyan", out: "gray
 function startedPid(text: string): string | null {
   const prefix = "started pid ";
   if (!text.startsWith(prefix)) return null;
-  let end = prefix.length;
-  for (let c = text.charCodeAt(end); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++end));
+  const end = digitsEnd(text, prefix.length);
   return end > prefix.length ? text.slice(prefix.length, end) : null;
 }
 
