@@ -112,10 +112,15 @@ describe("fast path", () => {
     expect(ONE_SHOT_JIT_POLICY).toBeGreaterThan(1);
   });
 
-  test("the one-shot forms compile none of JSC's Array built-ins written in JavaScript (src/cli/output.ts)", async () => {
+  test("the fast-path forms compile none of JSC's Array built-ins written in JavaScript (src/cli/output.ts)", async () => {
     // Each is compiled on its first call, 0.1–0.5 ms of a command whose floor is ≈ 17 ms. JSC lists
     // every code block it generates (BUN_JSC_dumpGeneratedBytecodes, to stderr), built-ins by name.
     const BUILTINS = ["map", "filter", "forEach", "find", "findIndex", "findLast", "findLastIndex", "every", "some", "reduce", "reduceRight", "flat", "flatMap", "sort", "from", "fromEntries"];
+    const check = (args: string[], stderr: string) => {
+      const compiled = new Set(stderr.split("\n").flatMap((line) => /^(\S*)#[A-Za-z0-9]{6}:\[/.exec(line)?.[1] ?? []));
+      expect({ args, decoderSeen: compiled.has("readLength") }).toEqual({ args, decoderSeen: true }); // the dump is there and readable
+      expect({ args, builtins: BUILTINS.filter((name) => compiled.has(name)) }).toEqual({ args, builtins: [] });
+    };
     for (const [args, env] of [
       [["daemon", "status"], { FORCE_COLOR: "1" }],
       [["daemon", "status", "--json"], {}],
@@ -127,11 +132,16 @@ describe("fast path", () => {
       [["daemon", "stop", "nosuch"], {}],
       [["daemon", "stop", "nosuch", "nosuch2", "--force"], {}],
     ] as [string[], Record<string, string>][]) {
-      const r = await d.cli(args, { env: { ...env, BUN_JSC_dumpGeneratedBytecodes: "true" } });
-      const compiled = new Set(r.stderr.split("\n").flatMap((line) => /^(\S*)#[A-Za-z0-9]{6}:\[/.exec(line)?.[1] ?? []));
-      expect({ args, decoderSeen: compiled.has("readLength") }).toEqual({ args, decoderSeen: true }); // the dump is there and readable
-      expect({ args, builtins: BUILTINS.filter((name) => compiled.has(name)) }).toEqual({ args, builtins: [] });
+      check(args, (await d.cli(args, { env: { ...env, BUN_JSC_dumpGeneratedBytecodes: "true" } })).stderr);
     }
+    // `logs -f` runs on: what it compiled until its first line is out counts, then it is stopped (Ctrl-C).
+    const args = ["daemon", "logs", "alpha", "-f", "-n", "1"];
+    const follow = Bun.spawn([ADI_BIN, ...args], { env: { ...d.env, BUN_JSC_dumpGeneratedBytecodes: "true" }, stdout: "pipe", stderr: "pipe" });
+    const stderr = new Response(follow.stderr).text(); // read all along: the dump is larger than a pipe holds
+    await follow.stdout.getReader().read();
+    follow.kill("SIGINT");
+    await follow.exited;
+    check(args, await stderr);
   }, 60_000);
 
   test("a word that is an Object property is not a fast-path command", async () => {

@@ -34,13 +34,17 @@ class Follow {
   /** Open follow streams for these services; resolves with their backlogs (not yet printed). */
   async open(names: string[], window: Window): Promise<LogLine[][]> {
     for (const name of names) this.pump(name);
-    const tails = await Promise.all(names.map((name) => this.client.logs(name, { lines: window.request })));
-    return names.map((name, i) => {
+    const asked: Promise<LogLine[]>[] = [];
+    for (const name of names) asked.push(this.client.logs(name, { lines: window.request }));
+    const tails = await Promise.all(asked);
+    const backlogs: LogLine[][] = [];
+    for (let i = 0; i < names.length; i++) {
       const tail = tails[i]!;
-      const entry = this.followed.get(name);
+      const entry = this.followed.get(names[i]!);
       if (entry?.buffer) entry.buffer.splice(0, overlap(tail, entry.buffer));
-      return cut(tail, window);
-    });
+      backlogs.push(cut(tail, window));
+    }
+    return backlogs;
   }
 
   /** Backlogs are printed: print what the streams brought meanwhile, then go live. */
@@ -109,7 +113,11 @@ export async function followLogs(query: LogsQuery): Promise<void> {
   const client = await runningClient();
   try {
     const events = all ? client.watchEvents() : null;
-    const names = query.target === "all" ? (await client.listServices()).map((s) => s.name) : query.target;
+    let names = query.target;
+    if (names === "all") {
+      names = [];
+      for (const service of await client.listServices()) names.push(service.name);
+    }
     const window = windowFor(query, names);
     const printer = new LogPrinter(query.json, names);
     const follow = new Follow(client, printer, all);
