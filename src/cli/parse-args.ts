@@ -42,11 +42,13 @@ export function parseArgs(config: ParseArgsConfig): { values: Values; positional
   const args = config.args ?? [];
   const values: Values = Object.create(null);
   const positionals: string[] = [];
-  const remaining = [...args];
-  while (remaining.length > 0) {
-    const arg = remaining.shift()!;
+  // The next word, taken as the value of the option before it (undefined at the end).
+  let at = 0;
+  const take = (): string | undefined => (at < args.length ? args[at++] : undefined);
+  while (at < args.length) {
+    const arg = args[at++]!;
     if (arg === "--") {
-      positionals.push(...remaining);
+      for (; at < args.length; at++) positionals.push(args[at]!);
       break;
     }
     const dashed = arg.length >= 2 && arg[0] === "-";
@@ -54,7 +56,7 @@ export function parseArgs(config: ParseArgsConfig): { values: Values; positional
       const name = longFor(options, arg[1]!);
       if (arg.length === 2) {
         // -f, and its value from the next word when it takes one
-        store(values, name, typeOf(options, name) === "string" && remaining.length > 0 ? remaining.shift() : undefined);
+        store(values, name, typeOf(options, name) === "string" ? take() : undefined);
       } else if (typeOf(options, name) === "string") {
         store(values, name, arg.slice(2)); // -fVALUE
       } else {
@@ -66,7 +68,7 @@ export function parseArgs(config: ParseArgsConfig): { values: Values; positional
           else if (i < arg.length - 1) {
             store(values, long, arg.slice(i + 1));
             break;
-          } else store(values, long, remaining.length > 0 ? remaining.shift() : undefined);
+          } else store(values, long, take());
         }
       }
       continue;
@@ -75,7 +77,7 @@ export function parseArgs(config: ParseArgsConfig): { values: Values; positional
       const equals = arg.indexOf("=");
       if (equals <= 2) {
         const name = arg.slice(2);
-        store(values, name, typeOf(options, name) === "string" && remaining.length > 0 ? remaining.shift() : undefined);
+        store(values, name, typeOf(options, name) === "string" ? take() : undefined);
       } else {
         store(values, arg.slice(2, equals), arg.slice(equals + 1));
       }
