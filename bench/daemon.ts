@@ -25,7 +25,7 @@
  */
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
-import { adiBinary, compileBaseline, adiEnv, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeInTurns, quietDaemon, helloWorld, type Row } from "./lib.ts";
+import { adiBinary, compileBaseline, adiEnv, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeInTurns, helloWorld, type Row } from "./lib.ts";
 import { startSupervisord } from "./supervisord.ts";
 
 const quick = process.argv.includes("--quick");
@@ -162,7 +162,6 @@ export async function benchDaemon(): Promise<Row[]> {
     await Bun.sleep(500);
     const rss5 = rssKiB([daemonPid]);
     const anon5 = rssKiB([daemonPid], "RssAnon");
-    await quietDaemon(daemonPid);
     const [helloMs, trueMs, statusMs] = timeInTurns([[hello], ["/bin/true"], [adi, "daemon", "status"]], env, CLI_RUNS);
 
     const hundred = Array.from({ length: 100 }, (_, i) => `s${i}`);
@@ -173,7 +172,6 @@ export async function benchDaemon(): Promise<Row[]> {
     const rss100 = rssKiB([daemonPid]);
     const growth = rss100 - rss5;
     const { rate, peakKiB } = await listRate(client, LIST_REQUESTS, daemonPid);
-    await quietDaemon(daemonPid);
     const [servicesMs, hello2Ms] = timeInTurns([[adi, "daemon", "services", "--json"], [hello]], env, CLI_RUNS);
     await Bun.sleep(500);
     const rss100Loaded = rssKiB([daemonPid]);
@@ -184,11 +182,9 @@ export async function benchDaemon(): Promise<Row[]> {
       if (i > 3000) throw new Error("talker did not print its 100 lines");
       await Bun.sleep(10);
     }
-    await quietDaemon(daemonPid);
     const [logsMs, hello3Ms] = timeInTurns([[adi, "daemon", "logs", "talker"], [hello]], env, CLI_RUNS);
     // Alone: the daemon goes on working after each restart (the old process reaped, the new one
-    // spawned and logged), which would slow whatever ran next, the baseline too.
-    await quietDaemon(daemonPid);
+    // spawned and logged), and that work is not to fall into the baseline's runs.
     const [restartMs] = timeInTurns([[adi, "daemon", "restart", "s0"]], env, CLI_RUNS);
     return [
       { figure: "adi daemon status, 5 services", adi: ms(statusMs), baseline: `${ms(helloMs)} hello`, ratio: ratio(statusMs, helloMs), target: "<= 1.3x hello-world" },

@@ -71,33 +71,19 @@ export function cpuMs(pid: number): number {
 }
 
 /**
- * Before timing commands against the daemon at `pid`: collect the bench's own
- * garbage, then wait (up to 10 s) until the daemon has used at most one clock
- * tick of CPU in 300 ms. Spawning 95 services or answering 5,000 requests
- * leaves it busy for a while on one of the two cores, which slowed every
- * process started then, hello-world too (15.6 → 20.8 ms).
- */
-export async function quietDaemon(pid: number): Promise<void> {
-  Bun.gc(true);
-  for (const deadline = performance.now() + 10_000; performance.now() < deadline; ) {
-    const before = cpuMs(pid);
-    await Bun.sleep(300);
-    if (cpuMs(pid) - before <= 10) return;
-  }
-  console.error(`bench: the daemon (pid ${pid}) was still busy after 10 s; the next figures may read high`);
-}
-
-/**
  * Median wall times of running each argv to completion, the commands taking
  * turns (after two warm-up rounds). A slow spell of the machine then weighs
- * on each of them alike, so their ratios hold; one block of runs after
- * another put a ratio off by up to ±15 % here.
+ * on each of them alike, so their ratios hold: timed in blocks, one after
+ * the other, `status` read 1.62–1.78x hello-world over three full runs
+ * while interleaved `perf stat` read ≈ 1.5x. spawnSync, not spawn and
+ * await: with the latter, hello-world read 20.3–22.2 ms in the daemon's rows
+ * (the bench's own event loop: its timers, its client's socket), 16.0–17.3
+ * with spawnSync.
  */
 export function timeInTurns<T extends string[][]>(argvs: [...T], env: Record<string, string | undefined>, runs: number): { [K in keyof T]: number } {
   const samples: number[][] = argvs.map(() => []);
   for (let i = 0; i < runs + 2; i++) {
     for (let k = 0; k < argvs.length; k++) {
-      // spawnSync: no turn of the bench's own event loop (its timers, its client's socket) in the figure.
       const t0 = performance.now();
       Bun.spawnSync(argvs[k]!, { env, stdout: "ignore", stderr: "ignore" });
       if (i >= 2) samples[k]!.push(performance.now() - t0);
