@@ -190,7 +190,8 @@ function writeFn(m: DescMessage): string {
 function readCase(f: DescField): string {
   const code = valueCode(f);
   const wire = code === "message" ? Wire.LengthDelimited : code.wire;
-  const check = `expectWire(wt, ${wire}, "${f.parent.typeName}.${f.name}");`;
+  // The test inline, the throw in a function: one call less per field where decoding runs interpreted (the CLI).
+  const check = `if (wt !== ${wire}) wrongWire(wt, ${wire}, "${f.parent.typeName}.${f.name}");`;
   if (f.oneof) {
     const o = f.oneof.localName;
     const value = f.fieldKind === "message"
@@ -261,8 +262,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { WireReader, WireWriter, type WireType } from "../../../../protocol/wire.ts";
 import type * as pb from "./${file.proto.name.split("/").pop()!.replace(/\.proto$/, "_pb.ts")}";
 
-function expectWire(actual: WireType, expected: number, field: string): void {
-  if (actual !== expected) throw new Error(\`\${field}: wire type \${actual}, expected \${expected}\`);
+function wrongWire(actual: WireType, expected: number, field: string): never {
+  throw new Error(\`\${field}: wire type \${actual}, expected \${expected}\`);
 }
 
 /** A map<string, string> entry: key = 1, value = 2, either may be absent. */
@@ -274,8 +275,8 @@ function readStringMapEntry(r: WireReader, length: number, map: { [key: string]:
     const tag = r.tag();
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
-    if (no === 1) { expectWire(wt, 2, "map key"); key = r.string(); }
-    else if (no === 2) { expectWire(wt, 2, "map value"); value = r.string(); }
+    if (no === 1) { if (wt !== 2) wrongWire(wt, 2, "map key"); key = r.string(); }
+    else if (no === 2) { if (wt !== 2) wrongWire(wt, 2, "map value"); value = r.string(); }
     else r.skip(wt, no);
   }
   if (r.pos !== end) throw new Error("map entry: a field runs past the end of the entry");

@@ -180,5 +180,20 @@ describe("wire runtime", () => {
     expect(() => skipAll(nested(65))).toThrow(/recursion depth/);
     expect(new WireReader(Uint8Array.of(0x03, 0xef, 0xbb, 0xbf)).string()).toBe("\uFEFF");
     expect(() => new WireReader(Uint8Array.of(0x05, 0x61)).string()).toThrow(/premature EOF/);
+    // One-byte tags and varints take a short path: its edges, each read at the end of the input and one byte short of it.
+    expect(new WireReader(Uint8Array.of(0x08)).tag()).toBe(0x08);
+    expect(new WireReader(Uint8Array.of(0x7d)).tag()).toBe(0x7d); // field 15, wire type 5
+    expect(() => new WireReader(Uint8Array.of(0x07)).tag()).toThrow(/field no 0/);
+    expect(() => new WireReader(Uint8Array.of(0x0e)).tag()).toThrow(/wire type 6/);
+    expect(() => new WireReader(Uint8Array.of(0x7f)).tag()).toThrow(/wire type 7/);
+    expect(new WireReader(Uint8Array.of(0x80, 0x01)).tag()).toBe(0x80); // field 16: two bytes
+    expect(() => new WireReader(new Uint8Array(0)).tag()).toThrow(/premature EOF/);
+    expect(() => new WireReader(Uint8Array.of(0x88)).tag()).toThrow(/premature EOF/);
+    expect(new WireReader(Uint8Array.of(0x7f)).uint32()).toBe(0x7f);
+    expect(new WireReader(Uint8Array.of(0x00)).int32()).toBe(0);
+    expect(() => new WireReader(new Uint8Array(0)).uint32()).toThrow(/premature EOF/);
+    const two = new WireReader(Uint8Array.of(0x01, 0x02));
+    expect([two.uint32(), two.uint32(), two.pos]).toEqual([1, 2, 2]);
+    expect(() => two.uint32()).toThrow(/premature EOF/);
   });
 });

@@ -10,8 +10,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { WireReader, WireWriter, type WireType } from "../../../../protocol/wire.ts";
 import type * as pb from "./daemon_pb.ts";
 
-function expectWire(actual: WireType, expected: number, field: string): void {
-  if (actual !== expected) throw new Error(`${field}: wire type ${actual}, expected ${expected}`);
+function wrongWire(actual: WireType, expected: number, field: string): never {
+  throw new Error(`${field}: wire type ${actual}, expected ${expected}`);
 }
 
 /** A map<string, string> entry: key = 1, value = 2, either may be absent. */
@@ -23,8 +23,8 @@ function readStringMapEntry(r: WireReader, length: number, map: { [key: string]:
     const tag = r.tag();
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
-    if (no === 1) { expectWire(wt, 2, "map key"); key = r.string(); }
-    else if (no === 2) { expectWire(wt, 2, "map value"); value = r.string(); }
+    if (no === 1) { if (wt !== 2) wrongWire(wt, 2, "map key"); key = r.string(); }
+    else if (no === 2) { if (wt !== 2) wrongWire(wt, 2, "map value"); value = r.string(); }
     else r.skip(wt, no);
   }
   if (r.pos !== end) throw new Error("map entry: a field runs past the end of the entry");
@@ -212,21 +212,21 @@ function readRequest(r: WireReader, length: number, into?: pb.Request): pb.Reque
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.Request.id"); m.id = r.uint32(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.Request.ping"); m.kind = { case: "ping", value: readPing(r, r.uint32(), m.kind.case === "ping" ? m.kind.value : undefined) }; break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.Request.shutdown"); m.kind = { case: "shutdown", value: readShutdown(r, r.uint32(), m.kind.case === "shutdown" ? m.kind.value : undefined) }; break;
-      case 4: expectWire(wt, 2, "adi.daemon.v1.Request.start_service"); m.kind = { case: "startService", value: readStartService(r, r.uint32(), m.kind.case === "startService" ? m.kind.value : undefined) }; break;
-      case 5: expectWire(wt, 2, "adi.daemon.v1.Request.stop_service"); m.kind = { case: "stopService", value: readStopService(r, r.uint32(), m.kind.case === "stopService" ? m.kind.value : undefined) }; break;
-      case 6: expectWire(wt, 2, "adi.daemon.v1.Request.restart_service"); m.kind = { case: "restartService", value: readRestartService(r, r.uint32(), m.kind.case === "restartService" ? m.kind.value : undefined) }; break;
-      case 7: expectWire(wt, 2, "adi.daemon.v1.Request.list_services"); m.kind = { case: "listServices", value: readListServices(r, r.uint32(), m.kind.case === "listServices" ? m.kind.value : undefined) }; break;
-      case 8: expectWire(wt, 2, "adi.daemon.v1.Request.service_logs"); m.kind = { case: "serviceLogs", value: readServiceLogs(r, r.uint32(), m.kind.case === "serviceLogs" ? m.kind.value : undefined) }; break;
-      case 9: expectWire(wt, 2, "adi.daemon.v1.Request.run"); m.kind = { case: "run", value: readRun(r, r.uint32(), m.kind.case === "run" ? m.kind.value : undefined) }; break;
-      case 10: expectWire(wt, 2, "adi.daemon.v1.Request.sudo_run"); m.kind = { case: "sudoRun", value: readSudoRun(r, r.uint32(), m.kind.case === "sudoRun" ? m.kind.value : undefined) }; break;
-      case 11: expectWire(wt, 2, "adi.daemon.v1.Request.hello"); m.kind = { case: "hello", value: readHello(r, r.uint32(), m.kind.case === "hello" ? m.kind.value : undefined) }; break;
-      case 12: expectWire(wt, 2, "adi.daemon.v1.Request.watch_events"); m.kind = { case: "watchEvents", value: readWatchEvents(r, r.uint32(), m.kind.case === "watchEvents" ? m.kind.value : undefined) }; break;
-      case 13: expectWire(wt, 2, "adi.daemon.v1.Request.status"); m.kind = { case: "status", value: readGetStatus(r, r.uint32(), m.kind.case === "status" ? m.kind.value : undefined) }; break;
-      case 14: expectWire(wt, 2, "adi.daemon.v1.Request.cancel_stream"); m.kind = { case: "cancelStream", value: readCancelStream(r, r.uint32(), m.kind.case === "cancelStream" ? m.kind.value : undefined) }; break;
-      case 15: expectWire(wt, 2, "adi.daemon.v1.Request.reload_plugins"); m.kind = { case: "reloadPlugins", value: readReloadPlugins(r, r.uint32(), m.kind.case === "reloadPlugins" ? m.kind.value : undefined) }; break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Request.id"); m.id = r.uint32(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.ping"); m.kind = { case: "ping", value: readPing(r, r.uint32(), m.kind.case === "ping" ? m.kind.value : undefined) }; break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.shutdown"); m.kind = { case: "shutdown", value: readShutdown(r, r.uint32(), m.kind.case === "shutdown" ? m.kind.value : undefined) }; break;
+      case 4: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.start_service"); m.kind = { case: "startService", value: readStartService(r, r.uint32(), m.kind.case === "startService" ? m.kind.value : undefined) }; break;
+      case 5: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.stop_service"); m.kind = { case: "stopService", value: readStopService(r, r.uint32(), m.kind.case === "stopService" ? m.kind.value : undefined) }; break;
+      case 6: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.restart_service"); m.kind = { case: "restartService", value: readRestartService(r, r.uint32(), m.kind.case === "restartService" ? m.kind.value : undefined) }; break;
+      case 7: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.list_services"); m.kind = { case: "listServices", value: readListServices(r, r.uint32(), m.kind.case === "listServices" ? m.kind.value : undefined) }; break;
+      case 8: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.service_logs"); m.kind = { case: "serviceLogs", value: readServiceLogs(r, r.uint32(), m.kind.case === "serviceLogs" ? m.kind.value : undefined) }; break;
+      case 9: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.run"); m.kind = { case: "run", value: readRun(r, r.uint32(), m.kind.case === "run" ? m.kind.value : undefined) }; break;
+      case 10: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.sudo_run"); m.kind = { case: "sudoRun", value: readSudoRun(r, r.uint32(), m.kind.case === "sudoRun" ? m.kind.value : undefined) }; break;
+      case 11: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.hello"); m.kind = { case: "hello", value: readHello(r, r.uint32(), m.kind.case === "hello" ? m.kind.value : undefined) }; break;
+      case 12: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.watch_events"); m.kind = { case: "watchEvents", value: readWatchEvents(r, r.uint32(), m.kind.case === "watchEvents" ? m.kind.value : undefined) }; break;
+      case 13: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.status"); m.kind = { case: "status", value: readGetStatus(r, r.uint32(), m.kind.case === "status" ? m.kind.value : undefined) }; break;
+      case 14: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.cancel_stream"); m.kind = { case: "cancelStream", value: readCancelStream(r, r.uint32(), m.kind.case === "cancelStream" ? m.kind.value : undefined) }; break;
+      case 15: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.reload_plugins"); m.kind = { case: "reloadPlugins", value: readReloadPlugins(r, r.uint32(), m.kind.case === "reloadPlugins" ? m.kind.value : undefined) }; break;
       default: r.skip(wt, no);
     }
   }
@@ -298,19 +298,19 @@ function readResponse(r: WireReader, length: number, into?: pb.Response): pb.Res
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.Response.id"); m.id = r.uint32(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.Response.pong"); m.kind = { case: "pong", value: readPong(r, r.uint32(), m.kind.case === "pong" ? m.kind.value : undefined) }; break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.Response.ok"); m.kind = { case: "ok", value: readOk(r, r.uint32(), m.kind.case === "ok" ? m.kind.value : undefined) }; break;
-      case 4: expectWire(wt, 2, "adi.daemon.v1.Response.error"); m.kind = { case: "error", value: readError(r, r.uint32(), m.kind.case === "error" ? m.kind.value : undefined) }; break;
-      case 5: expectWire(wt, 2, "adi.daemon.v1.Response.services"); m.kind = { case: "services", value: readServices(r, r.uint32(), m.kind.case === "services" ? m.kind.value : undefined) }; break;
-      case 6: expectWire(wt, 2, "adi.daemon.v1.Response.logs"); m.kind = { case: "logs", value: readLogs(r, r.uint32(), m.kind.case === "logs" ? m.kind.value : undefined) }; break;
-      case 7: expectWire(wt, 2, "adi.daemon.v1.Response.log_line"); m.kind = { case: "logLine", value: readLogLine(r, r.uint32(), m.kind.case === "logLine" ? m.kind.value : undefined) }; break;
-      case 8: expectWire(wt, 2, "adi.daemon.v1.Response.stream_end"); m.kind = { case: "streamEnd", value: readStreamEnd(r, r.uint32(), m.kind.case === "streamEnd" ? m.kind.value : undefined) }; break;
-      case 9: expectWire(wt, 2, "adi.daemon.v1.Response.command_result"); m.kind = { case: "commandResult", value: readCommandResult(r, r.uint32(), m.kind.case === "commandResult" ? m.kind.value : undefined) }; break;
-      case 10: expectWire(wt, 2, "adi.daemon.v1.Response.sudo_denied"); m.kind = { case: "sudoDenied", value: readSudoDenied(r, r.uint32(), m.kind.case === "sudoDenied" ? m.kind.value : undefined) }; break;
-      case 11: expectWire(wt, 2, "adi.daemon.v1.Response.hello"); m.kind = { case: "hello", value: readHelloReply(r, r.uint32(), m.kind.case === "hello" ? m.kind.value : undefined) }; break;
-      case 12: expectWire(wt, 2, "adi.daemon.v1.Response.event"); m.kind = { case: "event", value: readServiceEvent(r, r.uint32(), m.kind.case === "event" ? m.kind.value : undefined) }; break;
-      case 13: expectWire(wt, 2, "adi.daemon.v1.Response.status"); m.kind = { case: "status", value: readDaemonStatus(r, r.uint32(), m.kind.case === "status" ? m.kind.value : undefined) }; break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Response.id"); m.id = r.uint32(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.pong"); m.kind = { case: "pong", value: readPong(r, r.uint32(), m.kind.case === "pong" ? m.kind.value : undefined) }; break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.ok"); m.kind = { case: "ok", value: readOk(r, r.uint32(), m.kind.case === "ok" ? m.kind.value : undefined) }; break;
+      case 4: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.error"); m.kind = { case: "error", value: readError(r, r.uint32(), m.kind.case === "error" ? m.kind.value : undefined) }; break;
+      case 5: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.services"); m.kind = { case: "services", value: readServices(r, r.uint32(), m.kind.case === "services" ? m.kind.value : undefined) }; break;
+      case 6: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.logs"); m.kind = { case: "logs", value: readLogs(r, r.uint32(), m.kind.case === "logs" ? m.kind.value : undefined) }; break;
+      case 7: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.log_line"); m.kind = { case: "logLine", value: readLogLine(r, r.uint32(), m.kind.case === "logLine" ? m.kind.value : undefined) }; break;
+      case 8: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.stream_end"); m.kind = { case: "streamEnd", value: readStreamEnd(r, r.uint32(), m.kind.case === "streamEnd" ? m.kind.value : undefined) }; break;
+      case 9: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.command_result"); m.kind = { case: "commandResult", value: readCommandResult(r, r.uint32(), m.kind.case === "commandResult" ? m.kind.value : undefined) }; break;
+      case 10: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.sudo_denied"); m.kind = { case: "sudoDenied", value: readSudoDenied(r, r.uint32(), m.kind.case === "sudoDenied" ? m.kind.value : undefined) }; break;
+      case 11: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.hello"); m.kind = { case: "hello", value: readHelloReply(r, r.uint32(), m.kind.case === "hello" ? m.kind.value : undefined) }; break;
+      case 12: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.event"); m.kind = { case: "event", value: readServiceEvent(r, r.uint32(), m.kind.case === "event" ? m.kind.value : undefined) }; break;
+      case 13: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Response.status"); m.kind = { case: "status", value: readDaemonStatus(r, r.uint32(), m.kind.case === "status" ? m.kind.value : undefined) }; break;
       default: r.skip(wt, no);
     }
   }
@@ -357,8 +357,8 @@ function readError(r: WireReader, length: number, into?: pb.Error): pb.Error {
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.Error.code"); m.code = r.int32(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.Error.message"); m.message = r.string(); break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Error.code"); m.code = r.int32(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Error.message"); m.message = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -447,7 +447,7 @@ function readShutdown(r: WireReader, length: number, into?: pb.Shutdown): pb.Shu
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.Shutdown.graceful"); m.graceful = r.bool(); break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Shutdown.graceful"); m.graceful = r.bool(); break;
       default: r.skip(wt, no);
     }
   }
@@ -494,8 +494,8 @@ function readStartService(r: WireReader, length: number, into?: pb.StartService)
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.StartService.name"); m.name = r.string(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.StartService.config"); m.config = readServiceConfig(r, r.uint32(), m.config); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.StartService.name"); m.name = r.string(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.StartService.config"); m.config = readServiceConfig(r, r.uint32(), m.config); break;
       default: r.skip(wt, no);
     }
   }
@@ -542,8 +542,8 @@ function readStopService(r: WireReader, length: number, into?: pb.StopService): 
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.StopService.name"); m.name = r.string(); break;
-      case 2: expectWire(wt, 0, "adi.daemon.v1.StopService.force"); m.force = r.bool(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.StopService.name"); m.name = r.string(); break;
+      case 2: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.StopService.force"); m.force = r.bool(); break;
       default: r.skip(wt, no);
     }
   }
@@ -588,7 +588,7 @@ function readRestartService(r: WireReader, length: number, into?: pb.RestartServ
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.RestartService.name"); m.name = r.string(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.RestartService.name"); m.name = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -681,9 +681,9 @@ function readServiceLogs(r: WireReader, length: number, into?: pb.ServiceLogs): 
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.ServiceLogs.name"); m.name = r.string(); break;
-      case 2: expectWire(wt, 0, "adi.daemon.v1.ServiceLogs.lines"); m.lines = r.uint32(); break;
-      case 3: expectWire(wt, 0, "adi.daemon.v1.ServiceLogs.follow"); m.follow = r.bool(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceLogs.name"); m.name = r.string(); break;
+      case 2: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceLogs.lines"); m.lines = r.uint32(); break;
+      case 3: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceLogs.follow"); m.follow = r.bool(); break;
       default: r.skip(wt, no);
     }
   }
@@ -732,9 +732,9 @@ function readRun(r: WireReader, length: number, into?: pb.Run): pb.Run {
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.Run.command"); m.command = r.string(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.Run.args"); m.args.push(r.string()); break;
-      case 3: expectWire(wt, 0, "adi.daemon.v1.Run.timeout_ms"); m.timeoutMs = r.uint32(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Run.command"); m.command = r.string(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Run.args"); m.args.push(r.string()); break;
+      case 3: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Run.timeout_ms"); m.timeoutMs = r.uint32(); break;
       default: r.skip(wt, no);
     }
   }
@@ -785,10 +785,10 @@ function readSudoRun(r: WireReader, length: number, into?: pb.SudoRun): pb.SudoR
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.SudoRun.command"); m.command = r.string(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.SudoRun.args"); m.args.push(r.string()); break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.SudoRun.reason"); m.reason = r.string(); break;
-      case 4: expectWire(wt, 0, "adi.daemon.v1.SudoRun.timeout_ms"); m.timeoutMs = r.uint32(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.SudoRun.command"); m.command = r.string(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.SudoRun.args"); m.args.push(r.string()); break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.SudoRun.reason"); m.reason = r.string(); break;
+      case 4: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.SudoRun.timeout_ms"); m.timeoutMs = r.uint32(); break;
       default: r.skip(wt, no);
     }
   }
@@ -833,7 +833,7 @@ function readHello(r: WireReader, length: number, into?: pb.Hello): pb.Hello {
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.Hello.client_version"); m.clientVersion = r.string(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Hello.client_version"); m.clientVersion = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -966,7 +966,7 @@ function readCancelStream(r: WireReader, length: number, into?: pb.CancelStream)
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.CancelStream.stream_id"); m.streamId = r.uint32(); break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.CancelStream.stream_id"); m.streamId = r.uint32(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1068,12 +1068,12 @@ function readHealthCheck(r: WireReader, length: number, into?: pb.HealthCheck): 
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.HealthCheck.command"); m.probe = { case: "command", value: readCommandProbe(r, r.uint32(), m.probe.case === "command" ? m.probe.value : undefined) }; break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.HealthCheck.tcp"); m.probe = { case: "tcp", value: r.string() }; break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.HealthCheck.unix"); m.probe = { case: "unix", value: r.string() }; break;
-      case 4: expectWire(wt, 0, "adi.daemon.v1.HealthCheck.interval_ms"); m.intervalMs = r.uint32(); break;
-      case 5: expectWire(wt, 0, "adi.daemon.v1.HealthCheck.timeout_ms"); m.timeoutMs = r.uint32(); break;
-      case 6: expectWire(wt, 0, "adi.daemon.v1.HealthCheck.failure_threshold"); m.failureThreshold = r.uint32(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.HealthCheck.command"); m.probe = { case: "command", value: readCommandProbe(r, r.uint32(), m.probe.case === "command" ? m.probe.value : undefined) }; break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.HealthCheck.tcp"); m.probe = { case: "tcp", value: r.string() }; break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.HealthCheck.unix"); m.probe = { case: "unix", value: r.string() }; break;
+      case 4: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.HealthCheck.interval_ms"); m.intervalMs = r.uint32(); break;
+      case 5: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.HealthCheck.timeout_ms"); m.timeoutMs = r.uint32(); break;
+      case 6: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.HealthCheck.failure_threshold"); m.failureThreshold = r.uint32(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1120,8 +1120,8 @@ function readCommandProbe(r: WireReader, length: number, into?: pb.CommandProbe)
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.CommandProbe.command"); m.command = r.string(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.CommandProbe.args"); m.args.push(r.string()); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.CommandProbe.command"); m.command = r.string(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.CommandProbe.args"); m.args.push(r.string()); break;
       default: r.skip(wt, no);
     }
   }
@@ -1184,16 +1184,16 @@ function readServiceConfig(r: WireReader, length: number, into?: pb.ServiceConfi
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.ServiceConfig.command"); m.command = r.string(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.ServiceConfig.args"); m.args.push(r.string()); break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.ServiceConfig.env"); readStringMapEntry(r, r.uint32(), m.env); break;
-      case 4: expectWire(wt, 2, "adi.daemon.v1.ServiceConfig.working_dir"); m.workingDir = r.string(); break;
-      case 5: expectWire(wt, 0, "adi.daemon.v1.ServiceConfig.restart_on_failure"); m.restartOnFailure = r.bool(); break;
-      case 6: expectWire(wt, 0, "adi.daemon.v1.ServiceConfig.max_restarts"); m.maxRestarts = r.uint32(); break;
-      case 7: expectWire(wt, 0, "adi.daemon.v1.ServiceConfig.privileged"); m.privileged = r.bool(); break;
-      case 8: expectWire(wt, 0, "adi.daemon.v1.ServiceConfig.stop_timeout_ms"); m.stopTimeoutMs = r.uint32(); break;
-      case 9: expectWire(wt, 2, "adi.daemon.v1.ServiceConfig.stop_signal"); m.stopSignal = r.string(); break;
-      case 10: expectWire(wt, 2, "adi.daemon.v1.ServiceConfig.health"); m.health = readHealthCheck(r, r.uint32(), m.health); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceConfig.command"); m.command = r.string(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceConfig.args"); m.args.push(r.string()); break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceConfig.env"); readStringMapEntry(r, r.uint32(), m.env); break;
+      case 4: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceConfig.working_dir"); m.workingDir = r.string(); break;
+      case 5: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceConfig.restart_on_failure"); m.restartOnFailure = r.bool(); break;
+      case 6: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceConfig.max_restarts"); m.maxRestarts = r.uint32(); break;
+      case 7: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceConfig.privileged"); m.privileged = r.bool(); break;
+      case 8: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceConfig.stop_timeout_ms"); m.stopTimeoutMs = r.uint32(); break;
+      case 9: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceConfig.stop_signal"); m.stopSignal = r.string(); break;
+      case 10: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceConfig.health"); m.health = readHealthCheck(r, r.uint32(), m.health); break;
       default: r.skip(wt, no);
     }
   }
@@ -1258,17 +1258,17 @@ function readServiceInfo(r: WireReader, length: number, into?: pb.ServiceInfo): 
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.ServiceInfo.name"); m.name = r.string(); break;
-      case 2: expectWire(wt, 0, "adi.daemon.v1.ServiceInfo.state"); m.state = r.int32(); break;
-      case 3: expectWire(wt, 0, "adi.daemon.v1.ServiceInfo.pid"); m.pid = r.uint32(); break;
-      case 4: expectWire(wt, 0, "adi.daemon.v1.ServiceInfo.uptime_secs"); m.uptimeSecs = r.uint32(); break;
-      case 5: expectWire(wt, 0, "adi.daemon.v1.ServiceInfo.restarts"); m.restarts = r.uint32(); break;
-      case 6: expectWire(wt, 2, "adi.daemon.v1.ServiceInfo.last_error"); m.lastError = r.string(); break;
-      case 7: expectWire(wt, 0, "adi.daemon.v1.ServiceInfo.last_exit_code"); m.lastExitCode = r.int32(); break;
-      case 8: expectWire(wt, 2, "adi.daemon.v1.ServiceInfo.last_signal"); m.lastSignal = r.string(); break;
-      case 9: expectWire(wt, 2, "adi.daemon.v1.ServiceInfo.plugin"); m.plugin = r.string(); break;
-      case 10: expectWire(wt, 0, "adi.daemon.v1.ServiceInfo.next_restart_ms"); m.nextRestartMs = r.uint32(); break;
-      case 11: expectWire(wt, 2, "adi.daemon.v1.ServiceInfo.command"); m.command = r.string(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceInfo.name"); m.name = r.string(); break;
+      case 2: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceInfo.state"); m.state = r.int32(); break;
+      case 3: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceInfo.pid"); m.pid = r.uint32(); break;
+      case 4: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceInfo.uptime_secs"); m.uptimeSecs = r.uint32(); break;
+      case 5: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceInfo.restarts"); m.restarts = r.uint32(); break;
+      case 6: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceInfo.last_error"); m.lastError = r.string(); break;
+      case 7: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceInfo.last_exit_code"); m.lastExitCode = r.int32(); break;
+      case 8: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceInfo.last_signal"); m.lastSignal = r.string(); break;
+      case 9: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceInfo.plugin"); m.plugin = r.string(); break;
+      case 10: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceInfo.next_restart_ms"); m.nextRestartMs = r.uint32(); break;
+      case 11: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceInfo.command"); m.command = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1313,7 +1313,7 @@ function readServices(r: WireReader, length: number, into?: pb.Services): pb.Ser
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.Services.list"); m.list.push(readServiceInfo(r, r.uint32())); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Services.list"); m.list.push(readServiceInfo(r, r.uint32())); break;
       default: r.skip(wt, no);
     }
   }
@@ -1364,10 +1364,10 @@ function readLogLine(r: WireReader, length: number, into?: pb.LogLine): pb.LogLi
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.LogLine.service"); m.service = r.string(); break;
-      case 2: expectWire(wt, 0, "adi.daemon.v1.LogLine.stream"); m.stream = r.int32(); break;
-      case 3: expectWire(wt, 1, "adi.daemon.v1.LogLine.time_unix_ms"); m.timeUnixMs = r.double(); break;
-      case 4: expectWire(wt, 2, "adi.daemon.v1.LogLine.text"); m.text = r.string(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.LogLine.service"); m.service = r.string(); break;
+      case 2: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.LogLine.stream"); m.stream = r.int32(); break;
+      case 3: if (wt !== 1) wrongWire(wt, 1, "adi.daemon.v1.LogLine.time_unix_ms"); m.timeUnixMs = r.double(); break;
+      case 4: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.LogLine.text"); m.text = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1412,7 +1412,7 @@ function readLogs(r: WireReader, length: number, into?: pb.Logs): pb.Logs {
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.Logs.lines"); m.lines.push(readLogLine(r, r.uint32())); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Logs.lines"); m.lines.push(readLogLine(r, r.uint32())); break;
       default: r.skip(wt, no);
     }
   }
@@ -1473,15 +1473,15 @@ function readServiceEvent(r: WireReader, length: number, into?: pb.ServiceEvent)
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.ServiceEvent.service"); m.service = r.string(); break;
-      case 2: expectWire(wt, 0, "adi.daemon.v1.ServiceEvent.kind"); m.kind = r.int32(); break;
-      case 3: expectWire(wt, 0, "adi.daemon.v1.ServiceEvent.state"); m.state = r.int32(); break;
-      case 4: expectWire(wt, 0, "adi.daemon.v1.ServiceEvent.pid"); m.pid = r.uint32(); break;
-      case 5: expectWire(wt, 0, "adi.daemon.v1.ServiceEvent.exit_code"); m.exitCode = r.int32(); break;
-      case 6: expectWire(wt, 2, "adi.daemon.v1.ServiceEvent.signal"); m.signal = r.string(); break;
-      case 7: expectWire(wt, 0, "adi.daemon.v1.ServiceEvent.restart_in_ms"); m.restartInMs = r.uint32(); break;
-      case 8: expectWire(wt, 2, "adi.daemon.v1.ServiceEvent.message"); m.message = r.string(); break;
-      case 9: expectWire(wt, 1, "adi.daemon.v1.ServiceEvent.time_unix_ms"); m.timeUnixMs = r.double(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceEvent.service"); m.service = r.string(); break;
+      case 2: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceEvent.kind"); m.kind = r.int32(); break;
+      case 3: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceEvent.state"); m.state = r.int32(); break;
+      case 4: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceEvent.pid"); m.pid = r.uint32(); break;
+      case 5: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceEvent.exit_code"); m.exitCode = r.int32(); break;
+      case 6: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceEvent.signal"); m.signal = r.string(); break;
+      case 7: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.ServiceEvent.restart_in_ms"); m.restartInMs = r.uint32(); break;
+      case 8: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.ServiceEvent.message"); m.message = r.string(); break;
+      case 9: if (wt !== 1) wrongWire(wt, 1, "adi.daemon.v1.ServiceEvent.time_unix_ms"); m.timeUnixMs = r.double(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1528,8 +1528,8 @@ function readPong(r: WireReader, length: number, into?: pb.Pong): pb.Pong {
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.Pong.uptime_secs"); m.uptimeSecs = r.uint32(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.Pong.version"); m.version = r.string(); break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Pong.uptime_secs"); m.uptimeSecs = r.uint32(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Pong.version"); m.version = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1618,7 +1618,7 @@ function readStreamEnd(r: WireReader, length: number, into?: pb.StreamEnd): pb.S
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.StreamEnd.reason"); m.reason = r.string(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.StreamEnd.reason"); m.reason = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1677,14 +1677,14 @@ function readCommandResult(r: WireReader, length: number, into?: pb.CommandResul
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.CommandResult.exit_code"); m.exitCode = r.int32(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.CommandResult.stdout"); m.stdout = r.bytes(); break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.CommandResult.stderr"); m.stderr = r.bytes(); break;
-      case 4: expectWire(wt, 0, "adi.daemon.v1.CommandResult.stdout_truncated"); m.stdoutTruncated = r.bool(); break;
-      case 5: expectWire(wt, 0, "adi.daemon.v1.CommandResult.stderr_truncated"); m.stderrTruncated = r.bool(); break;
-      case 6: expectWire(wt, 2, "adi.daemon.v1.CommandResult.signal"); m.signal = r.string(); break;
-      case 7: expectWire(wt, 0, "adi.daemon.v1.CommandResult.timed_out"); m.timedOut = r.bool(); break;
-      case 8: expectWire(wt, 0, "adi.daemon.v1.CommandResult.duration_ms"); m.durationMs = r.uint32(); break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.CommandResult.exit_code"); m.exitCode = r.int32(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.CommandResult.stdout"); m.stdout = r.bytes(); break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.CommandResult.stderr"); m.stderr = r.bytes(); break;
+      case 4: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.CommandResult.stdout_truncated"); m.stdoutTruncated = r.bool(); break;
+      case 5: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.CommandResult.stderr_truncated"); m.stderrTruncated = r.bool(); break;
+      case 6: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.CommandResult.signal"); m.signal = r.string(); break;
+      case 7: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.CommandResult.timed_out"); m.timedOut = r.bool(); break;
+      case 8: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.CommandResult.duration_ms"); m.durationMs = r.uint32(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1729,7 +1729,7 @@ function readSudoDenied(r: WireReader, length: number, into?: pb.SudoDenied): pb
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.SudoDenied.reason"); m.reason = r.string(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.SudoDenied.reason"); m.reason = r.string(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1782,11 +1782,11 @@ function readHelloReply(r: WireReader, length: number, into?: pb.HelloReply): pb
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 2, "adi.daemon.v1.HelloReply.daemon_version"); m.daemonVersion = r.string(); break;
-      case 2: expectWire(wt, 2, "adi.daemon.v1.HelloReply.role"); m.role = r.string(); break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.HelloReply.plugin"); m.plugin = r.string(); break;
-      case 4: expectWire(wt, 0, "adi.daemon.v1.HelloReply.peer_uid"); m.peerUid = r.uint32(); break;
-      case 5: expectWire(wt, 0, "adi.daemon.v1.HelloReply.peer_pid"); m.peerPid = r.uint32(); break;
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.HelloReply.daemon_version"); m.daemonVersion = r.string(); break;
+      case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.HelloReply.role"); m.role = r.string(); break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.HelloReply.plugin"); m.plugin = r.string(); break;
+      case 4: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.HelloReply.peer_uid"); m.peerUid = r.uint32(); break;
+      case 5: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.HelloReply.peer_pid"); m.peerPid = r.uint32(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1853,18 +1853,18 @@ function readDaemonStatus(r: WireReader, length: number, into?: pb.DaemonStatus)
     const no = tag >>> 3;
     const wt = (tag & 7) as WireType;
     switch (no) {
-      case 1: expectWire(wt, 0, "adi.daemon.v1.DaemonStatus.pid"); m.pid = r.uint32(); break;
-      case 2: expectWire(wt, 0, "adi.daemon.v1.DaemonStatus.uptime_secs"); m.uptimeSecs = r.uint32(); break;
-      case 3: expectWire(wt, 2, "adi.daemon.v1.DaemonStatus.version"); m.version = r.string(); break;
-      case 4: expectWire(wt, 2, "adi.daemon.v1.DaemonStatus.socket_path"); m.socketPath = r.string(); break;
-      case 5: expectWire(wt, 2, "adi.daemon.v1.DaemonStatus.home"); m.home = r.string(); break;
-      case 6: expectWire(wt, 2, "adi.daemon.v1.DaemonStatus.log_path"); m.logPath = r.string(); break;
-      case 7: expectWire(wt, 0, "adi.daemon.v1.DaemonStatus.isolation"); m.isolation = r.bool(); break;
-      case 8: expectWire(wt, 2, "adi.daemon.v1.DaemonStatus.isolation_reason"); m.isolationReason = r.string(); break;
-      case 9: expectWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_total"); m.servicesTotal = r.uint32(); break;
-      case 10: expectWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_running"); m.servicesRunning = r.uint32(); break;
-      case 11: expectWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_failed"); m.servicesFailed = r.uint32(); break;
-      case 12: expectWire(wt, 2, "adi.daemon.v1.DaemonStatus.warnings"); m.warnings.push(r.string()); break;
+      case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.pid"); m.pid = r.uint32(); break;
+      case 2: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.uptime_secs"); m.uptimeSecs = r.uint32(); break;
+      case 3: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.DaemonStatus.version"); m.version = r.string(); break;
+      case 4: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.DaemonStatus.socket_path"); m.socketPath = r.string(); break;
+      case 5: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.DaemonStatus.home"); m.home = r.string(); break;
+      case 6: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.DaemonStatus.log_path"); m.logPath = r.string(); break;
+      case 7: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.isolation"); m.isolation = r.bool(); break;
+      case 8: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.DaemonStatus.isolation_reason"); m.isolationReason = r.string(); break;
+      case 9: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_total"); m.servicesTotal = r.uint32(); break;
+      case 10: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_running"); m.servicesRunning = r.uint32(); break;
+      case 11: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_failed"); m.servicesFailed = r.uint32(); break;
+      case 12: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.DaemonStatus.warnings"); m.warnings.push(r.string()); break;
       default: r.skip(wt, no);
     }
   }
