@@ -61,6 +61,30 @@ describe("follow overlap", () => {
   test("merge by time keeps each service's order", () => {
     const merged = mergeByTime([[line(1, "a1", "a"), line(5, "a2", "a")], [line(3, "b1", "b"), line(5, "b2", "b")]]);
     expect(merged.map((l) => l.text)).toEqual(["a1", "b1", "a2", "b2"]);
+    const one = [line(1, "x"), line(1, "y"), line(2, "z")];
+    expect(mergeByTime([one])).toEqual(one);
+  });
+  test("each line's prefix changes with its time, service, stream and the name width", () => {
+    const printed: string[] = [];
+    const printer = new LogPrinter(false, ["web"], (text) => printed.push(text));
+    const err = (t: number, text: string, service = "web") => ({ ...line(t, text, service), stream: LogStream.STDERR }) as LogLine;
+    const at = Date.UTC(2026, 10, 27, 12, 0, 0, 5);
+    for (const l of [line(at, "a"), line(at, "b"), line(at + 1, "c"), err(at + 1, "d"), err(at + 1, "e", "db")]) printer.print(l);
+    printer.widen("worker");
+    printer.print(err(at + 1, "f", "db"));
+    const json = new LogPrinter(true, ["web"], (text) => printed.push(text));
+    json.print(line(at, "g"));
+    json.print(line(at + 1000, "h"));
+    expect(printed.map(stripColor)).toEqual([
+      "2026-11-27T12:00:00.005Z web out a",
+      "2026-11-27T12:00:00.005Z web out b",
+      "2026-11-27T12:00:00.006Z web out c",
+      "2026-11-27T12:00:00.006Z web err d",
+      "2026-11-27T12:00:00.006Z db  err e",
+      "2026-11-27T12:00:00.006Z db     err f",
+      '{"time":"2026-11-27T12:00:00.005Z","service":"web","stream":"out","text":"g"}',
+      '{"time":"2026-11-27T12:00:01.005Z","service":"web","stream":"out","text":"h"}',
+    ]);
   });
   test("a service's second `started pid N` line gets a restart separator, padded names", () => {
     const printed: string[] = [];

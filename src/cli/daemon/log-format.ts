@@ -15,9 +15,18 @@ function startedPid(text: string): string | null {
   return end > prefix.length ? text.slice(prefix.length, end) : null;
 }
 
+/** The last time isoTime formatted: the lines of one pipe read share their time. */
+let lastTime = { ms: NaN, iso: "" };
+
+/** `ms` since the epoch as an ISO 8601 string (one Date for a run of lines with the same time). */
+function isoTime(ms: number): string {
+  if (ms !== lastTime.ms) lastTime = { ms, iso: new Date(ms).toISOString() };
+  return lastTime.iso;
+}
+
 /** The `--json` line of a log line. */
 export function logJson(line: LogLine) {
-  return { time: new Date(line.timeUnixMs).toISOString(), service: line.service, stream: streamName(line.stream), text: line.text };
+  return { time: isoTime(line.timeUnixMs), service: line.service, stream: streamName(line.stream), text: line.text };
 }
 
 /**
@@ -29,6 +38,12 @@ export function logJson(line: LogLine) {
 export class LogPrinter {
   private width = 0;
   private readonly seen = new Set<string>();
+  /**
+   * The last line's `<time> <service> <stream> ` and what it was made of: a
+   * pipe read's lines share all three, and each line would otherwise format
+   * them anew (`logs NAME`'s 100 lines: ≈ 0.4 → 0.1 ms, bench/README.md).
+   */
+  private last: { time: number; service: string; stream: LogStream; width: number; prefix: string } = { time: NaN, service: "", stream: LogStream.UNSPECIFIED, width: 0, prefix: "" };
 
   /** `emit` gets each printed line without its newline (default: written at once, as a follow needs). */
   constructor(
@@ -51,9 +66,17 @@ export class LogPrinter {
     const started = line.stream === LogStream.SYSTEM ? startedPid(line.text) : null;
     if (started !== null && this.seen.has(line.service)) this.separator(line.service, `restarted (pid ${started})`);
     this.seen.add(line.service);
-    const tag = streamName(line.stream);
-    const name = paint(1, serviceColor(line.service), line.service + spaces(this.width - line.service.length));
-    this.emit(`${paint(1, "gray", new Date(line.timeUnixMs).toISOString())} ${name} ${paint(1, streamColor[tag]!, tag)} ${line.text}`);
+    this.emit(this.prefix(line) + line.text);
+  }
+
+  private prefix({ timeUnixMs: time, service, stream }: LogLine): string {
+    const last = this.last;
+    if (time === last.time && service === last.service && stream === last.stream && this.width === last.width) return last.prefix;
+    const tag = streamName(stream);
+    const name = paint(1, serviceColor(service), service + spaces(this.width - service.length));
+    const prefix = `${paint(1, "gray", isoTime(time))} ${name} ${paint(1, streamColor[tag]!, tag)} `;
+    this.last = { time, service, stream, width: this.width, prefix };
+    return prefix;
   }
 
   /** `──── web restarted (pid 42) ────` (human output only). */
@@ -65,6 +88,8 @@ export class LogPrinter {
 
 /** Stable merge of several services' lines by time (each list is already in order). Array flat and sort are native: no first-use compile (output.ts). */
 export function mergeByTime(lists: LogLine[][]): LogLine[] {
+  // One list is in order already: no comparator calls (≈ 700 for 100 lines, each interpreted in the CLI).
+  if (lists.length === 1) return lists[0]!;
   return lists.flat().sort((a, b) => a.timeUnixMs - b.timeUnixMs);
 }
 
