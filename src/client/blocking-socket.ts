@@ -131,7 +131,11 @@ export function blockingRoundTrip(
       return answers;
     };
     while (left > 0) {
-      if (!ready(POLLIN)) return unanswered(timedOut(requests.find((_, i) => answers[i] === undefined)!.case!));
+      if (!ready(POLLIN)) {
+        let first = 0; // the first request still unanswered names the timeout (a loop: no Array built-in to compile, output.ts)
+        while (answers[first] !== undefined) first++;
+        return unanswered(timedOut(requests[first]!.case!));
+      }
       const n = c.read(fd, buf);
       const e = n < 0 ? c.errno() : 0;
       if (e === EINTR || e === EAGAIN) continue;

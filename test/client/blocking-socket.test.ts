@@ -88,6 +88,25 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
     }
   });
 
+  test("a daemon that answers only the first request: the timeout names the first one unanswered", async () => {
+    // In a child: the round trip blocks this process, so a fake daemon here could not answer.
+    const path = join(d.home, "half.sock");
+    const script = `
+      import { encodeResponseFrame } from ${JSON.stringify(join(import.meta.dir, "../../src/protocol/index.ts"))};
+      Bun.listen({ unix: process.env.SOCK, socket: { data: (s) => s.write(encodeResponseFrame({ id: 1, kind: { case: "pong", value: {} } })) } });
+      console.log("ready");`;
+    const child = Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, SOCK: path }, stdout: "pipe" });
+    try {
+      await child.stdout.getReader().read(); // "ready"
+      const e = await errorOf(() => blockingRoundTrip(path, [{ case: "ping", value: {} }, { case: "status", value: {} }, { case: "listServices", value: {} }], 300));
+      expect(e.code).toBe(ErrorCode.DEADLINE_EXCEEDED);
+      expect(e.message).toBe("the daemon did not answer status within 300 ms");
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+    }
+  });
+
   test("a daemon that hangs up, or refuses the connection with an error frame", async () => {
     const hangUp = await fakeDaemon(join(d.home, "hangup.sock"), (s) => s.end());
     const refuse = await fakeDaemon(join(d.home, "refuse.sock"), (s) => {
