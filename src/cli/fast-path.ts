@@ -28,15 +28,7 @@ const FAST = {
   __proto__: null,
   status: { flag: "--json", oneShot: true, load: () => import("./daemon/status-view.ts").then((m) => m.showStatus) },
   services: { flag: "--json", oneShot: true, load: () => import("./daemon/services-view.ts").then((m) => m.showServices) },
-  run: {
-    flag: "--background",
-    oneShot: false,
-    load: async () => {
-      (await import("../client/launch.ts")).execWithDaemonAllocatorEnv(); // before the daemon's code is loaded for nothing
-      const { runDaemon } = await import("../daemon/main.ts");
-      return (background: boolean) => runDaemon({ background });
-    },
-  },
+  run: { flag: "--background", oneShot: false, load: () => import("../daemon/main.ts").then((m) => (background: boolean) => m.runDaemon({ background })) },
   start: { oneShot: true, load: () => import("./daemon/service-ops.ts").then((m) => m.startDaemon) },
 } as unknown as Record<string, FastCommand | undefined>;
 

@@ -20,8 +20,7 @@ export function defaultLauncher(env: Record<string, string | undefined> = proces
 /**
  * Allocator settings for the daemon's process. mimalloc reads them once, as
  * the process starts, so whoever starts the daemon sets them: spawnDaemon
- * below, the units `adi daemon enable` writes (cli/system/units.ts), and
- * a daemon run otherwise sets them for itself (execWithDaemonAllocatorEnv).
+ * below, and the units `adi daemon enable` writes (cli/system/units.ts).
  * Bun's mimalloc gives the free holes in its pages back to the kernel at
  * most every 100 ms; a service printing 100k lines/s then had the daemon
  * fault its read buffers in again and again. Every 5 s instead: 318 → 235 ms
@@ -38,29 +37,6 @@ export function withDaemonAllocatorEnv<T extends Record<string, string | undefin
   const out: Record<string, string | undefined> = { ...env };
   for (const [key, value] of Object.entries(DAEMON_ALLOCATOR_ENV)) if (!out[key]) out[key] = value;
   return out as T;
-}
-
-/**
- * For `adi daemon run` started by someone other than spawnDaemon or a unit
- * (by hand, a container's command, `npm start`): when a DAEMON_ALLOCATOR_ENV
- * setting is missing, execute this same command again, with them, in place
- * (execve: the pid, open files and terminal stay; nothing has been done yet).
- * Returns when there is nothing to do, on Windows (no execve), or when the
- * exec fails: the daemon then runs with the default, as it did before.
- */
-export function execWithDaemonAllocatorEnv(): void {
-  const env = withDaemonAllocatorEnv(process.env);
-  let missing = false;
-  for (const key of Object.keys(DAEMON_ALLOCATOR_ENV)) if (process.env[key] !== env[key]) missing = true;
-  const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never }).execve;
-  if (!missing || process.platform === "win32" || typeof execve !== "function") return;
-  // A compiled adi is its own program (argv[1] is its embedded entry, /$bunfs/…); `bun [flags] main.ts` needs both again.
-  const args = Bun.main.startsWith("/$bunfs/") ? process.argv.slice(2) : [...process.execArgv, ...process.argv.slice(1)];
-  try {
-    execve.call(process, process.execPath, [process.execPath, ...args], env);
-  } catch {
-    // Not replaced (a binary that has since gone, a sandbox without execve): run on as we are.
-  }
 }
 
 /**

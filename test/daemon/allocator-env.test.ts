@@ -2,11 +2,10 @@
 // it, kept out of its services, and known to the Bun the binary is built with.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { DaemonClient } from "../../src/client/index.ts";
 import { DAEMON_ALLOCATOR_ENV } from "../../src/client/launch.ts";
 import { pinnedEnv, windowsTask } from "../../src/cli/system/units.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { ADI_BIN, BUN, MAIN, pidAlive, tempHome, waitFor } from "../helpers/env.ts";
+import { ADI_BIN, waitFor } from "../helpers/env.ts";
 
 const KEY = "MIMALLOC_PURGE_HOLES_MIN_INTERVAL";
 const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
@@ -30,41 +29,6 @@ describe.skipIf(process.platform !== "linux")("the daemon's allocator settings",
         await d.cleanup();
       }
     }
-  }, 60_000);
-
-  test("a daemon run by hand (`adi daemon run`, compiled or `bun src/main.ts`) executes itself again with them, keeping its pid; a value already set wins", async () => {
-    const cases: [string[], string | undefined, string][] = [
-      [[ADI_BIN], undefined, DAEMON_ALLOCATOR_ENV[KEY]!],
-      [[ADI_BIN], "", DAEMON_ALLOCATOR_ENV[KEY]!],
-      [[ADI_BIN], "250", "250"],
-      [[BUN, "--smol", MAIN], undefined, DAEMON_ALLOCATOR_ENV[KEY]!],
-    ];
-    // All at once, each in a home of its own; each daemon is stopped by its pid, which must not change.
-    await Promise.all(
-      cases.map(async ([launcher, value, expected]) => {
-        const t = tempHome();
-        const env: Record<string, string> = { ...t.env };
-        if (value === undefined) delete env[KEY];
-        else env[KEY] = value;
-        const proc = Bun.spawn([...launcher, "daemon", "run"], { env, stdout: "ignore", stderr: "ignore" });
-        try {
-          await waitFor(() => environ(proc.pid).includes(`${KEY}=${expected}`), 10_000, `${launcher.join(" ")} with ${KEY}=${value} to run with ${expected}`);
-          const client = new DaemonClient({ socketPath: `${t.home}/daemon.sock` });
-          try {
-            await waitFor(async () => (await client.status().then((s) => s.pid, () => 0)) === proc.pid, 10_000, "the daemon to answer with the pid it was started with");
-          } finally {
-            client.close();
-          }
-          const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-          expect(cmdline).toEqual([launcher[0]!, ...launcher.slice(1), "daemon", "run"]);
-        } finally {
-          proc.kill("SIGTERM");
-          await proc.exited;
-          expect(pidAlive(proc.pid)).toBe(false);
-          t.cleanup();
-        }
-      }),
-    );
   }, 60_000);
 
   test("the units `adi daemon enable` writes set them too, unless the user set a value; Windows' note is about ADI_* only", () => {

@@ -7,7 +7,6 @@ export default defineCommand({
     background: { type: "boolean", description: "Log to ADI_DAEMON_LOG instead of stderr (used by `adi daemon start`)" },
   },
   async run({ args }) {
-    (await import("../../client/launch.ts")).execWithDaemonAllocatorEnv();
     // Imported here so no other command pays for the daemon's code.
     const { runDaemon } = await import("../../daemon/main.ts");
     const code = await runDaemon({ background: Boolean(args.background) });
