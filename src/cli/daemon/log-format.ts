@@ -41,8 +41,8 @@ export class LogPrinter {
   /**
    * The last line's `<time> <service> <stream> ` and what it was made of: a
    * pipe read's lines share all three, and each line would otherwise format
-   * them anew (with the one-list merge below, formatting `logs NAME`'s 100
-   * lines took 0.45 → 0.22 ms: bench/README.md).
+   * them anew (formatting `logs NAME`'s 100 lines took 0.45 → 0.22 ms,
+   * with the one-list merge below: bench/README.md).
    */
   private last: { time: number; service: string; stream: LogStream; width: number; prefix: string } = { time: NaN, service: "", stream: LogStream.UNSPECIFIED, width: 0, prefix: "" };
 
@@ -87,9 +87,13 @@ export class LogPrinter {
   }
 }
 
-/** Stable merge of several services' lines by time (each list is already in order; a single list is returned as it is). Array flat and sort are native: no first-use compile (output.ts). */
+/**
+ * Stable merge of several services' lines by time (each list in the order the
+ * daemon read it). A single list is returned as it is: the order it was read
+ * in, even where the wall clock stepped back (docs/cli.md). Array flat and
+ * sort are native: no first-use compile (output.ts).
+ */
 export function mergeByTime(lists: LogLine[][]): LogLine[] {
-  // One list is in order already: no comparator calls (≈ 700 for 100 lines, each interpreted in the CLI).
   if (lists.length === 1) return lists[0]!;
   return lists.flat().sort((a, b) => a.timeUnixMs - b.timeUnixMs);
 }
