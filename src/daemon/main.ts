@@ -80,12 +80,13 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   // Privilege (DESIGN §7): isolation detection, run/sudo_run, caller identity, socket mode.
-  // Services (DESIGN §6) spawn only once isolation is known (`ready`), which then supplies runAs.
+  // A plugin's services (DESIGN §6) spawn only once isolation is known, which then supplies runAs;
+  // the owner's run as the owner in every mode and do not wait (privilege.spawnReady).
   const services = new ServiceManager({
     paths,
     logger,
     warnings,
-    spawnReady: () => privilege.ready,
+    spawnReady: (service) => privilege.spawnReady(service),
     runAs: (service) => privilege.runAs(service),
   });
   const privilege = setupPrivilege({ paths, logger, warnings, findBySession: (sid) => services.findBySession(sid) });

@@ -87,3 +87,20 @@ test("while detection runs, status answers after a short wait and run waits for 
   expect(await priv.isolation()).toEqual({ enabled: false, reason: "test: off" });
   expect(priv.runAs({ plugin: "p" })).toBeNull();
 });
+
+test("while detection runs, the owner's services may spawn at once, a plugin's wait for the answer", async () => {
+  let finish!: (plan: IsolationPlan) => void;
+  const { priv } = setup(() => new Promise((r) => (finish = r)));
+  void priv.detect();
+  let owner = false;
+  let plugin = false;
+  void priv.spawnReady({}).then(() => (owner = true));
+  void priv.spawnReady({ plugin: "p" }).then(() => (plugin = true));
+  await sleep(50);
+  expect([owner, plugin]).toEqual([true, false]);
+  expect(priv.runAs({})).toBeNull(); // what the owner's service runs as is known without the probes
+  finish(off);
+  await priv.ready;
+  await sleep(0);
+  expect(plugin).toBe(true);
+});

@@ -9,7 +9,8 @@ import { sleep, tempHome } from "../helpers/env.ts";
 // A ServiceManager with real children and no daemon around it: when it spawns, and what it
 // lists. The daemon
 // answers while isolation is still being detected (≈ 35 ms of sudo probes); a service must
-// not spawn before then, or it could start as the wrong user. And a crashed service's first
+// not spawn before then, or it could start as the wrong user (which services wait is the
+// privilege model's answer, asked per service: a plugin's; test/privilege/detection.test.ts). And a crashed service's first
 // restart must not wait on a timer.
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -18,7 +19,7 @@ afterEach(async () => {
 });
 
 /** A manager on a fresh ADI_HOME that counts its spawns (runAs is asked once per spawn); stopped after the test. */
-async function countingManager(spawnReady?: () => Promise<void>): Promise<{ manager: ServiceManager; spawns: () => number }> {
+async function countingManager(spawnReady?: (spec: { name: string }) => Promise<void>): Promise<{ manager: ServiceManager; spawns: () => number }> {
   const t = tempHome();
   cleanups.push(t.cleanup);
   const paths = resolvePaths(t.env);
@@ -58,6 +59,23 @@ test("start waits for spawnReady: nothing is spawned before it resolves, then th
   const info = manager.list().find((s) => s.name === "s1");
   expect(info?.state).toBe(ServiceState.RUNNING);
   expect(info?.pid).toBeGreaterThan(0);
+});
+
+test("spawnReady is asked per service: one whose gate is open runs while another's waits", async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const { manager, spawns } = await countingManager((spec) => (spec.name === "gated" ? gate : Promise.resolve()));
+  let gatedStarted = false;
+  const gated = manager.start("gated", createServiceConfig({ command: "/bin/sleep", args: ["30"] })).then(() => (gatedStarted = true));
+  await manager.start("free", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));
+  await sleep(100);
+  expect(spawns()).toBe(1);
+  expect(gatedStarted).toBe(false);
+  expect(manager.list().find((s) => s.name === "free")?.state).toBe(ServiceState.RUNNING);
+  expect(manager.list().find((s) => s.name === "gated")?.state).toBe(ServiceState.STOPPED);
+  open(); // and the waiting one starts (the cleanup stops both)
+  await gated;
+  expect(spawns()).toBe(2);
 });
 
 test("a first crash is restarted at once, not through a timer (Bun's setTimeout(0) can wait ≈ 1 ms)", async () => {

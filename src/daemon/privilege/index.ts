@@ -16,7 +16,7 @@ export interface Privilege {
    * Start detecting isolation (once); resolves when it is known. Detection spawns `sudo -n`
    * probes (≈ 35 ms of CPU-bound work), so the composition root calls this after the socket
    * is bound: the daemon answers meanwhile, and only what depends on the plan waits for
-   * `ready` (run, sudo_run, status, service spawns).
+   * `ready` (run, sudo_run, status, plugin services' spawns: spawnReady).
    */
   detect(): Promise<void>;
   /** Resolves when isolation is known (after `detect()`). */
@@ -26,8 +26,16 @@ export interface Privilege {
   identify: IdentifyPeer;
   /** umask for binding the socket: 0600, or 0666 once a service runs as ADI_USER (see socket-access.ts). */
   readonly socketUmask: number;
-  /** The uid/gid a service runs as: plugin services run as ADI_USER when the daemon can switch users. Call after `ready`. */
+  /** The uid/gid a service runs as: plugin services run as ADI_USER when the daemon can switch users. Call after spawnReady. */
   runAs(service: { plugin?: string }): { uid: number; gid: number } | null;
+  /**
+   * Resolves when runAs can answer for `service`: at once for the owner's
+   * services, which run as the owner in every mode, so they do not wait for
+   * the probes (with the users present, 100 auto-started at boot were all
+   * running after 86–103 ms instead of 142–220: docs/security.md); a
+   * plugin's with `ready`.
+   */
+  spawnReady(service: { plugin?: string }): Promise<void>;
 }
 
 /** How long `status` waits for isolation detection before it answers "still being detected". */
@@ -105,6 +113,7 @@ export function setupPrivilege(opts: {
     get socketUmask() {
       return shared ? 0o111 : 0o177;
     },
+    spawnReady: (service) => (service.plugin ? ready : Promise.resolve()),
     runAs(service) {
       if (!service.plugin) return null; // the owner's services run as the owner in every mode
       if (!known) throw new Error("isolation is still being detected");

@@ -18,8 +18,8 @@ export interface ServiceManagerOptions {
   logger: Logger;
   /** The daemon's warning set (shown by `status`). */
   warnings: Set<string>;
-  /** Resolves when spawns may begin: the privilege model must first know who services run as. */
-  spawnReady?: () => Promise<void>;
+  /** Resolves when `spec` may be spawned: the privilege model must first know who it runs as. */
+  spawnReady?: (spec: ServiceSpec) => Promise<void>;
   /** Identity a service runs as; null = the daemon's own user. Supplied by the privilege model. */
   runAs?: (service: ServiceSpec) => { uid: number; gid: number } | null;
   livenessIntervalMs?: number;
@@ -192,7 +192,7 @@ export class ServiceManager {
       changed: () => this.persist(),
       event: (e) => this.publish(e),
       env: (s) => ({ ...this.baseEnv, ...s.env, ADI_DAEMON_SOCKET: this.opts.paths.socket, ADI_SERVICE_NAME: s.name }),
-      spawnReady: () => this.opts.spawnReady?.() ?? Promise.resolve(),
+      spawnReady: (s) => this.opts.spawnReady?.(s) ?? Promise.resolve(),
       runAs: (s) => this.opts.runAs?.(s) ?? null,
       closing: () => this.closing,
       backoff: this.opts.backoff,

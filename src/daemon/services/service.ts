@@ -38,8 +38,8 @@ export interface ServiceHooks {
   event(e: ServiceEventInit): void;
   /** Environment for the child (the spec's env is already merged in). */
   env(spec: ServiceSpec): Record<string, string>;
-  /** Resolves when spawning may begin (runAs can answer); start and restart wait for it. */
-  spawnReady(): Promise<void>;
+  /** Resolves when `spec` may be spawned (runAs can answer for it); start and restart wait for it. */
+  spawnReady(spec: ServiceSpec): Promise<void>;
   runAs(spec: ServiceSpec): { uid: number; gid: number } | null;
   /** The daemon is shutting down: nothing new may start (it would outlive the daemon). */
   closing(): boolean;
@@ -146,7 +146,7 @@ export class Service {
   /** Start (a no-op when already up); throws when the spawn fails. */
   start(): Promise<void> {
     return this.serialize(async () => {
-      await this.hooks.spawnReady();
+      await this.hooks.spawnReady(this.spec);
       // An exit being handled (the session swept, the pipes drained: up to DRAIN_WAIT_MS) is no
       // running service: wait for it, or the start is lost when the exit then ends the service.
       if (this.child?.handled) await this.child.done;
@@ -170,7 +170,7 @@ export class Service {
 
   restart(): Promise<void> {
     return this.serialize(async () => {
-      await this.hooks.spawnReady();
+      await this.hooks.spawnReady(this.spec);
       this.desired = true;
       await this.stopNow(false);
       this.resetHistory();
