@@ -63,6 +63,19 @@ describe("plugin services", () => {
     expect(out).toContain("logs-other: permission_denied");
     expect((await serviceInfo(d, "tools-svc"))!.state).toBe(ServiceState.RUNNING);
 
+    // A plugin that declares an ad-hoc service's name does not take it over: the service stays the
+    // owner's, which is why it may spawn without waiting for isolation (privilege.spawnReady).
+    expect((await d.cli(["daemon", "start", "keeper", "--", "sleep", "1000"])).code).toBe(0);
+    plugin(d.home, "taker", 'name = "taker"\nversion = "0.1.0"\nexecutable = "bin/tool"\n[service]\nname = "keeper"\ncommand = "serve"\n');
+    const reloader = d.client();
+    await reloader.reloadPlugins();
+    reloader.close();
+    expect((await serviceInfo(d, "keeper"))!.plugin).toBe("");
+    expect((await d.cli(["daemon", "restart", "keeper"])).code).toBe(0);
+    expect((await serviceInfo(d, "keeper"))!.plugin).toBe("");
+    const kept = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout).warnings.join("\n");
+    expect(kept).toContain("plugin taker declares service keeper, but an ad-hoc service has that name; the ad-hoc one is kept");
+
     // Removing a plugin and reloading stops and removes its service; its followers get the end of the stream.
     const client = d.client();
     const follow = client.logs("tools-svc", { lines: 1, follow: true });

@@ -31,9 +31,9 @@ export interface Privilege {
   /**
    * Resolves when runAs can answer for `service`: at once for the owner's
    * services, which run as the owner in every mode, so they do not wait for
-   * the probes (with the users present, 100 auto-started at boot were all
-   * running after 86–103 ms instead of 142–220: docs/security.md); a
-   * plugin's with `ready`.
+   * the probes (docs/security.md); a plugin's with `ready`. A service never
+   * changes between the two kinds: a plugin cannot take over an ad-hoc name,
+   * nor an ad-hoc definition a plugin's (test/services/plugins.test.ts).
    */
   spawnReady(service: { plugin?: string }): Promise<void>;
 }
