@@ -67,14 +67,18 @@ test("spawnReady is asked per service: one whose gate is open runs while another
   const { manager, spawns } = await countingManager((spec) => (spec.name === "gated" ? gate : Promise.resolve()));
   let gatedStarted = false;
   const gated = manager.start("gated", createServiceConfig({ command: "/bin/sleep", args: ["30"] })).then(() => (gatedStarted = true));
-  await manager.start("free", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));
-  await sleep(100);
-  expect(spawns()).toBe(1);
-  expect(gatedStarted).toBe(false);
-  expect(manager.list().find((s) => s.name === "free")?.state).toBe(ServiceState.RUNNING);
-  expect(manager.list().find((s) => s.name === "gated")?.state).toBe(ServiceState.STOPPED);
-  open(); // and the waiting one starts (the cleanup stops both)
-  await gated;
+  const free = manager.start("free", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));
+  try {
+    await Promise.race([free, sleep(2_000)]); // bounded: a gate that holds "free" too must fail here, not hang
+    await sleep(100);
+    expect(spawns()).toBe(1);
+    expect(gatedStarted).toBe(false);
+    expect(manager.list().find((s) => s.name === "free")?.state).toBe(ServiceState.RUNNING);
+    expect(manager.list().find((s) => s.name === "gated")?.state).toBe(ServiceState.STOPPED);
+  } finally {
+    open(); // the waiting one starts, even when an assertion failed: the cleanup's stop waits behind it
+  }
+  await Promise.all([free, gated]);
   expect(spawns()).toBe(2);
 });
 
