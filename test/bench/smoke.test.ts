@@ -2,9 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { liveProcesses } from "../../src/util/proc-stat.ts";
-import { ROOT } from "../helpers/env.ts";
-import { environOf } from "../services/helpers.ts";
+import { killCarrying, ROOT } from "../helpers/env.ts";
 
 /**
  * `npm run bench -- --quick` runs to the end and prints every row, so the
@@ -65,12 +63,7 @@ test.skipIf(process.platform !== "linux")("the bench's quick run completes and p
     const table = out.slice(out.indexOf("figure"));
     for (const line of table.split("\n").slice(1)) expect(line.trim().split(/\s{2,}/)[1] ?? "", line).not.toContain("NaN");
   } finally {
-    for (const { pid } of liveProcesses()) {
-      if (!environOf(pid).includes(`TMPDIR=${tmp}`)) continue;
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {}
-    }
+    killCarrying(`TMPDIR=${tmp}`);
     rmSync(tmp, { recursive: true, force: true });
   }
 }, 600_000);

@@ -5,6 +5,7 @@ import { AdiError, DaemonClient, ErrorCode } from "../../src/client/index.ts";
 import { FrameDecoder, MAX_REQUEST_FRAME } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { tempHome, waitFor } from "../helpers/env.ts";
+import { daemonsOf } from "../hardening/lib.ts";
 
 async function rejection(p: Promise<unknown>): Promise<AdiError> {
   try {
@@ -107,6 +108,9 @@ describe("client failure modes", () => {
       expect(new Set(pids).size).toBe(1);
       await waitFor(() => d.pid() === pids[0], 2_000, "pid file");
       for (const c of clients) c.close();
+      // Each client may have spawned a daemon; the losers exit once they see the winner answer.
+      // One still starting when the winner is stopped would take over: wait for them first.
+      if (process.platform === "linux") await waitFor(() => daemonsOf(d.home).length === 1, 5_000, "losing daemons to exit");
     } finally {
       await d.cleanup();
     }

@@ -81,6 +81,21 @@ describe("daemon lifecycle (compiled binary)", () => {
     expect(daemonsOf(d.home)).toEqual([pid]);
   });
 
+  test.skipIf(process.platform !== "linux")("cleanup also kills what carries the home but is in no PID file", async () => {
+    // (a daemon that lost a start race and took over once the winner was stopped: a CI run left one)
+    const d = new TestDaemon();
+    await d.start();
+    const straggler = Bun.spawn(["sleep", "1000"], { env: d.env, stdout: "ignore", stderr: "ignore" });
+    try {
+      await d.cleanup();
+      await Promise.race([straggler.exited, Bun.sleep(2_000)]);
+      expect(straggler.signalCode).toBe("SIGKILL");
+      expect(existsSync(d.home)).toBe(false);
+    } finally {
+      straggler.kill("SIGKILL");
+    }
+  });
+
   test("after kill -9 the next start recovers the stale socket and PID file", async () => {
     const d = newDaemon();
     await d.start();

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DaemonClient } from "../../src/client/index.ts";
-import { ADI_BIN, BUN, MAIN, pidAlive, sleep, tempHome, waitFor } from "./env.ts";
+import { ADI_BIN, BUN, MAIN, killCarrying, pidAlive, sleep, tempHome, waitFor } from "./env.ts";
 
 export interface CliResult {
   code: number;
@@ -77,7 +77,7 @@ export class TestDaemon {
     return new DaemonClient({ socketPath: this.socket, env: this.env, launcher: this.argv0, ...opts });
   }
 
-  /** Stop the daemon (IPC, then SIGKILL by pid) and remove the home directory. */
+  /** Stop the daemon (IPC, then SIGKILL by pid), kill whatever else still carries this home, and remove it. */
   async cleanup(): Promise<void> {
     const pid = this.pid();
     if (pid !== null && pidAlive(pid)) {
@@ -94,6 +94,9 @@ export class TestDaemon {
       } catch {}
     }
     await sleep(0);
+    // A daemon whose start lost a race waits up to 5 s for the lock, and takes over once the
+    // winner is stopped: it is not in the PID file read above (a CI run left one behind).
+    if (process.platform === "linux") killCarrying(`ADI_HOME=${this.home}`);
     this.removeDir();
   }
 }

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { liveProcesses } from "../../src/util/proc-stat.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 /** The compiled binary built by `npm test` (build.ts --current). */
@@ -36,3 +37,27 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
 }
 
 export { processAlive as pidAlive } from "../../src/util/process-alive.ts";
+
+/** The environment of a process (empty when it is gone or not ours to read). */
+export function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * SIGKILL, by pid, every live process whose environment holds `entry` (such
+ * as a test home's `ADI_HOME=…`): what a test started and something else
+ * did not stop, like a daemon that lost a start race and took over once the
+ * winner was stopped. Linux only (/proc); never this process.
+ */
+export function killCarrying(entry: string): void {
+  for (const { pid } of liveProcesses()) {
+    if (pid === process.pid || !environOf(pid).includes(entry)) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+}

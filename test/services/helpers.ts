@@ -1,20 +1,13 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { liveProcesses } from "../../src/util/proc-stat.ts";
 import { join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { waitFor } from "../helpers/env.ts";
+import { environOf, waitFor } from "../helpers/env.ts";
 
 /** Live (non-zombie) processes whose session or group is `sid`. */
 export { sessionMembers as sessionProcesses } from "../../src/daemon/services/process-group.ts";
 
-/** The environment of a process (empty when it is gone or not ours to read). */
-export function environOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-  } catch {
-    return [];
-  }
-}
+export { environOf } from "../helpers/env.ts";
 
 /** Live processes started by the daemon of this test (they carry its socket in their environment). */
 export function serviceProcesses(d: TestDaemon, service?: string): number[] {
