@@ -1,6 +1,6 @@
 import { createError, type Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
-import { decodeResponse, encodeRequestFrame, FrameDecoder, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
+import { decodeResponse, encodeRequestFrame, FrameDecoder, joinChunks, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
 import { socketAddress } from "../protocol/transport.ts";
 import { EAGAIN, EINTR, libc } from "../util/libc.ts";
 import { connectionLostError, connectError } from "./connection.ts";
@@ -41,13 +41,7 @@ function requestFrames(requests: RequestKindInit[]): Uint8Array {
     frames.push(frame);
     size += frame.length;
   }
-  const out = new Uint8Array(size);
-  size = 0;
-  for (const frame of frames) {
-    out.set(frame, size);
-    size += frame.length;
-  }
-  return out;
+  return joinChunks(frames, 0, frames.length, size);
 }
 
 /**

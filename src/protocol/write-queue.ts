@@ -69,7 +69,7 @@ export class WriteQueue {
       if (data.length < COALESCE_MAX) {
         let size = data.length;
         while (end < chunks.length && size + chunks[end]!.length <= COALESCE_MAX) size += chunks[end++]!.length;
-        if (end - head > 1) data = join(chunks, head, end, size);
+        if (end - head > 1) data = joinChunks(chunks, head, end, size);
       }
       const written = this.socket.write(data);
       if (written < 0) {
@@ -94,7 +94,8 @@ export class WriteQueue {
 /** Frames smaller than this are joined into one write of at most this size. */
 const COALESCE_MAX = 64 * 1024;
 
-function join(chunks: Uint8Array[], from: number, to: number, size: number): Uint8Array {
+/** `chunks[from, to)`, `size` bytes in all, in one buffer. */
+export function joinChunks(chunks: Uint8Array[], from: number, to: number, size: number): Uint8Array {
   const out = new Uint8Array(size);
   let offset = 0;
   for (let i = from; i < to; i++) {
