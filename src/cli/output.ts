@@ -9,7 +9,7 @@ import { EAGAIN, EINTR, EPIPE, libc } from "../util/libc.ts";
  *
  * What the fast-path commands run (cli/fast-path.ts) avoids the built-ins
  * whose first use costs 0.1–0.5 ms of a one-shot command whose floor is a
- * hello-world's ≈ 17 ms (bench/README.md): Array map/filter/find/every/…
+ * hello-world's ≈ 17 ms (≈ 2.7 ms on a faster VM; bench/README.md): Array map/filter/find/every/…
  * (JSC writes them in JavaScript and compiles each on its first call; a
  * test holds the fast path to that), Buffer (Bun loads node:buffer), a
  * RegExp (the engine's first compile), String repeat/padEnd. Loops
