@@ -20,7 +20,11 @@ type FrameHandler = (response: Response) => boolean;
 interface Pending {
   onFrame: FrameHandler;
   fail: (err: AdiError) => void;
-  timer?: Timer;
+  /** performance.now() after which the request fails with DEADLINE_EXCEEDED; Infinity for none (streams). */
+  deadline: number;
+  /** The request's kind and timeout, for the DEADLINE_EXCEEDED message. */
+  what: string;
+  timeoutMs: number;
 }
 
 export function notRunningError(socketPath: string, cause?: unknown): AdiError {
@@ -65,6 +69,14 @@ export class ClientConnection {
   private socket!: Socket<undefined>;
   private nextId = 1;
   private closedError: AdiError | null = null;
+  /**
+   * One timer for every deadline, armed for the earliest one: a timer per
+   * request (set, then cleared by its answer) cost ≈ 0.6 µs of a ≈ 17 µs
+   * ping round trip (bench/README.md). When it fires it fails what is due
+   * and is armed again for the earliest deadline left.
+   */
+  private deadlineTimer: Timer | null = null;
+  private deadlineAt = Infinity;
 
   private constructor() {}
 
@@ -103,14 +115,9 @@ export class ClientConnection {
     }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const pending: Pending = { onFrame, fail };
-    if (timeoutMs > 0) {
-      pending.timer = setTimeout(() => {
-        this.pending.delete(id);
-        fail(new AdiError(ErrorCode.DEADLINE_EXCEEDED, `the daemon did not answer ${kind.case} within ${timeoutMs} ms`));
-      }, timeoutMs);
-    }
-    this.pending.set(id, pending);
+    const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+    this.pending.set(id, { onFrame, fail, deadline, what: kind.case ?? "the request", timeoutMs });
+    if (deadline < this.deadlineAt) this.armDeadline(deadline);
     this.out.push(encodeRequestFrame({ id, kind }));
     return id;
   }
@@ -136,8 +143,6 @@ export class ClientConnection {
 
   /** Stop waiting for more frames of a request (the stream was cancelled). */
   forget(id: number): void {
-    const pending = this.pending.get(id);
-    if (pending?.timer) clearTimeout(pending.timer);
     this.pending.delete(id);
   }
 
@@ -146,6 +151,29 @@ export class ClientConnection {
     this.out.flush();
     this.socket.end();
     this.fail(new AdiError(ErrorCode.CANCELLED, "the client closed the connection"));
+  }
+
+  /** Fire at `at` (performance.now() time), or never for Infinity; replaces the armed timer. */
+  private armDeadline(at: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = at === Infinity ? null : setTimeout(() => this.expire(), Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  /** Fail every request whose deadline has passed; arm for the earliest one left. */
+  private expire(): void {
+    this.deadlineTimer = null;
+    const now = performance.now();
+    let next = Infinity;
+    const due: Pending[] = [];
+    for (const [id, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(id);
+        due.push(p);
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    this.armDeadline(next);
+    for (const p of due) p.fail(new AdiError(ErrorCode.DEADLINE_EXCEEDED, `the daemon did not answer ${p.what} within ${p.timeoutMs} ms`));
   }
 
   private onData(chunk: Uint8Array): void {
@@ -167,10 +195,7 @@ export class ClientConnection {
     }
     const pending = this.pending.get(response.id);
     if (!pending) return;
-    if (pending.onFrame(response)) {
-      if (pending.timer) clearTimeout(pending.timer);
-      this.pending.delete(response.id);
-    }
+    if (pending.onFrame(response)) this.pending.delete(response.id);
   }
 
   private fail(err: AdiError): void {
@@ -178,9 +203,7 @@ export class ClientConnection {
     this.closedError = err;
     const all = [...this.pending.values()];
     this.pending.clear();
-    for (const p of all) {
-      if (p.timer) clearTimeout(p.timer);
-      p.fail(err);
-    }
+    this.armDeadline(Infinity);
+    for (const p of all) p.fail(err);
   }
 }

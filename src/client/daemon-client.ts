@@ -270,9 +270,10 @@ export class DaemonClient {
     if (kind.case !== "ok") throw unexpected(kind, "ok");
   }
 
-  private async call(request: RequestKindInit, timeoutMs = this.timeoutMs): Promise<Response["kind"]> {
-    const conn = await this.connection();
-    return conn.call(request, timeoutMs);
+  private call(request: RequestKindInit, timeoutMs = this.timeoutMs): Promise<Response["kind"]> {
+    // An open connection is used at once: awaiting connection() would add a turn to every call.
+    if (this.conn?.isOpen) return this.conn.call(request, timeoutMs);
+    return this.connection().then((conn) => conn.call(request, timeoutMs));
   }
 
   private stream<T>(

@@ -82,16 +82,19 @@ export function startServer(opts: ServerOptions): Server {
           protocolError(conn, err);
           return;
         }
+        conn.loneRequest = frames.length === 1;
         for (const frame of frames) {
           let request;
           try {
             request = decodeRequest(frame);
           } catch (err) {
+            conn.loneRequest = false;
             protocolError(conn, err);
             return;
           }
           router.dispatch(conn, request);
         }
+        conn.loneRequest = false;
         // A peer that sends half a frame and stalls is cut off after the deadline;
         // one that completes frames is making progress, so its clock restarts.
         if (conn.decoder.pending > 0) {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { AdiError, DaemonClient, ErrorCode } from "../../src/client/index.ts";
-import { FrameDecoder, MAX_REQUEST_FRAME } from "../../src/protocol/index.ts";
+import { FrameDecoder, MAX_REQUEST_FRAME, decodeRequest, encodeResponseFrame } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { tempHome, waitFor } from "../helpers/env.ts";
 import { daemonsOf } from "../hardening/lib.ts";
@@ -74,6 +74,76 @@ describe("client failure modes", () => {
     client.close();
     server.stop(true);
     t.cleanup();
+  });
+
+  test("each request keeps its own deadline: a shorter one sent later still fires first, and a later one still fires", async () => {
+    const t = tempHome();
+    const path = `${t.home}.sock`;
+    const server = Bun.listen({ unix: path, socket: { data() {} } }); // never answers
+    const client = new DaemonClient({ socketPath: path, timeoutMs: 200 });
+    try {
+      const started = performance.now();
+      const settled: Record<string, { at: number; error: AdiError }> = {};
+      const track = (name: string, p: Promise<unknown>) =>
+        rejection(p).then((error) => {
+          settled[name] = { at: performance.now() - started, error };
+        });
+      // `run` waits for its command's timeout + 5 s (here 5 s): its deadline is armed first.
+      const run = track("run", client.run("true", [], { timeoutMs: 1 }));
+      const first = track("first", client.ping());
+      await Bun.sleep(100);
+      const second = track("second", client.ping());
+      await Promise.all([first, second]);
+      expect(settled.first!.error.code).toBe(ErrorCode.DEADLINE_EXCEEDED);
+      expect(settled.first!.error.message).toBe("the daemon did not answer ping within 200 ms");
+      expect(settled.second!.error.code).toBe(ErrorCode.DEADLINE_EXCEEDED);
+      // No deadline fires early, and the second ping's was armed after the first fired.
+      expect(settled.first!.at).toBeGreaterThanOrEqual(195);
+      expect(settled.second!.at).toBeGreaterThanOrEqual(settled.first!.at);
+      expect(settled.second!.at).toBeGreaterThanOrEqual(295);
+      expect(settled.run).toBeUndefined(); // still waiting: its deadline is 5 s away
+      client.close(); // ends it (the connection is gone), not its deadline
+      await run;
+      expect(settled.run!.error.code).not.toBe(ErrorCode.DEADLINE_EXCEEDED);
+      expect(settled.run!.at).toBeLessThan(5_000);
+    } finally {
+      client.close();
+      server.stop(true);
+      t.cleanup();
+    }
+  });
+
+  test("an answered request never fails later when its deadline passes", async () => {
+    const t = tempHome();
+    const path = `${t.home}.sock`;
+    // Answers the first request (a pong with its id), ignores the rest.
+    let answered = false;
+    const server = Bun.listen({
+      unix: path,
+      socket: {
+        data(socket, chunk) {
+          if (answered) return;
+          answered = true;
+          const id = decodeRequest(new FrameDecoder(MAX_REQUEST_FRAME).push(chunk)[0]!).id;
+          socket.write(encodeResponseFrame({ id, kind: { case: "pong", value: { uptimeSecs: 1, version: "test" } } }));
+        },
+      },
+    });
+    const client = new DaemonClient({ socketPath: path, timeoutMs: 150 });
+    try {
+      const pong = await client.ping();
+      expect(pong.version).toBe("test");
+      // The answered ping's deadline passes while a second request waits: the second fails at its own deadline.
+      await Bun.sleep(60);
+      const sent = performance.now();
+      const err = await rejection(client.ping());
+      expect(err.code).toBe(ErrorCode.DEADLINE_EXCEEDED);
+      expect(performance.now() - sent).toBeGreaterThanOrEqual(145);
+    } finally {
+      client.close();
+      server.stop(true);
+      t.cleanup();
+    }
   });
 
   test("a dropped connection rejects every pending request with UNAVAILABLE", async () => {
