@@ -104,6 +104,33 @@ test("a first crash is restarted at once, not through a timer (Bun's setTimeout(
   expect(delays).not.toContain(0);
 });
 
+test("a crash while a user's restart waits for its turn is restarted after it, not beside it", async () => {
+  // The first crash of a service respawns at once, from the exit handler, when no user operation
+  // is queued (one state write, after the spawn); while one is, the restart waits behind it.
+  let gate: Promise<void> = Promise.resolve();
+  const { manager, spawns } = await countingManager(() => gate);
+  await manager.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"], restartOnFailure: true, maxRestarts: 5 }));
+  const first = manager.list().find((s) => s.name === "s1")!.pid!;
+  let open!: () => void;
+  gate = new Promise<void>((r) => (open = r));
+  const restarting = manager.resolve("s1").restart(); // waits at spawnReady
+  try {
+    process.kill(first, "SIGKILL");
+    for (let i = 0; i < 100 && manager.list().find((s) => s.name === "s1")!.state !== ServiceState.BACKOFF; i++) await sleep(10);
+    await sleep(100);
+    expect(manager.list().find((s) => s.name === "s1")!.state).toBe(ServiceState.BACKOFF);
+    expect(spawns()).toBe(1); // the crash's restart waits behind the user's
+  } finally {
+    open();
+  }
+  await restarting;
+  await sleep(50); // the crash's queued restart runs next, and finds the service running
+  expect(spawns()).toBe(2);
+  const info = manager.list().find((s) => s.name === "s1")!;
+  expect(info.state).toBe(ServiceState.RUNNING);
+  expect(info.pid).not.toBe(first);
+});
+
 test("each list() shows the services as they are then, by name, though it reuses one object per service", async () => {
   const { manager } = await countingManager();
   await manager.start("b", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));

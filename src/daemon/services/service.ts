@@ -87,6 +87,8 @@ export class Service {
   private nextStartAt = 0;
   private stopHealthWatch: (() => void) | null = null;
   private ops: Promise<unknown> = Promise.resolve();
+  /** User operations queued or running in `ops`. */
+  private opsInFlight = 0;
   /** What info() returns, every field present from the start (one object shape); `shownSpec` is the spec it shows. */
   private readonly shown: ServiceInfoInit = {
     name: "",
@@ -194,8 +196,9 @@ export class Service {
   }
 
   private serialize<T>(op: () => Promise<T>): Promise<T> {
+    this.opsInFlight++;
     const next = this.ops.then(op, op);
-    this.ops = next.catch(() => {});
+    this.ops = next.catch(() => {}).finally(() => this.opsInFlight--);
     return next;
   }
 
@@ -315,13 +318,14 @@ export class Service {
     this.setState(ServiceState.BACKOFF);
     this.log.system(`restarting in ${decision.delayMs} ms (restart ${decision.streak} of ${this.spec.maxRestarts})`);
     this.emit(EventKind.RESTARTING, { restartInMs: decision.delayMs, message: reason });
-    const restart = () =>
-      void this.serialize(async () => {
-        if (this.state === ServiceState.BACKOFF && !this.child) this.spawn(false);
-      });
+    const respawn = () => {
+      if (this.state === ServiceState.BACKOFF && !this.child) this.spawn(false);
+    };
+    const restart = () => void this.serialize(async () => respawn());
     // A first crash restarts at once, without a timer: Bun's setTimeout(0) waits ≈ 1 ms when
-    // nothing else wakes the event loop.
-    if (decision.delayMs === 0) return restart();
+    // nothing else wakes the event loop. With no user operation queued it spawns right here, so
+    // the state file is written once, after the spawn, not once for BACKOFF before it.
+    if (decision.delayMs === 0) return this.opsInFlight === 0 ? respawn() : restart();
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = null;
       restart();
