@@ -14,6 +14,9 @@ import { socketAddress } from "../protocol/transport.ts";
 /** How long a request waits for its answer unless told otherwise (DaemonClient's `timeoutMs`). */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
+/** The longest delay setTimeout takes as it is (a longer one becomes 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Receives every response frame for one request id; return true when it was the last. */
 type FrameHandler = (response: Response) => boolean;
 
@@ -157,7 +160,8 @@ export class ClientConnection {
   private armDeadline(at: number): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineAt = at;
-    this.deadlineTimer = at === Infinity ? null : setTimeout(() => this.expire(), Math.max(0, Math.ceil(at - performance.now())));
+    // A delay past setTimeout's 32-bit range would fire after 1 ms: wait the most it can, then look again.
+    this.deadlineTimer = at === Infinity ? null : setTimeout(() => this.expire(), Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - performance.now()))));
   }
 
   /** Fail every request whose deadline has passed; arm for the earliest one left. */

@@ -113,6 +113,37 @@ describe("client failure modes", () => {
     }
   });
 
+  test("a timeout past setTimeout's 32-bit range waits, rather than failing (or spinning) after 1 ms", async () => {
+    const t = tempHome();
+    const path = `${t.home}.sock`;
+    const server = Bun.listen({ unix: path, socket: { data() {} } }); // never answers
+    const client = new DaemonClient({ socketPath: path, timeoutMs: 3e9 });
+    try {
+      const realSetTimeout = globalThis.setTimeout;
+      const delays: number[] = [];
+      globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+        delays.push(ms ?? 0);
+        return realSetTimeout(fn, ms, ...rest);
+      }) as typeof setTimeout;
+      let settled = false;
+      let ping: Promise<AdiError>;
+      try {
+        ping = rejection(client.ping()).finally(() => (settled = true));
+        await Bun.sleep(200);
+      } finally {
+        globalThis.setTimeout = realSetTimeout;
+      }
+      expect(settled).toBe(false);
+      expect(delays.filter((ms) => ms > 1_000)).toEqual([2 ** 31 - 1]); // armed once, for as long as a timer can wait
+      client.close();
+      expect((await ping).code).not.toBe(ErrorCode.DEADLINE_EXCEEDED);
+    } finally {
+      client.close();
+      server.stop(true);
+      t.cleanup();
+    }
+  });
+
   test("an answered request never fails later when its deadline passes", async () => {
     const t = tempHome();
     const path = `${t.home}.sock`;
