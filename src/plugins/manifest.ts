@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
+import { MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /**
@@ -146,7 +147,7 @@ function parseService(file: string, where: string, table: Table, pluginName: str
     maxRestarts: r.uint("max_restarts", 1000) ?? DEFAULT_MAX_RESTARTS,
   };
   if (workingDir !== undefined) service.workingDir = isAbsolute(workingDir) ? workingDir : resolve(dir, workingDir);
-  const stopTimeoutMs = r.uint("stop_timeout_ms", 3_600_000);
+  const stopTimeoutMs = r.uint("stop_timeout_ms", MAX_STOP_TIMEOUT_MS);
   if (stopTimeoutMs !== undefined) service.stopTimeoutMs = stopTimeoutMs;
   if (stopSignal !== undefined) service.stopSignal = normalizeStopSignal(stopSignal)!;
   return { service, privileged: r.strings("privileged_commands") ?? [] };

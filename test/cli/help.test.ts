@@ -52,6 +52,12 @@ describe("help and errors", () => {
     expect(ok.stderr).not.toContain("unknown option");
   }, 120_000);
 
+  test("--stop-timeout past an hour is a usage error (the daemon refuses such a config too: test/services/service-config.test.ts)", async () => {
+    const r = await d.cli(["daemon", "start", "web", "--stop-timeout", "3601", "--", "sleep", "60"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--stop-timeout is at most 3600 seconds, got 3601");
+  }, 120_000);
+
   test("a missing argument prints usage and exits 2; an unknown command too", async () => {
     const r = await d.cli(["daemon", "restart"]);
     expect(r.code).toBe(2);

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
 import { runningClient } from "../connect.ts";
+import { MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { out } from "../output.ts";
@@ -40,7 +41,7 @@ export default defineCommand({
     cwd: { type: "string", description: "Working directory of an ad-hoc service (default: here)" },
     restart: { type: "boolean", default: true, description: "Restart an ad-hoc service when it fails (--no-restart: never)" },
     "max-restarts": { type: "string", description: "Restarts in a row before FAILED (default 5)" },
-    "stop-timeout": { type: "string", description: "Seconds between the stop signal and KILL (default 10)" },
+    "stop-timeout": { type: "string", description: "Seconds between the stop signal and KILL (default 10, at most 3600)" },
     "stop-signal": { type: "string", description: "Signal that asks the service to stop (default SIGTERM)" },
   },
   async run({ args, rawArgs }) {
@@ -52,6 +53,7 @@ export default defineCommand({
     if (names.length > 1) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
     const name = names[0]!;
     const stopTimeout = nonNegativeInt("stop-timeout", args["stop-timeout"]);
+    if (stopTimeout !== undefined && stopTimeout * 1000 > MAX_STOP_TIMEOUT_MS) throw usageError(`--stop-timeout is at most ${MAX_STOP_TIMEOUT_MS / 1000} seconds, got ${stopTimeout}`);
     const config: ServiceConfigInit = {
       command: words[0]!,
       args: words.slice(1),

@@ -2,12 +2,26 @@ import { isAbsolute } from "node:path";
 import type { ServiceConfig } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { isValidName, NAME_PATTERN, normalizeStopSignal, type PluginManifest } from "../../plugins/manifest.ts";
-import { DEFAULT_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
+import { DEFAULT_STOP_TIMEOUT_MS, MAX_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
 
 /** Names that belong to the built-in plugins of the same name. */
 export const RESERVED_NAMES = new Set(["hive", "indexer", "proxy", "cocoon"]);
 
 const invalid = (message: string) => new AdiError(ErrorCode.INVALID_ARGUMENT, message);
+
+/** Health probe limits: a day between probes, an hour for one. */
+const MAX_HEALTH_INTERVAL_MS = 86_400_000;
+const MAX_HEALTH_TIMEOUT_MS = 3_600_000;
+
+/**
+ * `value` ms, refused above `max`. These become timers, and a timer past
+ * 2^31 − 1 ms fires after 1 ms: a long stop timeout would KILL at once, a
+ * long health interval would probe every millisecond.
+ */
+function atMost(field: string, value: number, max: number): number {
+  if (value > max) throw invalid(`${field} must be at most ${max} ms, got ${value}`);
+  return value;
+}
 
 export function checkServiceName(name: string): void {
   if (!isValidName(name)) throw invalid(`service name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
@@ -24,8 +38,8 @@ function health(config: ServiceConfig): HealthSpec | undefined {
   const h = config.health;
   if (!h) return undefined;
   const common = {
-    intervalMs: Math.max(h.intervalMs || 5_000, 100),
-    timeoutMs: Math.max(h.timeoutMs || 2_000, 10),
+    intervalMs: Math.max(atMost("health.interval_ms", h.intervalMs || 5_000, MAX_HEALTH_INTERVAL_MS), 100),
+    timeoutMs: Math.max(atMost("health.timeout_ms", h.timeoutMs || 2_000, MAX_HEALTH_TIMEOUT_MS), 10),
     failureThreshold: Math.max(h.failureThreshold || 3, 1),
   };
   const probe = h.probe;
@@ -60,7 +74,7 @@ export function specFromConfig(name: string, config: ServiceConfig): ServiceSpec
     env: { ...config.env },
     restartOnFailure: config.restartOnFailure,
     maxRestarts: config.maxRestarts,
-    stopTimeoutMs: config.stopTimeoutMs || DEFAULT_STOP_TIMEOUT_MS,
+    stopTimeoutMs: atMost(`service ${name}: stop_timeout_ms`, config.stopTimeoutMs || DEFAULT_STOP_TIMEOUT_MS, MAX_STOP_TIMEOUT_MS),
     stopSignal: stopSignal(config.stopSignal),
   };
   if (config.workingDir) spec.workingDir = config.workingDir;

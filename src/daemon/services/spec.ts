@@ -29,6 +29,8 @@ export interface ServiceSpec {
 }
 
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+/** The longest a service may be given between its stop signal and KILL (plugin.toml, ad-hoc configs, `--stop-timeout`): one hour. */
+export const MAX_STOP_TIMEOUT_MS = 3_600_000;
 
 /** Same definition? (a redefinition of a running ad-hoc service restarts it only when it changed) */
 export function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {

@@ -1,0 +1,38 @@
+import { expect, test } from "bun:test";
+import { specFromConfig } from "../../src/daemon/services/service-config.ts";
+import { MAX_STOP_TIMEOUT_MS } from "../../src/daemon/services/spec.ts";
+import { AdiError, ErrorCode } from "../../src/errors.ts";
+import { createServiceConfig, type ServiceConfigInit } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
+
+// Durations in an ad-hoc config become timers. A timer past 2^31 - 1 ms fires after 1 ms, so an
+// unbounded stop timeout would KILL at once and an unbounded health interval would probe every
+// millisecond: they are refused with INVALID_ARGUMENT, as plugin.toml refuses them.
+
+function refusal(config: ServiceConfigInit): AdiError {
+  try {
+    specFromConfig("web", createServiceConfig(config));
+  } catch (e) {
+    if (e instanceof AdiError) return e;
+    throw e;
+  }
+  throw new Error("expected a refusal");
+}
+
+const tcp = { case: "tcp" as const, value: "127.0.0.1:8080" };
+
+test("stop_timeout_ms up to an hour is kept; more is refused, naming the field and the limit", () => {
+  expect(specFromConfig("web", createServiceConfig({ command: "sleep", stopTimeoutMs: MAX_STOP_TIMEOUT_MS })).stopTimeoutMs).toBe(3_600_000);
+  expect(specFromConfig("web", createServiceConfig({ command: "sleep" })).stopTimeoutMs).toBe(10_000);
+  const e = refusal({ command: "sleep", stopTimeoutMs: 3_000_000_000 });
+  expect(e.code).toBe(ErrorCode.INVALID_ARGUMENT);
+  expect(e.message).toBe("service web: stop_timeout_ms must be at most 3600000 ms, got 3000000000");
+});
+
+test("health interval up to a day and timeout up to an hour are kept; more is refused", () => {
+  const ok = specFromConfig("web", createServiceConfig({ command: "sleep", health: { intervalMs: 86_400_000, timeoutMs: 3_600_000, probe: tcp } }));
+  expect(ok.health).toMatchObject({ intervalMs: 86_400_000, timeoutMs: 3_600_000 });
+  const interval = refusal({ command: "sleep", health: { intervalMs: 3_000_000_000, probe: tcp } });
+  expect(interval.code).toBe(ErrorCode.INVALID_ARGUMENT);
+  expect(interval.message).toBe("health.interval_ms must be at most 86400000 ms, got 3000000000");
+  expect(refusal({ command: "sleep", health: { timeoutMs: 3_600_001, probe: tcp } }).message).toBe("health.timeout_ms must be at most 3600000 ms, got 3600001");
+});
