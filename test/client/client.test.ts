@@ -1,11 +1,26 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Socket } from "bun";
 import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { AdiError, DaemonClient, ErrorCode } from "../../src/client/index.ts";
 import { FrameDecoder, MAX_REQUEST_FRAME, decodeRequest, encodeResponseFrame } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { tempHome, waitFor } from "../helpers/env.ts";
+import { recordTimeouts, tempHome, waitFor } from "../helpers/env.ts";
 import { daemonsOf } from "../hardening/lib.ts";
+
+/** A unix socket at a fresh path whose server calls `data` (by default: never answers); `close()` removes both. */
+function fakeDaemon(data: (socket: Socket<undefined>, chunk: Uint8Array) => void = () => {}) {
+  const t = tempHome();
+  const path = `${t.home}.sock`;
+  const server = Bun.listen({ unix: path, socket: { data } });
+  return {
+    path,
+    close() {
+      server.stop(true);
+      t.cleanup();
+    },
+  };
+}
 
 async function rejection(p: Promise<unknown>): Promise<AdiError> {
   try {
@@ -77,10 +92,8 @@ describe("client failure modes", () => {
   });
 
   test("each request keeps its own deadline: a shorter one sent later still fires first, and a later one still fires", async () => {
-    const t = tempHome();
-    const path = `${t.home}.sock`;
-    const server = Bun.listen({ unix: path, socket: { data() {} } }); // never answers
-    const client = new DaemonClient({ socketPath: path, timeoutMs: 200 });
+    const server = fakeDaemon();
+    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 200 });
     try {
       const started = performance.now();
       const settled: Record<string, { at: number; error: AdiError }> = {};
@@ -108,59 +121,43 @@ describe("client failure modes", () => {
       expect(settled.run!.at).toBeLessThan(5_000);
     } finally {
       client.close();
-      server.stop(true);
-      t.cleanup();
+      server.close();
     }
   });
 
   test("a timeout past setTimeout's 32-bit range waits, rather than failing (or spinning) after 1 ms", async () => {
-    const t = tempHome();
-    const path = `${t.home}.sock`;
-    const server = Bun.listen({ unix: path, socket: { data() {} } }); // never answers
-    const client = new DaemonClient({ socketPath: path, timeoutMs: 3e9 });
+    const server = fakeDaemon();
+    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 3e9 });
     try {
-      const realSetTimeout = globalThis.setTimeout;
-      const delays: number[] = [];
-      globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
-        delays.push(ms ?? 0);
-        return realSetTimeout(fn, ms, ...rest);
-      }) as typeof setTimeout;
+      const timeouts = recordTimeouts();
       let settled = false;
       let ping: Promise<AdiError>;
       try {
         ping = rejection(client.ping()).finally(() => (settled = true));
         await Bun.sleep(200);
       } finally {
-        globalThis.setTimeout = realSetTimeout;
+        timeouts.restore();
       }
       expect(settled).toBe(false);
-      expect(delays.filter((ms) => ms > 1_000)).toEqual([2 ** 31 - 1]); // armed once, for as long as a timer can wait
+      expect(timeouts.delays.filter((ms) => ms > 1_000)).toEqual([2 ** 31 - 1]); // armed once, for as long as a timer can wait
       client.close();
       expect((await ping).code).not.toBe(ErrorCode.DEADLINE_EXCEEDED);
     } finally {
       client.close();
-      server.stop(true);
-      t.cleanup();
+      server.close();
     }
   });
 
   test("an answered request never fails later when its deadline passes", async () => {
-    const t = tempHome();
-    const path = `${t.home}.sock`;
     // Answers the first request (a pong with its id), ignores the rest.
     let answered = false;
-    const server = Bun.listen({
-      unix: path,
-      socket: {
-        data(socket, chunk) {
-          if (answered) return;
-          answered = true;
-          const id = decodeRequest(new FrameDecoder(MAX_REQUEST_FRAME).push(chunk)[0]!).id;
-          socket.write(encodeResponseFrame({ id, kind: { case: "pong", value: { uptimeSecs: 1, version: "test" } } }));
-        },
-      },
+    const server = fakeDaemon((socket, chunk) => {
+      if (answered) return;
+      answered = true;
+      const id = decodeRequest(new FrameDecoder(MAX_REQUEST_FRAME).push(chunk)[0]!).id;
+      socket.write(encodeResponseFrame({ id, kind: { case: "pong", value: { uptimeSecs: 1, version: "test" } } }));
     });
-    const client = new DaemonClient({ socketPath: path, timeoutMs: 150 });
+    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 150 });
     try {
       const pong = await client.ping();
       expect(pong.version).toBe("test");
@@ -172,8 +169,7 @@ describe("client failure modes", () => {
       expect(performance.now() - sent).toBeGreaterThanOrEqual(145);
     } finally {
       client.close();
-      server.stop(true);
-      t.cleanup();
+      server.close();
     }
   });
 

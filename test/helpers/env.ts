@@ -61,3 +61,17 @@ export function killCarrying(entry: string): void {
     } catch {}
   }
 }
+
+/**
+ * Record the delay of every setTimeout call until `restore()`; the timers
+ * themselves still run. For tests of which timers code arms.
+ */
+export function recordTimeouts(): { delays: number[]; restore(): void } {
+  const realSetTimeout = globalThis.setTimeout;
+  const delays: number[] = [];
+  globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+    delays.push(ms ?? 0);
+    return realSetTimeout(fn, ms, ...rest);
+  }) as typeof setTimeout;
+  return { delays, restore: () => void (globalThis.setTimeout = realSetTimeout) };
+}

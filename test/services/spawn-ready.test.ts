@@ -4,7 +4,7 @@ import { preparePaths } from "../../src/daemon/instance.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
 import { ServiceManager } from "../../src/daemon/services/manager.ts";
 import { createServiceConfig, ServiceState } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
-import { sleep, tempHome } from "../helpers/env.ts";
+import { recordTimeouts, sleep, tempHome } from "../helpers/env.ts";
 
 // A ServiceManager with real children and no daemon around it: when it spawns, and what it
 // lists. The daemon
@@ -87,21 +87,16 @@ test("a first crash is restarted at once, not through a timer (Bun's setTimeout(
   await manager.start("s1", createServiceConfig({ command: "/bin/sleep", args: ["30"], restartOnFailure: true, maxRestarts: 5 }));
   const first = manager.list().find((s) => s.name === "s1")!.pid!;
 
-  const realSetTimeout = globalThis.setTimeout;
-  const delays: number[] = [];
-  globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
-    delays.push(ms ?? 0);
-    return realSetTimeout(fn, ms, ...rest);
-  }) as typeof setTimeout;
+  const timeouts = recordTimeouts();
   try {
     process.kill(first, "SIGKILL");
     for (let i = 0; i < 500 && spawns() < 2; i++) await sleep(10);
   } finally {
-    globalThis.setTimeout = realSetTimeout;
+    timeouts.restore();
   }
   expect(spawns()).toBe(2);
   expect(manager.list().find((s) => s.name === "s1")!.pid).not.toBe(first);
-  expect(delays).not.toContain(0);
+  expect(timeouts.delays).not.toContain(0);
 });
 
 test("a crash while a user's restart waits for its turn is restarted after it, not beside it", async () => {
