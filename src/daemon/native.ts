@@ -3,9 +3,10 @@ import { AdiError, ErrorCode } from "../errors.ts";
 
 /**
  * The few libc calls Bun does not expose: flock (one daemon per ADI_HOME,
- * released by the kernel even on kill -9) and the peer's credentials on the
+ * released by the kernel even on kill -9), the peer's credentials on the
  * socket (who is on the other end, answered by the kernel, not the message):
- * Linux getsockopt(SO_PEERCRED); macOS getpeereid + getsockopt(LOCAL_PEERPID).
+ * Linux getsockopt(SO_PEERCRED); macOS getpeereid + getsockopt(LOCAL_PEERPID),
+ * and getsid (which session a peer is in).
  * Windows has neither: no libc is loaded there (see instance.ts for how the
  * named pipe stands in for the lock). Loaded on first use so the CLI never pays for it.
  */
@@ -21,15 +22,17 @@ const getsockopt = {
   returns: FFIType.i32,
 } as const;
 const flock = { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } as const;
+const getsid = { args: [FFIType.i32], returns: FFIType.i32 } as const;
 
 function openLinux() {
-  return dlopen("libc.so.6", { flock, getsockopt }).symbols;
+  return dlopen("libc.so.6", { flock, getsockopt, getsid }).symbols;
 }
 
 function openDarwin() {
   return dlopen("libSystem.B.dylib", {
     flock,
     getsockopt,
+    getsid,
     getpeereid: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   }).symbols;
 }
@@ -46,6 +49,20 @@ export function tryLockExclusive(fd: number): boolean {
   if (process.platform === "linux") return (linux ??= openLinux()).flock(fd, LOCK_EX | LOCK_NB) === 0;
   if (process.platform === "darwin") return (darwin ??= openDarwin()).flock(fd, LOCK_EX | LOCK_NB) === 0;
   throw unsupported("flock");
+}
+
+/**
+ * The session id of process `pid` (getsid(2)), or null when it is gone or
+ * the platform cannot say. One system call: the kernel's answer, without
+ * the path walk, open, read and close of /proc/<pid>/stat.
+ */
+export function sessionOf(pid: number): number | null {
+  if (pid <= 0) return null;
+  let sid: number;
+  if (process.platform === "linux") sid = (linux ??= openLinux()).getsid(pid);
+  else if (process.platform === "darwin") sid = (darwin ??= openDarwin()).getsid(pid);
+  else return null;
+  return sid > 0 ? sid : null;
 }
 
 export interface PeerCredentials {

@@ -4,12 +4,28 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ErrorCode } from "../../src/errors.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
+import { sessionOf } from "../../src/daemon/native.ts";
 import { identifyPeers } from "../../src/daemon/privilege/identify.ts";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
 import { FrameDecoder, MAX_RESPONSE_FRAME, decodeResponse } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
+import { readProcStat } from "../../src/util/proc-stat.ts";
 import { BUN } from "../helpers/env.ts";
 import { pluginSource, privilegeSkipReason, skipNotice } from "./fixtures.ts";
+
+describe("sessionOf", () => {
+  test("is getsid(2): the same session /proc reports; a session leader's is its own pid; a gone pid has none", async () => {
+    expect(sessionOf(process.pid)).toBe(readProcStat(process.pid)!.session);
+    const leader = Bun.spawn(["/bin/sleep", "30"], { detached: true });
+    try {
+      expect(sessionOf(leader.pid)).toBe(leader.pid);
+    } finally {
+      leader.kill("SIGKILL");
+    }
+    expect(sessionOf(0x3ffffff0)).toBeNull();
+    expect(sessionOf(0)).toBeNull();
+  });
+});
 
 describe("identifyPeers", () => {
   const logger = createLogger(null, "error");

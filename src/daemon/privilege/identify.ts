@@ -1,5 +1,6 @@
 import type { IdentifyPeer } from "../caller.ts";
 import type { Logger } from "../logger.ts";
+import { sessionOf } from "../native.ts";
 import { procOwner, readProcStat } from "../../util/proc-stat.ts";
 
 /** What identification needs from the service manager: the running service led by session `sid`. */
@@ -35,6 +36,11 @@ export function identifyPeers(ownerUid: number, findBySession: FindBySession, lo
 
 function serviceOf(pid: number, uid: number, findBySession: FindBySession): ServiceSession | undefined {
   if (pid <= 0) return undefined;
+  // Most peers (the CLI, scripts) are in no service's session: getsid(2) says so in one call. Reading
+  // /proc cost ≈ 75 µs of every connection to an idle daemon (bench/README.md); it is only done for a
+  // peer that may be a service's, to check the pid was not recycled and the session leader is older.
+  const sid = sessionOf(pid);
+  if (sid === null || findBySession(sid) === undefined) return undefined;
   // The pid must still be the connecting process: same owner as the kernel reported at connect.
   if (procOwner(pid) !== uid) return undefined;
   const peer = readProcStat(pid);
