@@ -19,6 +19,12 @@ import type { Caller } from "./caller.ts";
  * Log followers stay far below it: they skip lines first (see log fan-out).
  */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/**
+ * Open streams (log follows, event watches) one connection may hold. Each is
+ * a listener every log batch or event is offered to: 200,000 follows on one
+ * connection took the daemon from 33 to 79 MB, with no error.
+ */
+export const MAX_STREAMS_PER_CONNECTION = 256;
 /** Responses at least this big skip the copy and the same-tick coalescing (see send). */
 const WRITE_AT_ONCE_BYTES = 1024;
 
@@ -78,7 +84,20 @@ export class Connection {
     this.send({ id, kind });
   }
 
-  /** Register a stream (log follow, events) that `cancel` ends. */
+  /**
+   * Throw unless a stream with request id `id` may open: an id already
+   * streaming would leave the first stream impossible to cancel, and a
+   * connection holds at most MAX_STREAMS_PER_CONNECTION. Call before the
+   * stream starts sending.
+   */
+  checkNewStream(id: number): void {
+    if (this.streams.has(id)) throw new AdiError(ErrorCode.ALREADY_EXISTS, `request id ${id} is already an open stream on this connection; use a new id`);
+    if (this.streams.size >= MAX_STREAMS_PER_CONNECTION) {
+      throw new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `a connection holds at most ${MAX_STREAMS_PER_CONNECTION} open streams; cancel one first`);
+    }
+  }
+
+  /** Register a stream (log follow, events) that `cancel` ends; checkNewStream first. */
   openStream(id: number, cancel: () => void): void {
     this.streams.set(id, cancel);
   }

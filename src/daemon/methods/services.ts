@@ -156,6 +156,7 @@ export function serviceMethods(manager: ServiceManager): Methods {
       handle: ({ id, request, caller, conn }) => {
         const service = manager.resolve(request.name);
         checkAccess(caller, service, "read the logs of");
+        if (request.follow) conn.checkNewStream(id);
         const backlog = service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL));
         if (!request.follow) {
           conn.sendFrame(id, encodeLogsFrame(id, backlog));
@@ -190,6 +191,7 @@ export function serviceMethods(manager: ServiceManager): Methods {
     watchEvents: {
       access: "any",
       handle: ({ id, caller, conn }) => {
+        conn.checkNewStream(id);
         let ended = false;
         const unsubscribe = manager.onEvent((event) => {
           if (conn.isClosed) return void unsubscribe();
