@@ -18,7 +18,7 @@ mock.module("../../src/util/proc-stat.ts", () => ({
     return realLiveProcesses();
   },
 }));
-const { killSession, sessionMembers } = await import("../../src/daemon/services/process-group.ts");
+const { groupGone, isServiceSession, killGroupQuick, killSession, sessionMembers, signalSession } = await import("../../src/daemon/services/process-group.ts");
 
 const onLinux = process.platform === "linux";
 if (!onLinux) console.log("skipped: sessionMembers scans /proc, which only Linux has");
@@ -40,17 +40,43 @@ function sleeper(detached: boolean): Subprocess {
 test.skipIf(!onLinux)("calls before the microtasks have run share one young scan; the next run, or an older scan, scans again", async () => {
   await Promise.resolve(); // a run of our own
   const before = scans;
-  sessionMembers(process.pid);
-  sessionMembers(process.pid);
+  const sid = 0x7ffffff0; // a session nobody leads: only the scans count here
+  sessionMembers(sid);
+  sessionMembers(sid);
   expect(scans - before).toBe(1);
   // Older than the reuse bound (5 ms) in the same run: scanned again.
   const until = performance.now() + 8;
   while (performance.now() < until);
-  sessionMembers(process.pid);
+  sessionMembers(sid);
   expect(scans - before).toBe(2);
   await Promise.resolve();
-  sessionMembers(process.pid);
+  sessionMembers(sid);
   expect(scans - before).toBe(3);
+});
+
+test("ids that are no service's session are never signalled: -1 would reach every process, 0 the daemon's group", async () => {
+  // The predicate is tested, not kill(-1) itself: a broken guard must fail this test, not kill the host.
+  for (const sid of [1, 0, -1, -5, process.pid, Number.NaN, 2.5, 2 ** 31]) expect({ sid, ok: isServiceSession(sid) }).toEqual({ sid, ok: false });
+  for (const sid of [2, 4242, 2 ** 31 - 1]) expect({ sid, ok: isServiceSession(sid) }).toEqual({ sid, ok: true });
+  // Each helper asks it: with process.kill recording instead of signalling, none of them sends anything.
+  const realKill = process.kill;
+  const sent: number[] = [];
+  process.kill = ((pid: number) => {
+    sent.push(pid);
+    return true;
+  }) as typeof process.kill;
+  try {
+    for (const sid of [1, 0, -1, process.pid]) {
+      signalSession(sid, "SIGKILL");
+      expect(await killSession(sid, 50)).toBe(true);
+      expect(await killGroupQuick(sid, 10)).toBe(true);
+      expect(groupGone(sid)).toBe(true);
+      expect(sessionMembers(sid)).toEqual([]);
+    }
+  } finally {
+    process.kill = realKill;
+  }
+  expect(sent).toEqual([]);
 });
 
 test.skipIf(!onLinux)("killSession sweeps that come together share scans; a lone one takes one scan", async () => {

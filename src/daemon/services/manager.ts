@@ -7,7 +7,7 @@ import type { Logger } from "../logger.ts";
 import { loadDaemonConfig, type DaemonConfig } from "./daemon-config.ts";
 import type { BackoffOptions } from "./policy.ts";
 import { reapLeftovers } from "./recovery.ts";
-import { RESERVED_NAMES, specFromConfig, specFromPlugin } from "./service-config.ts";
+import { RESERVED_NAMES, specFromConfig, specFromPlugin, specFromState } from "./service-config.ts";
 import { ServiceLog } from "./service-log.ts";
 import { Service, type ServiceEventInit, type ServiceInfoInit } from "./service.ts";
 import { sameSpec, type ServiceSpec } from "./spec.ts";
@@ -61,15 +61,20 @@ export class ServiceManager {
     const { paths, logger } = this.opts;
     this.config = loadDaemonConfig(paths.configFile);
     for (const w of this.config.warnings) this.warn(w);
-    const { state, problem } = readState(paths.stateFile);
-    if (problem) this.warn(problem);
+    const { state, problems } = readState(paths.stateFile);
+    for (const problem of problems) this.warn(problem);
     this.state = state;
     if (state.children.length > 0) {
       await reapLeftovers(state.children, (msg, fields) => logger.warn(msg, fields));
       state.children = [];
     }
     for (const [name, saved] of Object.entries(state.services)) {
-      if (saved.adhoc) this.add({ ...saved.adhoc, name });
+      if (!saved.adhoc) continue;
+      try {
+        this.add(specFromState(name, saved.adhoc));
+      } catch (err) {
+        this.warn(`state.json: ad-hoc service dropped: ${(err as Error).message}`);
+      }
     }
     this.scanPlugins();
     this.writeNow();

@@ -1,5 +1,6 @@
 import { liveProcesses, readProcStat } from "../../util/proc-stat.ts";
 import { killTreeWindows } from "../../util/windows-kill.ts";
+import { isSignallableId } from "./state-store.ts";
 
 /**
  * Process-group and session helpers. Every service runs in its own session
@@ -86,8 +87,16 @@ function membersOf(processes: Processes, sid: number, minStartTime: number): num
 
 /** Live (not zombie) processes in session `sid` or process group `sid`. */
 export function sessionMembers(sid: number, minStartTime = 0): number[] {
+  if (!isServiceSession(sid)) return [];
   return membersOf(processesNow(), sid, minStartTime);
 }
+
+/**
+ * Only a service's own group or session is ever signalled: never -1 (every
+ * process the daemon may signal), 0 (the daemon's own group) or the daemon
+ * itself, whatever a record says (state-store.ts).
+ */
+export const isServiceSession = (sid: number) => isSignallableId(sid) && sid !== process.pid;
 
 function kill(target: number, signal: NodeJS.Signals): void {
   try {
@@ -100,6 +109,7 @@ function kill(target: number, signal: NodeJS.Signals): void {
 /** Signal the whole group, then every straggler still in the session. */
 export function signalSession(sid: number, signal: NodeJS.Signals, minStartTime = 0): void {
   // Windows: no groups to signal; taskkill /T (then /T /F for KILL) stops the tree.
+  if (!isServiceSession(sid)) return;
   if (process.platform === "win32") return killTreeWindows(sid, signal);
   kill(group(sid), signal);
   for (const pid of sessionMembers(sid, minStartTime)) kill(pid, signal);
@@ -112,6 +122,7 @@ export function signalSession(sid: number, signal: NodeJS.Signals, minStartTime 
  * but not the session. Returns false if something survived `timeoutMs`.
  */
 export async function killSession(sid: number, timeoutMs = 2_000, minStartTime = 0): Promise<boolean> {
+  if (!isServiceSession(sid)) return true;
   const deadline = performance.now() + timeoutMs;
   await killGroupQuick(sid);
   for (;;) {
@@ -126,6 +137,7 @@ export async function killSession(sid: number, timeoutMs = 2_000, minStartTime =
 
 /** Is process group `pgid` empty? (signal 0 reaches zombies too: a group of unreaped zombies is not "empty") */
 export function groupGone(pgid: number): boolean {
+  if (!isServiceSession(pgid)) return true;
   try {
     process.kill(group(pgid), 0);
     return false;
@@ -141,6 +153,7 @@ export function groupGone(pgid: number): boolean {
  * reaps): then use `killSession`.
  */
 export async function killGroupQuick(pgid: number, timeoutMs = 50): Promise<boolean> {
+  if (!isServiceSession(pgid)) return true;
   kill(group(pgid), "SIGKILL");
   const deadline = performance.now() + timeoutMs;
   while (!groupGone(pgid)) {

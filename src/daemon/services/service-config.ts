@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import type { ServiceConfig } from "../../gen/adi/daemon/v1/daemon_wire.ts";
+import { createServiceConfig, type HealthCheckInit, type ServiceConfig } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { isValidName, NAME_PATTERN, normalizeStopSignal, type PluginManifest } from "../../plugins/manifest.ts";
 import { DEFAULT_STOP_TIMEOUT_MS, MAX_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
@@ -98,4 +98,58 @@ export function specFromPlugin(plugin: PluginManifest): ServiceSpec | undefined 
     stopTimeoutMs: s.stopTimeoutMs || DEFAULT_STOP_TIMEOUT_MS,
     stopSignal: (s.stopSignal ?? "SIGTERM") as NodeJS.Signals,
   };
+}
+
+const stringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+const stringMap = (v: unknown): v is Record<string, string> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+const whole = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/** A stored health check as the config it came from; undefined when it is not one. */
+function healthOfState(h: unknown): HealthCheckInit | undefined {
+  if (typeof h !== "object" || h === null) return undefined;
+  const { probe, intervalMs, timeoutMs, failureThreshold } = h as Record<string, unknown>;
+  if (!whole(intervalMs) || !whole(timeoutMs) || !whole(failureThreshold) || typeof probe !== "object" || probe === null) return undefined;
+  const p = probe as Record<string, unknown>;
+  const common = { intervalMs, timeoutMs, failureThreshold };
+  if (p.kind === "command" && stringList(p.argv) && p.argv.length > 0) return { ...common, probe: { case: "command", value: { command: p.argv[0]!, args: p.argv.slice(1) } } };
+  if (p.kind === "tcp" && typeof p.host === "string" && whole(p.port)) {
+    return { ...common, probe: { case: "tcp", value: p.host.includes(":") ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}` } };
+  }
+  if (p.kind === "unix" && typeof p.path === "string") return { ...common, probe: { case: "unix", value: p.path } };
+  return undefined;
+}
+
+/**
+ * An ad-hoc definition read back from state.json, checked as if it had just
+ * come with start_service: the file may have been edited or damaged, and a
+ * name like `../x` would put the service's log outside logs/, a stop timeout
+ * past a timer's range would KILL at once. Throws INVALID_ARGUMENT.
+ */
+export function specFromState(name: string, saved: unknown): ServiceSpec {
+  const s = (typeof saved === "object" && saved !== null ? saved : {}) as Record<string, unknown>;
+  const bad = (field: string) => invalid(`service ${JSON.stringify(name)}: ${field} in state.json is not valid`);
+  if (!stringList(s.argv) || s.argv.length === 0) throw bad("argv");
+  if (s.env !== undefined && !stringMap(s.env)) throw bad("env");
+  if (s.workingDir !== undefined && typeof s.workingDir !== "string") throw bad("workingDir");
+  if (typeof s.restartOnFailure !== "boolean") throw bad("restartOnFailure");
+  if (!whole(s.maxRestarts)) throw bad("maxRestarts");
+  if (!whole(s.stopTimeoutMs)) throw bad("stopTimeoutMs");
+  if (typeof s.stopSignal !== "string") throw bad("stopSignal");
+  const health = s.health === undefined ? undefined : healthOfState(s.health);
+  if (s.health !== undefined && !health) throw bad("health");
+  return specFromConfig(
+    name,
+    createServiceConfig({
+      command: s.argv[0]!,
+      args: s.argv.slice(1),
+      env: s.env,
+      workingDir: s.workingDir,
+      restartOnFailure: s.restartOnFailure,
+      maxRestarts: s.maxRestarts,
+      stopTimeoutMs: s.stopTimeoutMs,
+      stopSignal: s.stopSignal,
+      health,
+    }),
+  );
 }

@@ -30,22 +30,57 @@ export function emptyState(): PersistedState {
   return { version: 1, services: {}, children: [] };
 }
 
-/** Read the state; a missing file is an empty state, a corrupt one too (with the reason). */
-export function readState(path: string): { state: PersistedState; problem?: string } {
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * A pid, process group or session the daemon may signal: a whole number
+ * above 1. kill(-1) reaches every process the daemon may signal (as root,
+ * the whole host) and kill(0) the daemon's own group, so a record with
+ * such a number must never be acted on (process-group.ts refuses them too).
+ */
+export const isSignallableId = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 1 && v <= 0x7fffffff;
+
+/** A child record as the daemon writes it, or null. */
+function childRecord(v: unknown): PersistedChild | null {
+  if (!isObject(v) || typeof v.name !== "string" || !isSignallableId(v.pid) || !isSignallableId(v.pgid) || !isSignallableId(v.sid)) return null;
+  if (typeof v.startTime !== "number" || !Number.isFinite(v.startTime) || v.startTime < 0) return null;
+  return { name: v.name, pid: v.pid, pgid: v.pgid, sid: v.sid, startTime: v.startTime };
+}
+
+/**
+ * Read the state; a missing file is an empty state, a corrupt one too (with
+ * the reason). The file may have been edited or damaged: an entry of the
+ * wrong shape is dropped with a problem naming it, the rest is kept. (Ad-hoc
+ * definitions are checked as the daemon loads them: service-config.ts specFromState.)
+ */
+export function readState(path: string): { state: PersistedState; problems: string[] } {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: emptyState() };
-    return { state: emptyState(), problem: `cannot read ${path}: ${(err as Error).message}` };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: emptyState(), problems: [] };
+    return { state: emptyState(), problems: [`cannot read ${path}: ${(err as Error).message}`] };
   }
+  let doc: unknown;
   try {
-    const doc = JSON.parse(text) as Partial<PersistedState>;
-    if (doc.version !== 1 || typeof doc.services !== "object" || !Array.isArray(doc.children)) throw new Error("unexpected shape");
-    return { state: { version: 1, services: doc.services ?? {}, children: doc.children } };
+    doc = JSON.parse(text);
+    if (!isObject(doc) || doc.version !== 1 || !isObject(doc.services) || !Array.isArray(doc.children)) throw new Error("unexpected shape");
   } catch (err) {
-    return { state: emptyState(), problem: `${path} is not valid state (${(err as Error).message}); starting from an empty state` };
+    return { state: emptyState(), problems: [`${path} is not valid state (${(err as Error).message}); starting from an empty state`] };
   }
+  const problems: string[] = [];
+  const state = emptyState();
+  for (const [name, saved] of Object.entries(doc.services as Record<string, unknown>)) {
+    if (isObject(saved) && typeof saved.desired === "boolean" && (saved.adhoc === undefined || isObject(saved.adhoc))) {
+      state.services[name] = saved as unknown as PersistedService;
+    } else problems.push(`${path}: service entry ${JSON.stringify(name)} is not a valid record; dropped`);
+  }
+  for (const entry of doc.children as unknown[]) {
+    const child = childRecord(entry);
+    if (child) state.children.push(child);
+    else problems.push(`${path}: child record ${JSON.stringify(entry)?.slice(0, 200)} is not valid (pid, pgid and sid must be whole numbers above 1); not acted on`);
+  }
+  return { state, problems };
 }
 
 /** Write atomically: a fresh 0600 file renamed over the old one (never follows a symlink). */

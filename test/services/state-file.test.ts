@@ -1,0 +1,97 @@
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { resolvePaths } from "../../src/config.ts";
+import { preparePaths } from "../../src/daemon/instance.ts";
+import { createLogger } from "../../src/daemon/logger.ts";
+import { ServiceManager } from "../../src/daemon/services/manager.ts";
+import { readState } from "../../src/daemon/services/state-store.ts";
+import { tempHome } from "../helpers/env.ts";
+
+// state.json is the daemon's own file in the owner's 0700 ADI_HOME, but it may be edited by hand or
+// damaged. A bad entry must never be acted on: a child record with sid 1 made the next daemon call
+// kill(-1, SIGKILL) (as root: every process on the host), sid 0 made it kill its own group, a null
+// entry or a service without argv stopped it from starting, and an ad-hoc name `../../x` put the
+// service's log outside logs/. Each bad entry is dropped with a warning; the good ones are kept.
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const spec = (argv: string[], extra: Record<string, unknown> = {}) => ({
+  argv,
+  env: {},
+  restartOnFailure: true,
+  maxRestarts: 5,
+  stopTimeoutMs: 10_000,
+  stopSignal: "SIGTERM",
+  ...extra,
+});
+
+test("readState keeps the valid entries and names each one it drops", () => {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  const file = `${t.home}-state.json`; // beside the (not yet created) home, inside its temporary directory
+  const child = { name: "ok", pid: 0x3ffffff0, pgid: 0x3ffffff0, sid: 0x3ffffff0, startTime: 12 };
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: 1,
+      services: { ok: { desired: true, adhoc: spec(["/bin/sleep", "30"]) }, nul: null, word: "yes", nodesire: { adhoc: {} } },
+      children: [child, { ...child, sid: 1 }, { ...child, sid: 0 }, { ...child, pgid: -1 }, { ...child, pid: 2.5 }, null, "x", { ...child, startTime: "soon" }],
+    }),
+  );
+  const { state, problems } = readState(file);
+  expect(Object.keys(state.services)).toEqual(["ok"]);
+  expect(state.children).toEqual([child]);
+  expect(problems.filter((p) => p.includes("service entry")).length).toBe(3);
+  expect(problems.filter((p) => p.includes("child record")).length).toBe(7);
+  expect(problems.every((p) => p.startsWith(file))).toBe(true);
+});
+
+test("a daemon starting on a damaged state.json starts, keeps the valid ad-hoc services and drops the others with a warning each", async () => {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  const paths = resolvePaths(t.env);
+  preparePaths(paths);
+  writeFileSync(
+    paths.stateFile,
+    JSON.stringify({
+      version: 1,
+      services: {
+        good: { desired: false, adhoc: spec(["/bin/sleep", "30"]) },
+        "../../escaped": { desired: true, adhoc: spec(["/bin/sleep", "30"]) },
+        slowstop: { desired: true, adhoc: spec(["/bin/sleep", "30"], { stopTimeoutMs: 3_000_000_000 }) },
+        noargv: { desired: true, adhoc: {} },
+        badhealth: { desired: true, adhoc: spec(["/bin/sleep", "30"], { health: { probe: { kind: "carrier pigeon" } } }) },
+        probed: { desired: false, adhoc: spec(["/bin/sleep", "30"], { health: { probe: { kind: "tcp", host: "::1", port: 8080 }, intervalMs: 5000, timeoutMs: 2000, failureThreshold: 3 } }) },
+      },
+      children: [{ name: "good", pid: 999_999_999, pgid: 1, sid: 1, startTime: 1 }],
+    }),
+  );
+  const warnings = new Set<string>();
+  const manager = new ServiceManager({ paths, logger: createLogger(null, "error"), warnings, env: t.env, runAs: () => null });
+  const realKill = process.kill;
+  const signalled: number[] = [];
+  process.kill = ((pid: number, signal?: string | number) => {
+    signalled.push(pid);
+    return realKill(pid, signal as NodeJS.Signals);
+  }) as typeof process.kill;
+  try {
+    await manager.init();
+  } finally {
+    process.kill = realKill;
+  }
+  cleanups.push(() => manager.stopAll(false));
+  expect(signalled.filter((pid) => pid === -1 || pid === 0 || pid === 1)).toEqual([]);
+  expect(manager.list().map((s) => s.name)).toEqual(["good", "probed"]);
+  const text = [...warnings].join("\n");
+  for (const dropped of ["escaped", "slowstop", "noargv", "badhealth"]) expect(text).toContain(dropped);
+  expect(text).toContain("child record");
+  expect(existsSync(join(t.home, "escaped.log"))).toBe(false);
+  // What the daemon writes back holds only what it kept.
+  const saved = JSON.parse(readFileSync(paths.stateFile, "utf8"));
+  expect(Object.keys(saved.services).sort()).toEqual(["good", "probed"]);
+  expect(saved.services.probed.adhoc.health.probe).toEqual({ kind: "tcp", host: "::1", port: 8080 });
+});
