@@ -26,12 +26,16 @@ describe("plugin services", () => {
     plugin(d.home, "hive", 'name = "hive"\nversion = "2.0.0"\nexecutable = "bin/tool"\n[service]\nname = "hive-server"\ncommand = "serve"\n');
     plugin(d.home, "prober", 'name = "prober"\nversion = "0.1.0"\nexecutable = "bin/tool"\n[service]\ncommand = "probe"\nrestart_on_failure = false\n');
     plugin(d.home, "broken", 'name = "broken"\nversion = "0.1.0"\nexecutable = "bin/tool"\n[service]\ncommand = "serve"\nrestart_policy = "always"\n');
+    plugin(d.home, "squatter", 'name = "squatter"\nversion = "0.1.0"\nexecutable = "bin/tool"\n[service]\nname = "indexer"\ncommand = "serve"\n');
     await d.start();
 
     const status = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout);
     const warnings: string = status.warnings.join("\n");
     expect(warnings).toContain(`${join(d.home, "plugins", "broken", "plugin.toml")}: unknown key service.restart_policy`);
     expect(warnings).toContain("daemon.toml: unknown key colour");
+    // A reserved name belongs to the plugin of that name: another plugin may not declare it.
+    expect(warnings).toContain("plugin squatter declares service indexer, a name reserved for the indexer plugin; skipped");
+    expect(await serviceInfo(d, "indexer")).toBeUndefined();
 
     // auto_start: by service name, and by the reserved plugin name.
     const tools = await waitForState(d, "tools-svc", ServiceState.RUNNING);

@@ -229,6 +229,11 @@ export class ServiceManager {
     for (const p of plugins) {
       const spec = specFromPlugin(p);
       if (!spec) continue;
+      // `adi daemon start hive` means the hive plugin's service: another plugin may not answer to that name.
+      if (RESERVED_NAMES.has(spec.name) && p.name !== spec.name) {
+        this.warn(`plugin ${p.name} declares service ${spec.name}, a name reserved for the ${spec.name} plugin; skipped`);
+        continue;
+      }
       const existing = this.services.get(spec.name);
       if (existing && !existing.spec.plugin) {
         this.warn(`plugin ${p.name} declares service ${spec.name}, but an ad-hoc service has that name; the ad-hoc one is kept`);
