@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
-import { MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
+import { argvProblem, envProblem, MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /**
@@ -138,11 +138,15 @@ function parseService(file: string, where: string, table: Table, pluginName: str
   if (stopSignal !== undefined && normalizeStopSignal(stopSignal) === null) {
     throw new ManifestError(file, `${where}stop_signal ${JSON.stringify(stopSignal)} is not one of ${[...SIGNALS].join(", ")}`);
   }
+  const args = r.strings("args") ?? [];
+  const env = r.stringMap("env") ?? {};
+  const problem = argvProblem([command, ...args]) ?? envProblem(env);
+  if (problem) throw new ManifestError(file, `${where.slice(0, -1)}: ${problem}`); // "service: env key …"
   const service: ServiceManifest = {
     name,
     command,
-    args: r.strings("args") ?? [],
-    env: r.stringMap("env") ?? {},
+    args,
+    env,
     restartOnFailure: r.bool("restart_on_failure") ?? true,
     maxRestarts: r.uint("max_restarts", 1000) ?? DEFAULT_MAX_RESTARTS,
   };

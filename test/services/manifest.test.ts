@@ -127,6 +127,8 @@ privileged_commands = ["ip link show"]
       ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nmax_restarts = -1\n', "service.max_restarts must be a whole number"],
       ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nargs = "--port 80"\n', "service.args must be an array of strings"],
       ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nenv = { PORT = 80 }\n', "service.env must be a table of strings"],
+      ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nenv = { "A=B" = "c" }\n', 'service: env key "A=B" must be non-empty, without "=" or NUL'],
+      ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nargs = ["a\\u0000b"]\n', "service: argument 1 must not contain NUL"],
       ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nrestart_on_failure = "yes"\n', "service.restart_on_failure must be true or false"],
       ['name = "a"\nversion = "1"\n[service]\nargs = []\n', "service.command is required"],
       ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nstop_signal = "SIGSEGV"\n', "service.stop_signal"],

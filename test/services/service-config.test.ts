@@ -36,3 +36,19 @@ test("health interval up to a day and timeout up to an hour are kept; more is re
   expect(interval.message).toBe("health.interval_ms must be at most 86400000 ms, got 3000000000");
   expect(refusal({ command: "sleep", health: { timeoutMs: 3_600_001, probe: tcp } }).message).toBe("health.timeout_ms must be at most 3600000 ms, got 3600001");
 });
+
+test("env keys that exec would misread, and NUL in argv, env or a probe, are refused", () => {
+  const cases: [ServiceConfigInit, string][] = [
+    [{ command: "env", env: { "A=B": "c" } }, 'service web: env key "A=B" must be non-empty, without "=" or NUL'],
+    [{ command: "env", env: { "": "c" } }, 'service web: env key "" must be non-empty, without "=" or NUL'],
+    [{ command: "env", env: { A: "b\0c" } }, "service web: env A must not contain NUL"],
+    [{ command: "echo", args: ["ok", "b\0c"] }, "service web: argument 2 must not contain NUL"],
+    [{ command: "ec\0ho" }, "service web: the command must not contain NUL"],
+    [{ command: "sleep", health: { probe: { case: "command", value: { command: "true", args: ["\0"] } } } }, "health.command: argument 1 must not contain NUL"],
+  ];
+  for (const [config, message] of cases) {
+    const e = refusal(config);
+    expect({ code: e.code, message: e.message }).toEqual({ code: ErrorCode.INVALID_ARGUMENT, message });
+  }
+  expect(specFromConfig("web", createServiceConfig({ command: "env", env: { A: "b=c", B: "" } })).env).toEqual({ A: "b=c", B: "" });
+});

@@ -2,7 +2,7 @@ import { isAbsolute } from "node:path";
 import { createServiceConfig, type HealthCheckInit, type ServiceConfig } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { isValidName, NAME_PATTERN, normalizeStopSignal, type PluginManifest } from "../../plugins/manifest.ts";
-import { DEFAULT_STOP_TIMEOUT_MS, MAX_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
+import { argvProblem, DEFAULT_STOP_TIMEOUT_MS, envProblem, MAX_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
 
 /** Names that belong to the built-in plugins of the same name. */
 export const RESERVED_NAMES = new Set(["hive", "indexer", "proxy", "cocoon"]);
@@ -46,6 +46,7 @@ function health(config: ServiceConfig): HealthSpec | undefined {
   switch (probe.case) {
     case "command":
       if (!probe.value.command) throw invalid("health.command needs a command");
+      if (argvProblem([probe.value.command, ...probe.value.args])) throw invalid(`health.command: ${argvProblem([probe.value.command, ...probe.value.args])}`);
       return { ...common, probe: { kind: "command", argv: [probe.value.command, ...probe.value.args] } };
     case "tcp": {
       const m = /^(.*):(\d{1,5})$/.exec(probe.value);
@@ -68,6 +69,8 @@ export function specFromConfig(name: string, config: ServiceConfig): ServiceSpec
   if (!config.command) throw invalid(`service ${name}: a command is required`);
   if (config.workingDir && !isAbsolute(config.workingDir)) throw invalid(`service ${name}: working_dir must be absolute`);
   if (config.privileged) throw invalid(`service ${name}: privileged services are declared by plugins, not ad hoc`);
+  const problem = argvProblem([config.command, ...config.args]) ?? envProblem(config.env);
+  if (problem) throw invalid(`service ${name}: ${problem}`);
   const spec: ServiceSpec = {
     name,
     argv: [config.command, ...config.args],

@@ -32,6 +32,26 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /** The longest a service may be given between its stop signal and KILL (plugin.toml, ad-hoc configs, `--stop-timeout`): one hour. */
 export const MAX_STOP_TIMEOUT_MS = 3_600_000;
 
+/**
+ * Why `env` cannot be a process environment, or null. exec(2) takes
+ * `KEY=VALUE` strings: a key with "=" (`{"A=B": "c"}` becomes `A=B=c`, which
+ * the service reads as A) or an empty key would hand the service another
+ * environment than the one defined, and a NUL would cut a string short.
+ */
+export function envProblem(env: Record<string, string>): string | null {
+  for (const [key, value] of Object.entries(env)) {
+    if (key === "" || key.includes("=") || key.includes("\0")) return `env key ${JSON.stringify(key)} must be non-empty, without "=" or NUL`;
+    if (value.includes("\0")) return `env ${key} must not contain NUL`;
+  }
+  return null;
+}
+
+/** Why `argv` cannot be exec'd as given (a NUL would cut an argument short), or null. */
+export function argvProblem(argv: readonly string[]): string | null {
+  const at = argv.findIndex((arg) => arg.includes("\0"));
+  return at < 0 ? null : `${at === 0 ? "the command" : `argument ${at}`} must not contain NUL`;
+}
+
 /** Same definition? (a redefinition of a running ad-hoc service restarts it only when it changed) */
 export function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
