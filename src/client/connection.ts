@@ -117,11 +117,19 @@ export class ClientConnection {
       return 0;
     }
     const id = this.nextId;
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequestFrame({ id, kind });
+    } catch (err) {
+      // A value the wire cannot carry (a uint32 field given 2^32): nothing was sent, nothing waits.
+      fail(new AdiError(ErrorCode.INVALID_ARGUMENT, `cannot send ${kind.case ?? "the request"}: ${(err as Error).message}`));
+      return 0;
+    }
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
     this.pending.set(id, { onFrame, fail, deadline, what: kind.case ?? "the request", timeoutMs });
     if (deadline < this.deadlineAt) this.armDeadline(deadline);
-    this.out.push(encodeRequestFrame({ id, kind }));
+    this.out.push(frame);
     return id;
   }
 

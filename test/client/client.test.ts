@@ -148,6 +148,21 @@ describe("client failure modes", () => {
     }
   });
 
+  test("a request the wire cannot carry is refused with INVALID_ARGUMENT, and nothing is left waiting", async () => {
+    const server = fakeDaemon();
+    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 100 });
+    try {
+      const err = await rejection(client.run("true", [], { timeoutMs: 2 ** 33 }));
+      expect(err.code).toBe(ErrorCode.INVALID_ARGUMENT);
+      expect(err.message).toContain("cannot send run");
+      // The connection is fine: the next request is sent and times out as usual (the server never answers).
+      expect((await rejection(client.ping())).code).toBe(ErrorCode.DEADLINE_EXCEEDED);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
   test("an answered request never fails later when its deadline passes", async () => {
     // Answers the first request (a pong with its id), ignores the rest.
     let answered = false;
