@@ -1,10 +1,53 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { execute } from "../../src/daemon/privilege/executor.ts";
+import { liveProcesses } from "../../src/util/proc-stat.ts";
 import { pidAlive, tempHome } from "../helpers/env.ts";
 import { PrivilegeHarness, pluginCaller } from "./harness.ts";
 import { privilegeSkipReason, skipNotice, text } from "./fixtures.ts";
 
+/** Pids of live processes whose argv is exactly `argv` (a unique sleep duration marks a test's own). */
+function pidsRunning(argv: string[]): number[] {
+  const want = `${argv.join("\0")}\0`;
+  return liveProcesses()
+    .filter(({ pid }) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8") === want;
+      } catch {
+        return false;
+      }
+    })
+    .map(({ pid }) => pid);
+}
+
+function killRunning(argv: string[]): void {
+  for (const pid of pidsRunning(argv)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+}
+
+/**
+ * A shell that daemonizes a sleeper (setsid -f: its own session, out of the
+ * command's group) holding the command's stdout and stderr, and goes on only
+ * once the sleeper runs in its session (the sleeper's exec closes the $(…) pipe).
+ */
+function daemonizingShell(sleeper: string[], then: string): string[] {
+  const script = `exec 3>&1; ready=$(/usr/bin/setsid -f /bin/sh -c 'echo ready; exec ${sleeper.join(" ")} >&3 3>&-'); echo "$ready"; ${then}`;
+  return ["/bin/sh", "-c", script];
+}
+
+// Sleepers left outside the command's session are not the executor's to kill: the tests kill them.
+const sleeper = ["/bin/sleep", `20.${process.pid}`];
+const leader = ["/bin/sleep", `29.${process.pid}`];
+
 describe("executor", () => {
+  afterEach(() => {
+    killRunning(sleeper);
+    killRunning(leader);
+  });
+
   test("fixed environment, cwd /, stdin /dev/null, only fds 0-2", async () => {
     const env = await execute({ argv: ["/usr/bin/env"] });
     expect(text(env.stdout as Uint8Array).trim().split("\n").sort()).toEqual(["LANG=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
@@ -44,6 +87,33 @@ describe("executor", () => {
     expect(pidAlive(grandchild)).toBe(false);
   });
 
+  test("a daemonized grandchild holding the pipes does not hold the answer past the deadline", async () => {
+    const started = performance.now();
+    const r = await execute({ argv: daemonizingShell(sleeper, "echo leader done"), timeoutMs: 400 });
+    const took = performance.now() - started;
+    // The leader exited 0 at once; the deadline, not the sleeper's 20 s, ended the wait.
+    expect(took).toBeGreaterThanOrEqual(390);
+    expect(took).toBeLessThan(1_400);
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBe(0);
+    expect(r.signal).toBe("");
+    expect(text(r.stdout as Uint8Array)).toBe("ready\nleader done\n");
+    // Not provably the command's (another session): left alone, and no longer read.
+    expect(pidsRunning(sleeper).length).toBe(1);
+  });
+
+  test("with the leader still running at the deadline, the answer comes after the kill grace at the latest", async () => {
+    const started = performance.now();
+    const r = await execute({ argv: daemonizingShell(sleeper, `exec ${leader.join(" ")}`), timeoutMs: 300 });
+    const took = performance.now() - started;
+    expect(took).toBeLessThan(300 + 1_000 + 400);
+    expect(r.timedOut).toBe(true);
+    expect(r.signal).toBe("SIGTERM");
+    expect(text(r.stdout as Uint8Array)).toBe("ready\n");
+    expect(pidsRunning(leader)).toEqual([]);
+    expect(pidsRunning(sleeper).length).toBe(1);
+  });
+
   test("a missing binary is NOT_FOUND, not a crash", async () => {
     await expect(execute({ argv: ["/adi/no/such/binary"] })).rejects.toThrow(/cannot run/);
   });
@@ -59,7 +129,10 @@ describe.skipIf(skip !== null)("run as ADI_USER", () => {
     t = tempHome();
     h = await PrivilegeHarness.create(t.env);
   });
-  afterAll(() => t?.cleanup());
+  afterAll(() => {
+    killRunning(sleeper);
+    t?.cleanup();
+  });
 
   test('run("id", ["-un"]) executes as adi', async () => {
     const r = await h.run(pluginCaller("p1"), "id", ["-un"]);
@@ -85,6 +158,18 @@ describe.skipIf(skip !== null)("run as ADI_USER", () => {
     for (const r of await Promise.all(busy)) expect(r.exitCode).toBe(0);
     // Released when the commands finish.
     expect((await h.run(pluginCaller("busy"), "true", [])).exitCode).toBe(0);
+  });
+
+  test("a daemonized grandchild does not keep run past timeout_ms, nor its caller's slot", async () => {
+    const [sh, ...args] = daemonizingShell(sleeper, "true");
+    const started = performance.now();
+    const r = await h.run(pluginCaller("daemonizer"), sh!, args, 400);
+    expect(performance.now() - started).toBeLessThan(1_400);
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBe(0);
+    expect(pidsRunning(sleeper).length).toBe(1);
+    const slots = Array.from({ length: 32 }, () => h.run(pluginCaller("daemonizer"), "true", []));
+    for (const s of await Promise.all(slots)) expect(s.exitCode).toBe(0);
   });
 
   test("a relative command is refused; an unknown one is NOT_FOUND", async () => {

@@ -20,28 +20,52 @@ export interface ExecSpec {
   maxOutputBytes?: number;
 }
 
-/** Read a stream to the end, keeping at most `cap` bytes (the rest is drained and dropped). */
-async function collect(stream: ReadableStream<Uint8Array>, cap: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+interface Collected {
+  bytes: Uint8Array;
+  truncated: boolean;
+}
+
+/**
+ * Read a stream to its end, keeping at most `cap` bytes (the rest is drained
+ * and dropped). `stop()` ends the reading early with what was kept: the write
+ * end of our pipe can outlive the command (a daemonized grandchild), and the
+ * answer must not wait for it.
+ */
+function collect(stream: ReadableStream<Uint8Array>, cap: number): { done: Promise<Collected>; stop(): void } {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let kept = 0;
   let truncated = false;
-  for await (const chunk of stream) {
-    if (kept >= cap) {
-      truncated = true;
-      continue;
-    }
+  const keep = (chunk: Uint8Array) => {
     const take = Math.min(chunk.length, cap - kept);
     if (take < chunk.length) truncated = true;
+    if (take <= 0) return;
     chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
     kept += take;
-  }
-  const bytes = new Uint8Array(kept);
+  };
+  const read = async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      keep(value);
+    }
+  };
+  // A read that fails once we cancelled it still leaves what was kept, which is the answer.
+  const done = read()
+    .catch(() => {})
+    .then(() => ({ bytes: concat(chunks, kept), truncated }));
+  // cancel() closes our read end; a writer still holding the other end gets EPIPE, not a hang.
+  return { done, stop: () => void reader.cancel().catch(() => {}) };
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
   let offset = 0;
   for (const c of chunks) {
     bytes.set(c, offset);
     offset += c.length;
   }
-  return { bytes, truncated };
+  return bytes;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -55,7 +79,9 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 /**
  * Run one command: never through a shell, fixed environment, stdin /dev/null,
  * cwd /, only fds 0-2, in its own session (detached) so a timeout ends the
- * whole process group, output capped per stream.
+ * whole process group, output capped per stream. The answer comes by the
+ * deadline (plus KILL_GRACE_MS when the command was still running then),
+ * whatever still holds the pipes: past it, reading stops with what was kept.
  */
 export async function execute(spec: ExecSpec): Promise<CommandResultInit> {
   const timeoutMs = Math.min(spec.timeoutMs || DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
@@ -75,29 +101,43 @@ export async function execute(spec: ExecSpec): Promise<CommandResultInit> {
   } catch (err) {
     throw new AdiError(ErrorCode.NOT_FOUND, `cannot run ${spec.argv[0]}: ${(err as Error).message}`);
   }
+  const outReader = collect(proc.stdout, cap);
+  const errReader = collect(proc.stderr, cap);
+  const stopReading = () => {
+    outReader.stop();
+    errReader.stop();
+  };
   let timedOut = false;
-  let killTimer: Timer | undefined;
-  const timer = setTimeout(() => {
+  // Until the leader is reaped its pid pins the group id: -pid can only be the command's.
+  let leaderExited = false;
+  let graceTimer: Timer | undefined;
+  // The deadline outlives the leader: something outside its group (setsid -f) may still hold our pipes.
+  const deadline = setTimeout(() => {
     timedOut = true;
+    if (leaderExited) return stopReading();
     signalGroup(proc.pid, "SIGTERM");
-    killTimer = setTimeout(() => signalGroup(proc.pid, "SIGKILL"), KILL_GRACE_MS);
+    graceTimer = setTimeout(() => {
+      if (!leaderExited) signalGroup(proc.pid, "SIGKILL");
+      stopReading();
+    }, KILL_GRACE_MS);
   }, timeoutMs);
   const exited = proc.exited.then((code) => {
-    clearTimeout(timer);
+    leaderExited = true;
     // The command is done: anything it left in its group (holding our pipes open) goes with it.
     signalGroup(proc.pid, "SIGKILL");
     return code;
   });
-  const [out, err, code] = await Promise.all([collect(proc.stdout, cap), collect(proc.stderr, cap), exited]);
-  if (killTimer) clearTimeout(killTimer);
+  const [stdout, stderr, code] = await Promise.all([outReader.done, errReader.done, exited]);
+  clearTimeout(deadline);
+  clearTimeout(graceTimer);
   const signal = proc.signalCode == null ? "" : String(proc.signalCode);
   return {
     // Bun reports a signal death as 128+n, like a shell; `signal` names it.
     exitCode: code,
-    stdout: out.bytes,
-    stderr: err.bytes,
-    stdoutTruncated: out.truncated,
-    stderrTruncated: err.truncated,
+    stdout: stdout.bytes,
+    stderr: stderr.bytes,
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
     signal,
     timedOut,
     durationMs: Math.round(performance.now() - started),
