@@ -153,6 +153,22 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
     expect(sleeping()).toBe("");
   });
 
+  test("a huge unmatched command is quoted only in part, so its denial stays one small line", async () => {
+    calls++;
+    const command = `${"€".repeat(100)}${"x".repeat(1_000_000)}`;
+    const r = await h.sudoRun(p1, command, ["a".repeat(100_000)], "huge");
+    expect(r.allowed).toBe(false);
+    if (r.allowed) return;
+    // 256 bytes of the command: 85 whole 3-byte characters (255 bytes), then a mark that it was cut.
+    expect(r.reason).toBe(`no match: plugin p1 has no approved pattern for command "${"€".repeat(85)}"…`);
+    const last = readFileSync(h.paths.auditLog, "utf8").split("\n").at(-2)!;
+    expect(Buffer.byteLength(last)).toBeLessThan(6_000);
+    const record = JSON.parse(last);
+    expect(record.deny_reason).toBe(r.reason);
+    expect(record.argv).toEqual([`${"€".repeat(100)}${"x".repeat(4096 - 300)}`]);
+    expect(record.argv_truncated).toBe(true);
+  });
+
   test("a reason with newlines and escapes stays one escaped line; one line per decision", async () => {
     calls++;
     const reason = `line1\nline2\r\x1b[31mred\x1b[0m\u2028\x7f\u0085"quoted"\\ ${"x".repeat(400)}`;
@@ -166,6 +182,7 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
     expect(last.plugin).toBe("p1");
     expect(last.peer_pid).toBe(4242);
     expect(last.argv).toEqual([stub.name, "nope"]);
+    expect(last.argv_truncated).toBe(false);
     expect(last.reason.startsWith("line1\nline2\r\x1b[31mred")).toBe(true);
     expect(new TextEncoder().encode(last.reason).length).toBeLessThanOrEqual(256);
     expect(last.reason_truncated).toBe(true);

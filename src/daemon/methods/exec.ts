@@ -2,7 +2,7 @@ import { AdiError, ErrorCode } from "../../errors.ts";
 import type { Caller } from "../caller.ts";
 import type { Logger } from "../logger.ts";
 import type { Approvals } from "../privilege/approvals.ts";
-import { capUtf8, MAX_REASON_BYTES, type AuditLog } from "../privilege/audit.ts";
+import { capArgv, capUtf8, MAX_REASON_BYTES, type AuditLog } from "../privilege/audit.ts";
 import { execute, type CommandResultInit } from "../privilege/executor.ts";
 import type { IsolationPlan, RunAs } from "../privilege/isolation.ts";
 import { decideSudo, type SudoDecision } from "../privilege/policy.ts";
@@ -90,7 +90,9 @@ export function execMethods(deps: ExecDeps): Methods {
       async handle({ request, caller }) {
         const plan = await deps.plan;
         const reason = capUtf8(request.reason, MAX_REASON_BYTES);
-        const base = { ...who(caller), argv: [request.command, ...request.args], reason: reason.text, reason_truncated: reason.truncated };
+        // Capped like the reason: every denied request is a line, and the caller chooses its size.
+        const argv = capArgv([request.command, ...request.args]);
+        const base = { ...who(caller), argv: argv.argv, argv_truncated: argv.truncated, reason: reason.text, reason_truncated: reason.truncated };
         const decision: SudoDecision = request.args.some((a) => a.includes("\0")) || request.command.includes("\0")
           ? { allowed: false, reason: "invalid: a NUL byte in the command or an argument" }
           : decideSudo({

@@ -3,6 +3,13 @@ import { openAppendNoFollow } from "../logger.ts";
 
 /** The caller's free-text reason is capped at this many UTF-8 bytes in the log. */
 export const MAX_REASON_BYTES = 256;
+/**
+ * What a record keeps of the request's argv (the command counts as one): a
+ * denied request may carry ~1 MiB of arguments, and any accepted caller can
+ * send one after another. Generous for any real privileged command line.
+ */
+export const MAX_AUDIT_ARGS = 32;
+export const MAX_AUDIT_ARGV_BYTES = 4096;
 
 export interface AuditRecord {
   plugin: string;
@@ -10,6 +17,7 @@ export interface AuditRecord {
   peer_uid: number;
   peer_pid: number;
   argv: string[];
+  argv_truncated: boolean;
   matched_pattern: string | null;
   resolved_path: string | null;
   decision: "allowed" | "denied";
@@ -24,13 +32,47 @@ export interface AuditRecord {
   error?: string;
 }
 
-/** Cut to at most `max` UTF-8 bytes without splitting a character. */
-export function capUtf8(text: string, max: number): { text: string; truncated: boolean } {
-  const bytes = new TextEncoder().encode(text);
-  if (bytes.length <= max) return { text, truncated: false };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The longest prefix of `bytes` of at most `max` bytes that ends between characters. */
+function utf8Prefix(bytes: Uint8Array, max: number): string {
   let end = max;
   while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return { text: new TextDecoder().decode(bytes.subarray(0, end)), truncated: true };
+  return decoder.decode(bytes.subarray(0, end));
+}
+
+/** Cut to at most `max` UTF-8 bytes without splitting a character. */
+export function capUtf8(text: string, max: number): { text: string; truncated: boolean } {
+  const bytes = encoder.encode(text);
+  if (bytes.length <= max) return { text, truncated: false };
+  return { text: utf8Prefix(bytes, max), truncated: true };
+}
+
+/**
+ * The first `maxArgs` arguments, in order, up to `maxBytes` UTF-8 bytes in
+ * all (before JSON escaping). The argument that crosses the byte limit is cut
+ * between characters and ends the list (dropped if nothing of it fits).
+ */
+export function capArgv(
+  argv: readonly string[],
+  maxArgs = MAX_AUDIT_ARGS,
+  maxBytes = MAX_AUDIT_ARGV_BYTES,
+): { argv: string[]; truncated: boolean } {
+  const kept: string[] = [];
+  let left = maxBytes;
+  for (const arg of argv) {
+    if (kept.length === maxArgs) return { argv: kept, truncated: true };
+    const bytes = encoder.encode(arg);
+    if (bytes.length > left) {
+      const cut = utf8Prefix(bytes, left);
+      if (cut !== "") kept.push(cut);
+      return { argv: kept, truncated: true };
+    }
+    kept.push(arg);
+    left -= bytes.length;
+  }
+  return { argv: kept, truncated: false };
 }
 
 /**

@@ -1,7 +1,16 @@
 import type { Caller } from "../caller.ts";
 import type { Approvals } from "./approvals.ts";
+import { capUtf8 } from "./audit.ts";
 import { matchArgs, parsePattern } from "./patterns.ts";
 import { unsafeCommandReason } from "./resolve-command.ts";
+
+/** How much of an unmatched command a deny reason quotes: the reason goes to the audit and daemon logs. */
+const MAX_QUOTED_COMMAND_BYTES = 256;
+
+function quoteCommand(command: string): string {
+  const cut = capUtf8(command, MAX_QUOTED_COMMAND_BYTES);
+  return cut.truncated ? `${JSON.stringify(cut.text)}…` : JSON.stringify(command);
+}
 
 export type SudoDecision =
   | { allowed: true; pattern: string; path: string }
@@ -73,5 +82,5 @@ export function decideSudo(input: PolicyInput): SudoDecision {
   }
   if (unapprovedMatch) return { allowed: false, reason: `not approved: pattern "${unapprovedMatch}" was declined at install`, pattern: unapprovedMatch };
   if (sameCommand) return { allowed: false, reason: `no match: no approved pattern for ${command} matches these arguments` };
-  return { allowed: false, reason: `no match: plugin ${plugin} has no approved pattern for command ${JSON.stringify(command)}` };
+  return { allowed: false, reason: `no match: plugin ${plugin} has no approved pattern for command ${quoteCommand(command)}` };
 }
