@@ -1,4 +1,5 @@
 import { Exit } from "./exit.ts";
+import { logLines } from "./whole-number.ts";
 
 /** JSC's tier-up thresholds times this: high enough that nothing of a one-shot command gets compiled. */
 export const ONE_SHOT_JIT_POLICY = 100;
@@ -47,13 +48,6 @@ const BY_NAMES = {
 
 const isName = (word: string) => word !== "" && !word.startsWith("-");
 
-/** Digits only, at least one (a RegExp would be compiled for it: output.ts). */
-function isWholeNumber(word: string | undefined): word is string {
-  if (!word) return false;
-  for (let i = 0; i < word.length; i++) if (word.charCodeAt(i) < 0x30 || word.charCodeAt(i) > 0x39) return false;
-  return true;
-}
-
 /**
  * `adi daemon logs` in its plain forms: names or `--all` (`-a`), with `-n N`
  * (`--lines N`), `--since WHEN`, `-f` (`--follow`) and `--json`, each at
@@ -78,7 +72,7 @@ function plainLogs(words: string[]): { target: string[] | "all"; last: number | 
     } else if ((word === "--all" || word === "-a") && !all) all = true;
     else if (word === "--json" && !json) json = true;
     else if ((word === "--follow" || word === "-f") && !follow) follow = true;
-    else if ((word === "-n" || word === "--lines") && last === null && isWholeNumber(words[i + 1])) last = Number(words[++i]);
+    else if ((word === "-n" || word === "--lines") && last === null && logLines(words[i + 1]) !== null) last = logLines(words[++i]);
     else if (word === "--since" && since === null && i + 1 < words.length) since = words[++i]!;
     else return undefined;
   }

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
-import { argvProblem, envProblem, MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
+import { argvProblem, envProblem, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /**
@@ -148,7 +148,7 @@ function parseService(file: string, where: string, table: Table, pluginName: str
     args,
     env,
     restartOnFailure: r.bool("restart_on_failure") ?? true,
-    maxRestarts: r.uint("max_restarts", 1000) ?? DEFAULT_MAX_RESTARTS,
+    maxRestarts: r.uint("max_restarts", MAX_RESTARTS) ?? DEFAULT_MAX_RESTARTS,
   };
   if (workingDir !== undefined) service.workingDir = isAbsolute(workingDir) ? workingDir : resolve(dir, workingDir);
   const stopTimeoutMs = r.uint("stop_timeout_ms", MAX_STOP_TIMEOUT_MS);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { TestDaemon, type CliResult } from "../helpers/daemon.ts";
 import { ADI_BIN, BUN, waitFor } from "../helpers/env.ts";
 import { ONE_SHOT_JIT_POLICY } from "../../src/cli/fast-path.ts";
+import { Running } from "./helpers.ts";
 
 const d = new TestDaemon();
 const CITTY_ONLY = join(import.meta.dir, "fixtures", "citty-only.ts");
@@ -222,6 +223,43 @@ describe("fast path", () => {
     expect(unknown[0]).toEqual(unknown[1]);
   });
 
+  test("-n past the protocol's uint32 is the whole ring on both paths; -n that is no whole number is a usage error on both", async () => {
+    // A count above 2^32-1 used to reach the frame encoder and crash with a stack trace (exit 1).
+    const env: Record<string, string> = { ...d.env, NO_COLOR: "1" };
+    const whole = (await d.cli(["daemon", "logs", "alpha", "beta", "-n", "1000"], { env })).stdout;
+    expect(whole).toMatch(/ alpha +adi started pid \d+/);
+    for (const n of ["4294967296", "99999999999999999999999", "9".repeat(400)]) {
+      for (const args of [["daemon", "logs", "alpha", "beta", "-n", n], ["daemon", "logs", "--lines", n, "alpha", "beta"]]) {
+        const [fast, citty] = await Promise.all([d.cli(args, { env }), viaCitty(args, env)]);
+        expect({ args, code: fast.code, stderr: fast.stderr, stdout: fast.stdout }).toEqual({ args, code: 0, stderr: "", stdout: whole });
+        expect(fast).toEqual(citty);
+      }
+    }
+    // Number() takes "" and " " as 0 lines, and 1e10 past uint32: none of them is a number of lines.
+    for (const n of ["", " ", "1e10", "1e2", "0x10", "1.5", "-1", "+5"]) {
+      const args = ["daemon", "logs", "alpha", "-n", n];
+      const [fast, citty] = await Promise.all([d.cli(args, { env }), viaCitty(args, env)]);
+      expect({ args, code: fast.code, stdout: fast.stdout, stderr: fast.stderr }).toEqual({ args, code: 2, stdout: "", stderr: `error: -n expects a whole number of lines, got ${JSON.stringify(n)}\n` });
+      expect(fast).toEqual(citty);
+    }
+  });
+
+  test("-f with -n past uint32 follows (the whole ring first); with -n 1e10 it is a usage error", async () => {
+    const follow = new Running(d, ["daemon", "logs", "alpha", "-f", "-n", "4294967296"]);
+    try {
+      await follow.waitLine((l) => / alpha +adi started pid \d+/.test(l), "alpha's backlog", 0, 20_000);
+    } finally {
+      follow.stop();
+    }
+    const bad = new Running(d, ["daemon", "logs", "alpha", "-f", "-n", "1e10"]);
+    try {
+      expect(await bad.exited(20_000)).toBe(2);
+      expect(bad.stderr).toBe('error: -n expects a whole number of lines, got "1e10"\n');
+    } finally {
+      bad.stop();
+    }
+  });
+
   test("start, stop and restart take the fast path only for plain names: flags, empty and dashed words go to citty", async () => {
     const fixture = join(import.meta.dir, "fixtures", "jit-policy.ts");
     const env = { ...d.env, ADI_HOME: join(d.home, "nobody-home"), NO_COLOR: "1" };
@@ -235,6 +273,7 @@ describe("fast path", () => {
       [["daemon", "logs", "web", "api"], noHome, oneShot],
       [["daemon", "logs", "web", "-n", "5", "--json"], noHome, oneShot],
       [["daemon", "logs", "--lines", "0", "-a"], noHome, oneShot],
+      [["daemon", "logs", "web", "-n", "4294967296"], noHome, oneShot],
       [["daemon", "logs", "--all"], noHome, oneShot],
       [["daemon", "logs", "web", "--since", "1h"], noHome, oneShot],
       [["daemon", "logs", "--since", "2026-01-31T12:00:00Z", "-a"], noHome, oneShot],
@@ -270,6 +309,8 @@ describe("fast path", () => {
       ["daemon", "logs", "web", "--all"],
       ["daemon", "logs", "web", "-n", "-1"],
       ["daemon", "logs", "web", "-n", "1.5"],
+      ["daemon", "logs", "web", "-n", ""],
+      ["daemon", "logs", "web", "-n", "1e10"],
       ["daemon", "logs", "web", "-n"],
       ["daemon", "logs", "web", "-n=5"],
       ["daemon", "logs", "web", "-n", "5", "-n", "6"],

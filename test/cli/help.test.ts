@@ -58,6 +58,22 @@ describe("help and errors", () => {
     expect(r.stderr).toContain("--stop-timeout is at most 3600 seconds, got 3601");
   }, 120_000);
 
+  test("--max-restarts past plugin.toml's 1000, and a count that is no whole number, are usage errors naming the flag", async () => {
+    // 99999999999 used to reach the frame encoder (uint32) and crash with a stack trace, exit 1; "" was taken as 0.
+    const cases: [string, string, string][] = [
+      ["--max-restarts", "99999999999", "error: --max-restarts is at most 1000, got 99999999999\n"],
+      ["--max-restarts", "1001", "error: --max-restarts is at most 1000, got 1001\n"],
+      ["--max-restarts", "", 'error: --max-restarts expects a whole number, got ""\n'],
+      ["--max-restarts", "1e3", 'error: --max-restarts expects a whole number, got "1e3"\n'],
+      ["--stop-timeout", " ", 'error: --stop-timeout expects a whole number, got " "\n'],
+      ["--stop-timeout", "99999999999", "error: --stop-timeout is at most 3600 seconds, got 99999999999\n"],
+    ];
+    for (const [flag, value, stderr] of cases) {
+      const r = await d.cli(["daemon", "start", "web", flag, value, "--", "/bin/true"]);
+      expect({ flag, value, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ flag, value, code: 2, stdout: "", stderr });
+    }
+  }, 120_000);
+
   test("a missing argument prints usage and exits 2; an unknown command too", async () => {
     const r = await d.cli(["daemon", "restart"]);
     expect(r.code).toBe(2);

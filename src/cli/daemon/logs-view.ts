@@ -6,11 +6,12 @@
 import { unexpected } from "../../client/connection.ts";
 import type { LogLine } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { out } from "../output.ts";
+import { MAX_LOG_LINES } from "../whole-number.ts";
 import { LogPrinter, mergeByTime } from "./log-format.ts";
 import { readOverBlockingSocket } from "./quick-query.ts";
 
 /** Ask for the whole ring (the daemon caps the answer at its ring and 8 MiB). */
-export const EVERYTHING = 1_000_000;
+export const EVERYTHING = MAX_LOG_LINES;
 
 export interface Window {
   /** Lines to ask the daemon for. */

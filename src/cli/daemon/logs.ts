@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { usageError } from "../exit.ts";
 import { meta } from "../meta.ts";
+import { logLines, MAX_LOG_LINES } from "../whole-number.ts";
 import { parseSince } from "./log-format.ts";
 import { showLogs, type LogsQuery } from "./logs-view.ts";
 
@@ -13,7 +14,7 @@ export default defineCommand({
   args: {
     name: { type: "positional", required: false, description: "Service(s); or --all" },
     all: { type: "boolean", alias: "a", description: "Every service (with -f: also those started later)" },
-    lines: { type: "string", alias: "n", description: "Recent lines per service (default 100 for one service, 20 each for several)" },
+    lines: { type: "string", alias: "n", description: `Recent lines per service (default 100 for one service, 20 each for several; at most ${MAX_LOG_LINES})` },
     since: { type: "string", description: "Only lines from this time on: 90s, 10m, 1h, 2d or an ISO time" },
     follow: { type: "boolean", alias: "f", description: "Keep printing new lines until Ctrl-C or the daemon stops" },
     json: { type: "boolean", description: "One JSON object per line" },
@@ -24,8 +25,8 @@ export default defineCommand({
     if (!args.all && positional.length === 0) throw usageError("name a service, or use --all: adi daemon logs web | adi daemon logs --all -f");
     let last: number | null = null;
     if (args.lines !== undefined) {
-      last = Number(args.lines);
-      if (!Number.isInteger(last) || last < 0) throw usageError(`-n expects a whole number of lines, got ${JSON.stringify(args.lines)}`);
+      last = logLines(args.lines); // the same rule as the fast path's (fast-path.ts plainLogs)
+      if (last === null) throw usageError(`-n expects a whole number of lines, got ${JSON.stringify(args.lines)}`);
     }
     let since: number | null = null;
     if (args.since !== undefined) {

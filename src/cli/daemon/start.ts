@@ -2,9 +2,10 @@ import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
 import { runningClient } from "../connect.ts";
-import { MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
+import { MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
+import { isWholeNumber } from "../whole-number.ts";
 import { out } from "../output.ts";
 import { serviceNames, startDaemon, startServices } from "./service-ops.ts";
 import { passthrough } from "../passthrough.ts";
@@ -26,10 +27,12 @@ export function envFlags(rawArgs: string[]): Record<string, string> {
   return env;
 }
 
-function nonNegativeInt(flag: string, value: string | undefined): number | undefined {
+/** `--FLAG N` up to `max`: past it a usage error here, not a uint32 the wire cannot encode (a crash) nor a value the daemon refuses. */
+function wholeNumberFlag(flag: string, value: string | undefined, max: number, unit = ""): number | undefined {
   if (value === undefined) return undefined;
+  if (!isWholeNumber(value)) throw usageError(`--${flag} expects a whole number, got ${JSON.stringify(value)}`);
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw usageError(`--${flag} expects a whole number, got ${JSON.stringify(value)}`);
+  if (n > max) throw usageError(`--${flag} is at most ${max}${unit}, got ${value}`);
   return n;
 }
 
@@ -40,7 +43,7 @@ export default defineCommand({
     env: { type: "string", alias: "e", description: "KEY=VALUE for an ad-hoc service (repeatable)" },
     cwd: { type: "string", description: "Working directory of an ad-hoc service (default: here)" },
     restart: { type: "boolean", default: true, description: "Restart an ad-hoc service when it fails (--no-restart: never)" },
-    "max-restarts": { type: "string", description: "Restarts in a row before FAILED (default 5)" },
+    "max-restarts": { type: "string", description: `Restarts in a row before FAILED (default 5, at most ${MAX_RESTARTS})` },
     "stop-timeout": { type: "string", description: "Seconds between the stop signal and KILL (default 10, at most 3600)" },
     "stop-signal": { type: "string", description: "Signal that asks the service to stop (default SIGTERM)" },
   },
@@ -52,15 +55,14 @@ export default defineCommand({
     if (names.length === 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
     if (names.length > 1) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
     const name = names[0]!;
-    const stopTimeout = nonNegativeInt("stop-timeout", args["stop-timeout"]);
-    if (stopTimeout !== undefined && stopTimeout * 1000 > MAX_STOP_TIMEOUT_MS) throw usageError(`--stop-timeout is at most ${MAX_STOP_TIMEOUT_MS / 1000} seconds, got ${stopTimeout}`);
+    const stopTimeout = wholeNumberFlag("stop-timeout", args["stop-timeout"], MAX_STOP_TIMEOUT_MS / 1000, " seconds");
     const config: ServiceConfigInit = {
       command: words[0]!,
       args: words.slice(1),
       env: envFlags(rawArgs),
       workingDir: args.cwd ?? process.cwd(),
       restartOnFailure: args.restart !== false,
-      maxRestarts: nonNegativeInt("max-restarts", args["max-restarts"]) ?? 5,
+      maxRestarts: wholeNumberFlag("max-restarts", args["max-restarts"], MAX_RESTARTS) ?? 5,
       stopTimeoutMs: stopTimeout === undefined ? 0 : stopTimeout * 1000,
       stopSignal: args["stop-signal"] ?? "",
     };

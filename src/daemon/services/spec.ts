@@ -31,6 +31,8 @@ export interface ServiceSpec {
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /** The longest a service may be given between its stop signal and KILL (plugin.toml, ad-hoc configs, `--stop-timeout`): one hour. */
 export const MAX_STOP_TIMEOUT_MS = 3_600_000;
+/** The most restarts in a row a service may be given before FAILED (plugin.toml `max_restarts`, `--max-restarts`). */
+export const MAX_RESTARTS = 1000;
 
 /**
  * Why `env` cannot be a process environment, or null. exec(2) takes
