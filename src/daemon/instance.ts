@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import type { AdiPaths } from "../config.ts";
+import type { Env } from "../protocol/transport.ts";
 import { isAbstractSocket, isNamedPipe } from "../config.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { tryLockExclusive } from "./native.ts";
@@ -11,9 +12,29 @@ import { tryLockExclusive } from "./native.ts";
  * socket and PID file claimed only by the lock holder.
  */
 
-/** Create a directory 0700, refusing a symlink or another user's directory. */
+/** Create a directory 0700, refusing a symlink or another user's directory; an existing one is tightened to 0700. */
 export function ensurePrivateDir(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o700 });
+  if ((checkOwnDir(path) & 0o777) !== 0o700) chmodSync(path, 0o700);
+}
+
+/**
+ * The directory of a file the environment may put anywhere (ADI_DAEMON_PID,
+ * ADI_DAEMON_LOG, ADI_DAEMON_SOCKET): created 0700 when missing, but an
+ * existing one is left as it is. It is not ours to tighten: with
+ * ADI_DAEMON_PID=/tmp/adi.pid a daemon run as root made /tmp 0700 (sticky bit
+ * gone). The files in it are 0600 and the socket is bound under a 0177
+ * umask, so they need no private directory.
+ */
+function ensureDir(path: string): void {
+  const created = mkdirSync(path, { recursive: true, mode: 0o700 });
+  const mode = checkOwnDir(path);
+  // mkdir's mode passed through the umask; a directory this daemon made is its own to set.
+  if (created !== undefined && (mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+}
+
+/** The mode of `path`, which must be a directory (not a symlink) of this user. */
+function checkOwnDir(path: string): number {
   const st = lstatSync(path);
   if (st.isSymbolicLink() || !st.isDirectory()) {
     throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${path} is not a directory (a symlink there is refused)`);
@@ -22,16 +43,37 @@ export function ensurePrivateDir(path: string): void {
   if (uid !== undefined && st.uid !== uid) {
     throw new AdiError(ErrorCode.PERMISSION_DENIED, `${path} belongs to uid ${st.uid}, not to this user (${uid})`);
   }
-  if ((st.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+  return st.mode;
 }
 
-export function preparePaths(paths: AdiPaths): void {
-  ensurePrivateDir(paths.home);
-  ensurePrivateDir(paths.logDir);
-  ensurePrivateDir(paths.serviceLogDir);
-  ensurePrivateDir(paths.pluginDir);
-  for (const file of [paths.pidFile, paths.daemonLog]) ensurePrivateDir(dirname(file));
-  if (!isAbstractSocket(paths.socket) && !isNamedPipe(paths.socket)) ensurePrivateDir(dirname(paths.socket));
+/**
+ * ADI_DAEMON_PID, ADI_DAEMON_LOG and ADI_DAEMON_SOCKET, when set, must be
+ * absolute. A relative one names another file in every working directory:
+ * the daemon `adi daemon start` spawns runs in /, so it would bind a socket
+ * its client never dials, while `adi daemon run` would write into
+ * wherever it was started.
+ */
+function checkAbsolute(env: Env): void {
+  for (const variable of ["ADI_DAEMON_PID", "ADI_DAEMON_LOG", "ADI_DAEMON_SOCKET"]) {
+    const path = env[variable];
+    if (!path || isAbsolute(path) || (variable === "ADI_DAEMON_SOCKET" && (isAbstractSocket(path) || isNamedPipe(path)))) continue;
+    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${variable} must be an absolute path, got ${JSON.stringify(path)}`);
+  }
+}
+
+/**
+ * ADI_HOME and its own subdirectories are made 0700 on every start (they
+ * become 0711 again once isolation shares them: privilege/socket-access.ts);
+ * the directories of the PID file, the daemon log and the socket are only
+ * created when missing, unless they are one of those.
+ */
+export function preparePaths(paths: AdiPaths, env: Env = process.env): void {
+  checkAbsolute(env);
+  const layout = [paths.home, paths.logDir, paths.serviceLogDir, paths.pluginDir];
+  for (const dir of layout) ensurePrivateDir(dir);
+  const elsewhere = [dirname(paths.pidFile), dirname(paths.daemonLog)];
+  if (!isAbstractSocket(paths.socket) && !isNamedPipe(paths.socket)) elsewhere.push(dirname(paths.socket));
+  for (const dir of elsewhere) if (!layout.includes(dir)) ensureDir(dir);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { ADI_BIN, pidAlive, waitFor } from "../helpers/env.ts";
+import { ADI_BIN, pidAlive, sleep, waitFor } from "../helpers/env.ts";
 import { daemonsOf } from "../hardening/lib.ts";
 
 const daemons: TestDaemon[] = [];
@@ -134,6 +134,49 @@ describe("daemon lifecycle (compiled binary)", () => {
     expect(readFileSync(d.env.ADI_DAEMON_PID, "utf8").trim()).toBe(String(d.pid()));
     expect(readFileSync(d.env.ADI_DAEMON_LOG, "utf8")).toContain("daemon started");
   });
+
+  test("existing directories of ADI_DAEMON_PID, _LOG and _SOCKET keep their modes; missing ones are made 0700, and ADI_HOME is still 0700", async () => {
+    const d = newDaemon();
+    const base = join(d.home, "..");
+    const shared = join(base, "shared"); // like /tmp: a daemon run as root made /tmp 0700 and dropped its sticky bit
+    const logs = join(base, "var-log");
+    for (const [dir, mode] of [[shared, 0o1777], [logs, 0o755], [d.home, 0o755]] as const) {
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+    }
+    d.env.ADI_DAEMON_PID = join(shared, "adi.pid");
+    d.env.ADI_DAEMON_LOG = join(logs, "adi.log");
+    d.env.ADI_DAEMON_SOCKET = join(base, "run", "adi", "adi.sock");
+    await d.start();
+    const mode = (path: string) => (statSync(path).mode & 0o7777).toString(8);
+    expect({ shared: mode(shared), logs: mode(logs) }).toEqual({ shared: "1777", logs: "755" });
+    expect({ run: mode(join(base, "run")), adi: mode(join(base, "run", "adi")) }).toEqual({ run: "700", adi: "700" });
+    expect({ home: mode(d.home), logDir: mode(join(d.home, "logs")) }).toEqual({ home: "700", logDir: "700" });
+    expect(readFileSync(d.env.ADI_DAEMON_PID, "utf8").trim()).toBe(String(d.pid()));
+    expect(readFileSync(d.env.ADI_DAEMON_LOG, "utf8")).toContain("daemon started");
+  });
+
+  test("a relative ADI_DAEMON_SOCKET, _PID or _LOG is refused (exit 2), and the working directory is left as it was", async () => {
+    const d = newDaemon();
+    const cwd = join(d.home, "..", "cwd");
+    mkdirSync(cwd);
+    chmodSync(cwd, 0o755);
+    const run = async (variable: string) => {
+      // A home each, so that before the fix each daemon ran (in the foreground: killed below) and chmodded cwd.
+      const env = { ...d.env, ADI_HOME: join(d.home, variable), [variable]: "adi.file" };
+      const proc = Bun.spawn([ADI_BIN, "daemon", "run"], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      try {
+        const code = await Promise.race([proc.exited, sleep(10_000).then(() => "still running")]);
+        return { variable, code, stderr: await Promise.race([new Response(proc.stderr).text(), sleep(1_000).then(() => "")]) };
+      } finally {
+        proc.kill("SIGKILL");
+      }
+    };
+    const seen = await Promise.all(["ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"].map(run));
+    expect(seen).toEqual(["ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"].map((variable) => ({ variable, code: 2, stderr: `error: ${variable} must be an absolute path, got "adi.file"\n` })));
+    expect((statSync(cwd).mode & 0o7777).toString(8)).toBe("755");
+    expect(readdirSync(cwd)).toEqual([]);
+  }, 30_000);
 
   test("an abstract socket (@name) works", async () => {
     const d = newDaemon();
