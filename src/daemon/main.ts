@@ -17,7 +17,7 @@ import { serviceMethods } from "./methods/services.ts";
 import { setupPrivilege } from "./privilege/index.ts";
 import { withUmask } from "./privilege/socket-access.ts";
 import { Router } from "./router.ts";
-import { startServer } from "./server.ts";
+import { MAX_READ_DEADLINE_MS, startServer } from "./server.ts";
 import { ServiceManager } from "./services/manager.ts";
 
 export interface RunDaemonOptions {
@@ -31,12 +31,19 @@ const LOCK_WAIT_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A positive whole number from the environment (limits tests and operators tune), else undefined = the default. */
-function envInt(name: string): number | undefined {
+/**
+ * A whole number from 1 to `max` from the environment (limits tests and
+ * operators tune), else undefined = the default. A value set but out of range
+ * is reported, as daemon.toml's bad settings are, instead of being dropped
+ * silently: the operator meant something by it.
+ */
+function envInt(name: string, max: number, warn: (message: string) => void): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return undefined;
   const n = Number(raw);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  if (Number.isSafeInteger(n) && n > 0 && n <= max) return n;
+  warn(`${name}=${JSON.stringify(raw)} is not a whole number from 1 to ${max} (ignored: the default is used)`);
+  return undefined;
 }
 
 /** Take the instance lock, or learn that a live daemon already serves this ADI_HOME. */
@@ -114,6 +121,10 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     },
   };
 
+  const warn = (message: string) => {
+    warnings.add(message); // in `adi daemon status`
+    logger.warn(message);
+  };
   const router = new Router({ ...coreMethods(ctx, () => services.counts()), ...serviceMethods(services), ...privilege.methods }, logger);
   const server = withUmask(privilege.socketUmask, () =>
     startServer({
@@ -121,8 +132,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
       router,
       logger,
       identify: privilege.identify,
-      maxConnections: envInt("ADI_MAX_CONNECTIONS"),
-      readDeadlineMs: envInt("ADI_READ_DEADLINE_MS"),
+      maxConnections: envInt("ADI_MAX_CONNECTIONS", Number.MAX_SAFE_INTEGER, warn),
+      readDeadlineMs: envInt("ADI_READ_DEADLINE_MS", MAX_READ_DEADLINE_MS, warn),
     }),
   );
   writePidFile(paths.pidFile, process.pid);

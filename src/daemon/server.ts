@@ -15,9 +15,12 @@ export interface ServerOptions {
   logger: Logger;
   /** Connections beyond this are answered RESOURCE_EXHAUSTED and closed. */
   maxConnections?: number;
-  /** A frame left half-sent for this long closes the connection. */
+  /** A frame left half-sent for this long closes the connection (at most MAX_READ_DEADLINE_MS). */
   readDeadlineMs?: number;
 }
+
+/** setTimeout's longest delay: a longer one fires after 1 ms, which would cut every client off mid-frame. */
+export const MAX_READ_DEADLINE_MS = 2 ** 31 - 1;
 
 export interface Server {
   readonly connections: Set<Connection>;
