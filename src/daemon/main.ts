@@ -17,7 +17,7 @@ import { serviceMethods } from "./methods/services.ts";
 import { setupPrivilege } from "./privilege/index.ts";
 import { withUmask } from "./privilege/socket-access.ts";
 import { Router } from "./router.ts";
-import { MAX_READ_DEADLINE_MS, startServer } from "./server.ts";
+import { MAX_CONNECTIONS_LIMIT, MAX_READ_DEADLINE_MS, startServer } from "./server.ts";
 import { ServiceManager } from "./services/manager.ts";
 
 export interface RunDaemonOptions {
@@ -132,7 +132,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
       router,
       logger,
       identify: privilege.identify,
-      maxConnections: envInt("ADI_MAX_CONNECTIONS", Number.MAX_SAFE_INTEGER, warn),
+      maxConnections: envInt("ADI_MAX_CONNECTIONS", MAX_CONNECTIONS_LIMIT, warn),
       readDeadlineMs: envInt("ADI_READ_DEADLINE_MS", MAX_READ_DEADLINE_MS, warn),
     }),
   );

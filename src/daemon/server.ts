@@ -21,6 +21,8 @@ export interface ServerOptions {
 
 /** setTimeout's longest delay: a longer one fires after 1 ms, which would cut every client off mid-frame. */
 export const MAX_READ_DEADLINE_MS = 2 ** 31 - 1;
+/** The most connections ADI_MAX_CONNECTIONS may allow (each holds a descriptor; RLIMIT_NOFILE stops far below). */
+export const MAX_CONNECTIONS_LIMIT = 65_536;
 
 export interface Server {
   readonly connections: Set<Connection>;

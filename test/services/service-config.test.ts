@@ -52,3 +52,8 @@ test("env keys that exec would misread, and NUL in argv, env or a probe, are ref
   }
   expect(specFromConfig("web", createServiceConfig({ command: "env", env: { A: "b=c", B: "" } })).env).toEqual({ A: "b=c", B: "" });
 });
+
+test("max_restarts up to 1000 (as plugin.toml and --max-restarts allow) is kept; more is refused", () => {
+  expect(specFromConfig("web", createServiceConfig({ command: "sleep", maxRestarts: 1000 })).maxRestarts).toBe(1000);
+  expect(refusal({ command: "sleep", maxRestarts: 1001 }).message).toBe("service web: max_restarts must be at most 1000, got 1001");
+});
