@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { capArgv, MAX_AUDIT_ARGS, MAX_AUDIT_ARGV_BYTES } from "../../src/daemon/privilege/audit.ts";
-import { TestDaemon } from "../helpers/daemon.ts";
+import { daemonWithoutIsolation } from "./fixtures.ts";
 
 const utf8Bytes = (argv: string[]) => argv.reduce((n, a) => n + new TextEncoder().encode(a).length, 0);
 
@@ -49,17 +49,10 @@ describe("capArgv", () => {
 });
 
 describe("the audit log of a running daemon", () => {
-  let daemon: TestDaemon;
-  beforeAll(async () => {
-    // No isolation users (named so they cannot exist): every sudo_run is denied, and audited.
-    daemon = new TestDaemon({ env: { ADI_USER: "adi-t-nouser", ADI_ROOT_USER: "adi-t-noroot" } });
-    await daemon.start();
-  });
-  afterAll(async () => {
-    await daemon?.cleanup();
-  });
+  const daemonOf = daemonWithoutIsolation();
 
   test("a denied request with ~1 MB of arguments is one small line, argv capped and flagged", async () => {
+    const daemon = daemonOf();
     const client = daemon.client({ timeoutMs: 20_000 });
     try {
       const huge = Array.from({ length: 1000 }, () => "A".repeat(1000));

@@ -1,7 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "bun:test";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
+import { TestDaemon } from "../helpers/daemon.ts";
 import { ADI_BIN, BUN, MAIN } from "../helpers/env.ts";
 
 /** The CLI under test: dist/adi, or the source with ADI_TEST_CLI=source (like TestDaemon). */
@@ -83,3 +85,20 @@ export function pluginSource(base: string, name: string, privileged: string[], e
 }
 
 export const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes ?? new Uint8Array());
+
+/**
+ * A daemon on a machine without the isolation users (named so they cannot
+ * exist): `run` runs as the owner, every `sudo_run` is denied (and audited).
+ * Started before the calling file's tests, stopped after them.
+ */
+export function daemonWithoutIsolation(): () => TestDaemon {
+  let daemon: TestDaemon | undefined;
+  beforeAll(async () => {
+    daemon = new TestDaemon({ env: { ADI_USER: "adi-t-nouser", ADI_ROOT_USER: "adi-t-noroot" } });
+    await daemon.start();
+  });
+  afterAll(async () => {
+    await daemon?.cleanup();
+  });
+  return () => daemon!;
+}

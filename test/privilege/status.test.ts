@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { TestDaemon } from "../helpers/daemon.ts";
+import { expect, test } from "bun:test";
+import { daemonWithoutIsolation } from "./fixtures.ts";
 
-let daemon: TestDaemon;
-beforeAll(async () => {
-  // A machine without the isolation users (named so they cannot exist).
-  daemon = new TestDaemon({ env: { ADI_USER: "adi-t-nouser", ADI_ROOT_USER: "adi-t-noroot" } });
-  await daemon.start();
-});
-afterAll(async () => {
-  await daemon?.cleanup();
-});
+const daemonOf = daemonWithoutIsolation();
 
 test("without the users, status says isolation is off and why; run still works as the owner; sudo_run is denied", async () => {
+  const daemon = daemonOf();
   const json = await daemon.cli(["daemon", "status", "--json"]);
   expect(json.code).toBe(0);
   const status = JSON.parse(json.stdout);
