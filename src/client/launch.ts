@@ -1,4 +1,6 @@
+import { isAbsolute, resolve } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
+import { isAbstractSocket, isNamedPipe } from "../protocol/transport.ts";
 
 /** How long ensureRunning waits for a freshly spawned daemon to answer. */
 export const START_DEADLINE_MS = 5_000;
@@ -39,6 +41,25 @@ export function withDaemonAllocatorEnv<T extends Record<string, string | undefin
   return out as T;
 }
 
+/** The variables that name the daemon's files. */
+const PATH_VARIABLES = ["ADI_HOME", "ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"] as const;
+
+/**
+ * `env` with relative path variables made absolute against `cwd`. The daemon
+ * runs in `/`: `ADI_HOME=./state adi daemon start` would otherwise start a
+ * daemon on /state (or, with the socket path ensureRunning passes it, one that
+ * refuses to start), while this client dials ./state/daemon.sock.
+ */
+export function withAbsolutePaths<T extends Record<string, string | undefined>>(env: T, cwd = process.cwd()): T {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const key of PATH_VARIABLES) {
+    const value = out[key];
+    if (!value || isAbsolute(value) || (key === "ADI_DAEMON_SOCKET" && (isAbstractSocket(value) || isNamedPipe(value)))) continue;
+    out[key] = resolve(cwd, value);
+  }
+  return out as T;
+}
+
 /**
  * Start `adi daemon run --background` detached (its own session, no stdio),
  * so it outlives this process and the terminal. Resolves with the child's
@@ -48,7 +69,7 @@ export function spawnDaemon(launcher: string[], env: Record<string, string | und
   const proc = Bun.spawn([...launcher, "daemon", "run", "--background"], {
     detached: true,
     stdio: ["ignore", "ignore", "ignore"],
-    env: withDaemonAllocatorEnv(env),
+    env: withAbsolutePaths(withDaemonAllocatorEnv(env)),
     cwd: "/",
   });
   proc.unref();

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { ADI_BIN, pidAlive, sleep, waitFor } from "../helpers/env.ts";
+import { ADI_BIN, killCarrying, pidAlive, sleep, waitFor } from "../helpers/env.ts";
 import { daemonsOf } from "../hardening/lib.ts";
 
 const daemons: TestDaemon[] = [];
@@ -177,6 +177,32 @@ describe("daemon lifecycle (compiled binary)", () => {
     expect((statSync(cwd).mode & 0o7777).toString(8)).toBe("755");
     expect(readdirSync(cwd)).toEqual([]);
   }, 30_000);
+
+  test("a relative ADI_HOME given to `adi daemon start` is the one under the working directory (the daemon runs in /)", async () => {
+    const d = newDaemon();
+    const cwd = join(d.home, "..");
+    const env: Record<string, string> = { ...d.env, ADI_HOME: basename(d.home) };
+    for (const key of ["ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"]) delete env[key];
+    const cli = async (args: string[]) => {
+      const proc = Bun.spawn([ADI_BIN, ...args], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      return { stdout, code };
+    };
+    // Without the fix the daemon ran on /h (its cwd is /): whatever happens, nothing of it may stay.
+    const astray = join("/", basename(d.home));
+    const astrayBefore = existsSync(astray);
+    try {
+      expect((await cli(["daemon", "start"])).code).toBe(0);
+      const status = await cli(["daemon", "status", "--json"]);
+      expect(status.code).toBe(0);
+      const json = JSON.parse(status.stdout);
+      expect(json.home).toBe(d.home);
+      expect(json.pid).toBe(d.pid()!); // the PID file under d.home: cleanup stops this daemon
+    } finally {
+      killCarrying(`ADI_HOME=${basename(d.home)}`);
+      if (!astrayBefore && existsSync(join(astray, "daemon.lock"))) rmSync(astray, { recursive: true, force: true });
+    }
+  });
 
   test("an abstract socket (@name) works", async () => {
     const d = newDaemon();
