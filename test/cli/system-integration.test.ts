@@ -42,6 +42,15 @@ describe("start-at-login units", () => {
     expect(v.exitCode).toBe(0);
   });
 
+  test("a relative ADI_HOME is pinned in the unit as the directory it names here", async () => {
+    const cwd = join(d.home, "..");
+    const env = { ...d.env, ADI_HOME: "rel-home", XDG_CONFIG_HOME: join(d.home, "cfg") };
+    const proc = Bun.spawn([ADI_BIN, "daemon", "enable", "--dry-run"], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Environment="ADI_HOME=${join(cwd, "rel-home")}"`);
+  });
+
   test("launchd agent is a valid plist running the daemon at load", () => {
     const unit = launchdAgent(spec, "/Users/u");
     expect(unit.path).toBe("/Users/u/Library/LaunchAgents/dev.adi.daemon.plist");

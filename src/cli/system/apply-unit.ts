@@ -1,12 +1,15 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { withAbsolutePaths } from "../../client/launch.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { selfLauncher } from "../connect.ts";
 import { out } from "../output.ts";
 import { pinnedEnv, unitFor, type UnitFile } from "./units.ts";
 
 export function currentUnit(): UnitFile {
-  return unitFor(process.platform, { launcher: selfLauncher(), env: pinnedEnv(process.env) }, process.env);
+  // A relative ADI_HOME (or socket, PID, log path) means this directory, not the unit's working directory.
+  const env = withAbsolutePaths(process.env);
+  return unitFor(process.platform, { launcher: selfLauncher(), env: pinnedEnv(env) }, env);
 }
 
 function runAll(commands: string[][]): void {
