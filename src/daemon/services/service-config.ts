@@ -46,8 +46,10 @@ function health(config: ServiceConfig): HealthSpec | undefined {
   switch (probe.case) {
     case "command":
       if (!probe.value.command) throw invalid("health.command needs a command");
-      if (argvProblem([probe.value.command, ...probe.value.args])) throw invalid(`health.command: ${argvProblem([probe.value.command, ...probe.value.args])}`);
-      return { ...common, probe: { kind: "command", argv: [probe.value.command, ...probe.value.args] } };
+      const argv = [probe.value.command, ...probe.value.args];
+      const problem = argvProblem(argv);
+      if (problem) throw invalid(`health.command: ${problem}`);
+      return { ...common, probe: { kind: "command", argv } };
     case "tcp": {
       const m = /^(.*):(\d{1,5})$/.exec(probe.value);
       const port = m ? Number(m[2]) : 0;
