@@ -92,6 +92,8 @@ export function startServer(opts: ServerOptions): Server {
           let request;
           try {
             request = decodeRequest(frame);
+            // Its answer would carry id 0, which clients take as the connection's end (docs/protocol.md).
+            if (request.id === 0) throw new AdiError(ErrorCode.PROTOCOL, "request id 0 is reserved for connection-level errors: number requests from 1");
           } catch (err) {
             conn.loneRequest = false;
             protocolError(conn, err);

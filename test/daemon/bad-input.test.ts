@@ -112,6 +112,15 @@ test("a client that connects and sends nothing does not block others", async () 
   for (const raw of idle) raw.end();
 });
 
+test("a request with the reserved id 0 is a protocol error: an id-0 error, then the close", async () => {
+  const raw = await RawSocket.connect(daemon.socket);
+  raw.write(encodeRequestFrame({ id: 0, kind: { case: "ping", value: {} } }));
+  expect(await raw.waitClosed(2_000)).toBe(true);
+  expect(raw.responses.map((r) => r.id)).toEqual([0]);
+  expect(errorOf(raw)?.code).toBe(ErrorCode.PROTOCOL);
+  expect(errorOf(raw)?.message).toContain("request id 0 is reserved");
+});
+
 test("a stream id already streaming is refused (the first stream stays cancellable); a connection holds at most 256 streams", async () => {
   const raw = await RawSocket.connect(daemon.socket);
   const watch = (id: number) => raw.write(encodeRequestFrame({ id, kind: { case: "watchEvents", value: {} } }));

@@ -32,11 +32,10 @@ const corpus = readdirSync(CORPUS_DIR)
 /** Request kinds the daemon may act on while fuzzed (nothing that stops it, runs commands or defines services). */
 const SAFE_KINDS = new Set([undefined, "ping", "listServices", "serviceLogs", "hello", "watchEvents", "status", "cancelStream", "stopService", "restartService", "startService"]);
 
-/** Fails to decode (a protocol error for the daemon), as opposed to a request it would act on. */
+/** A protocol error for the daemon (fails to decode, or uses the reserved id 0), as opposed to a request it would act on. */
 function isMalformed(payload: Uint8Array): boolean {
   try {
-    decodeRequest(payload);
-    return false;
+    return decodeRequest(payload).id === 0;
   } catch {
     return true;
   }
@@ -49,6 +48,7 @@ function isHarmless(payload: Uint8Array): boolean {
   } catch {
     return false;
   }
+  if (req.id === 0) return false; // a protocol error (isMalformed)
   const kind = req.kind.case;
   if (!SAFE_KINDS.has(kind)) return false;
   // No service may be defined, and the one service under watch may not be touched.
