@@ -72,7 +72,7 @@ function plainLogs(words: string[]): { target: string[] | "all"; last: number | 
     } else if ((word === "--all" || word === "-a") && !all) all = true;
     else if (word === "--json" && !json) json = true;
     else if ((word === "--follow" || word === "-f") && !follow) follow = true;
-    else if ((word === "-n" || word === "--lines") && last === null && logLines(words[i + 1]) !== null) last = logLines(words[++i]);
+    else if ((word === "-n" || word === "--lines") && last === null && (last = logLines(words[i + 1])) !== null) i++; // last stays null when it is no number
     else if (word === "--since" && since === null && i + 1 < words.length) since = words[++i]!;
     else return undefined;
   }
