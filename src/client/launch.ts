@@ -1,6 +1,5 @@
-import { isAbsolute, resolve } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
-import { isAbstractSocket, isNamedPipe } from "../protocol/transport.ts";
+import { isRelativePath, PATH_VARIABLES } from "../protocol/transport.ts";
 
 /** How long ensureRunning waits for a freshly spawned daemon to answer. */
 export const START_DEADLINE_MS = 5_000;
@@ -41,9 +40,6 @@ export function withDaemonAllocatorEnv<T extends Record<string, string | undefin
   return out as T;
 }
 
-/** The variables that name the daemon's files. */
-const PATH_VARIABLES = ["ADI_HOME", "ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"] as const;
-
 /**
  * `env` with relative path variables made absolute against `cwd`. The daemon
  * runs in `/`: `ADI_HOME=./state adi daemon start` would otherwise start a
@@ -54,8 +50,7 @@ export function withAbsolutePaths<T extends Record<string, string | undefined>>(
   const out: Record<string, string | undefined> = { ...env };
   for (const key of PATH_VARIABLES) {
     const value = out[key];
-    if (!value || isAbsolute(value) || (key === "ADI_DAEMON_SOCKET" && (isAbstractSocket(value) || isNamedPipe(value)))) continue;
-    out[key] = resolve(cwd, value);
+    if (isRelativePath(key, value)) out[key] = (require("node:path") as typeof import("node:path")).resolve(cwd, value);
   }
   return out as T;
 }

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, isAbsolute } from "node:path";
+import { dirname } from "node:path";
 import type { AdiPaths } from "../config.ts";
-import type { Env } from "../protocol/transport.ts";
+import { isRelativePath, type Env } from "../protocol/transport.ts";
 import { isAbstractSocket, isNamedPipe } from "../config.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { tryLockExclusive } from "./native.ts";
@@ -56,8 +56,7 @@ function checkOwnDir(path: string): number {
 function checkAbsolute(env: Env): void {
   for (const variable of ["ADI_DAEMON_PID", "ADI_DAEMON_LOG", "ADI_DAEMON_SOCKET"]) {
     const path = env[variable];
-    if (!path || isAbsolute(path) || (variable === "ADI_DAEMON_SOCKET" && (isAbstractSocket(path) || isNamedPipe(path)))) continue;
-    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${variable} must be an absolute path, got ${JSON.stringify(path)}`);
+    if (isRelativePath(variable, path)) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${variable} must be an absolute path, got ${JSON.stringify(path)}`);
   }
 }
 

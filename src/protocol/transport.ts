@@ -88,6 +88,20 @@ export function isNamedPipe(socket: string): boolean {
   return slash(socket[0]) && slash(socket[1]) && /^[\\/]{2}[.?][\\/]pipe[\\/]./i.test(socket);
 }
 
+/** The variables that name the daemon's files: its home, and where its socket, PID file and log go. */
+export const PATH_VARIABLES = ["ADI_HOME", "ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"] as const;
+
+/**
+ * Whether `value`, given for path variable `key`, is a relative path (an
+ * `@name` or a named pipe is no path). A rooted path is absolute on every
+ * platform, so the usual case needs no node:path (see joinPath).
+ */
+export function isRelativePath(key: string, value: string | undefined): value is string {
+  if (!value || value.startsWith("/")) return false;
+  if (key === "ADI_DAEMON_SOCKET" && (isAbstractSocket(value) || isNamedPipe(value))) return false;
+  return !(require("node:path") as typeof import("node:path")).isAbsolute(value);
+}
+
 /**
  * The address to hand to Bun.listen/Bun.connect `{ unix }`: `@name` becomes
  * `\0name` on Linux. Refused with a clear error where the platform has no such
