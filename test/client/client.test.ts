@@ -8,18 +8,23 @@ import { TestDaemon } from "../helpers/daemon.ts";
 import { recordTimeouts, tempHome, waitFor } from "../helpers/env.ts";
 import { daemonsOf } from "../hardening/lib.ts";
 
-/** A unix socket at a fresh path whose server calls `data` (by default: never answers); `close()` removes both. */
-function fakeDaemon(data: (socket: Socket<undefined>, chunk: Uint8Array) => void = () => {}) {
+/**
+ * Run `body` with a client (`timeoutMs`) of a unix socket at a fresh path
+ * whose server calls `data` (by default: never answers); both are closed and
+ * the path removed afterwards, whatever happens.
+ */
+async function withFakeDaemon(timeoutMs: number, body: (client: DaemonClient) => Promise<void>, data: (socket: Socket<undefined>, chunk: Uint8Array) => void = () => {}) {
   const t = tempHome();
   const path = `${t.home}.sock`;
   const server = Bun.listen({ unix: path, socket: { data } });
-  return {
-    path,
-    close() {
-      server.stop(true);
-      t.cleanup();
-    },
-  };
+  const client = new DaemonClient({ socketPath: path, timeoutMs });
+  try {
+    await body(client);
+  } finally {
+    client.close();
+    server.stop(true);
+    t.cleanup();
+  }
 }
 
 async function rejection(p: Promise<unknown>): Promise<AdiError> {
@@ -92,9 +97,7 @@ describe("client failure modes", () => {
   });
 
   test("each request keeps its own deadline: a shorter one sent later still fires first, and a later one still fires", async () => {
-    const server = fakeDaemon();
-    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 200 });
-    try {
+    await withFakeDaemon(200, async (client) => {
       const started = performance.now();
       const settled: Record<string, { at: number; error: AdiError }> = {};
       const track = (name: string, p: Promise<unknown>) =>
@@ -119,16 +122,11 @@ describe("client failure modes", () => {
       await run;
       expect(settled.run!.error.code).not.toBe(ErrorCode.DEADLINE_EXCEEDED);
       expect(settled.run!.at).toBeLessThan(5_000);
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   test("a timeout past setTimeout's 32-bit range waits, rather than failing (or spinning) after 1 ms", async () => {
-    const server = fakeDaemon();
-    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 3e9 });
-    try {
+    await withFakeDaemon(3e9, async (client) => {
       const timeouts = recordTimeouts();
       let settled = false;
       let ping: Promise<AdiError>;
@@ -142,38 +140,29 @@ describe("client failure modes", () => {
       expect(timeouts.delays.filter((ms) => ms > 1_000)).toEqual([2 ** 31 - 1]); // armed once, for as long as a timer can wait
       client.close();
       expect((await ping).code).not.toBe(ErrorCode.DEADLINE_EXCEEDED);
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   test("a request the wire cannot carry is refused with INVALID_ARGUMENT, and nothing is left waiting", async () => {
-    const server = fakeDaemon();
-    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 100 });
-    try {
+    await withFakeDaemon(100, async (client) => {
       const err = await rejection(client.run("true", [], { timeoutMs: 2 ** 33 }));
       expect(err.code).toBe(ErrorCode.INVALID_ARGUMENT);
       expect(err.message).toContain("cannot send run");
       // The connection is fine: the next request is sent and times out as usual (the server never answers).
       expect((await rejection(client.ping())).code).toBe(ErrorCode.DEADLINE_EXCEEDED);
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   test("an answered request never fails later when its deadline passes", async () => {
     // Answers the first request (a pong with its id), ignores the rest.
     let answered = false;
-    const server = fakeDaemon((socket, chunk) => {
+    const answerFirst = (socket: Socket<undefined>, chunk: Uint8Array) => {
       if (answered) return;
       answered = true;
       const id = decodeRequest(new FrameDecoder(MAX_REQUEST_FRAME).push(chunk)[0]!).id;
       socket.write(encodeResponseFrame({ id, kind: { case: "pong", value: { uptimeSecs: 1, version: "test" } } }));
-    });
-    const client = new DaemonClient({ socketPath: server.path, timeoutMs: 150 });
-    try {
+    };
+    await withFakeDaemon(150, async (client) => {
       const pong = await client.ping();
       expect(pong.version).toBe("test");
       // The answered ping's deadline passes while a second request waits: the second fails at its own deadline.
@@ -182,10 +171,7 @@ describe("client failure modes", () => {
       const err = await Promise.race([rejection(client.ping()), Bun.sleep(3_000).then(() => null)]);
       expect(err?.code).toBe(ErrorCode.DEADLINE_EXCEEDED);
       expect(performance.now() - sent).toBeGreaterThanOrEqual(145);
-    } finally {
-      client.close();
-      server.close();
-    }
+    }, answerFirst);
   });
 
   test("a dropped connection rejects every pending request with UNAVAILABLE", async () => {
