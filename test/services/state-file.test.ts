@@ -5,7 +5,9 @@ import { resolvePaths } from "../../src/config.ts";
 import { preparePaths } from "../../src/daemon/instance.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
 import { ServiceManager } from "../../src/daemon/services/manager.ts";
+import { reapLeftovers } from "../../src/daemon/services/recovery.ts";
 import { readState } from "../../src/daemon/services/state-store.ts";
+import { processAlive } from "../../src/util/process-alive.ts";
 import { tempHome } from "../helpers/env.ts";
 
 // state.json is the daemon's own file in the owner's 0700 ADI_HOME, but it may be edited by hand or
@@ -39,14 +41,14 @@ test("readState keeps the valid entries and names each one it drops", () => {
     JSON.stringify({
       version: 1,
       services: { ok: { desired: true, adhoc: spec(["/bin/sleep", "30"]) }, nul: null, word: "yes", nodesire: { adhoc: {} } },
-      children: [child, { ...child, sid: 1 }, { ...child, sid: 0 }, { ...child, pgid: -1 }, { ...child, pid: 2.5 }, null, "x", { ...child, startTime: "soon" }],
+      children: [child, { ...child, sid: 1 }, { ...child, sid: 0 }, { ...child, pgid: -1 }, { ...child, pid: 2.5 }, null, "x", { ...child, startTime: "soon" }, { ...child, sid: 4242 }],
     }),
   );
   const { state, problems } = readState(file);
   expect(Object.keys(state.services)).toEqual(["ok"]);
   expect(state.children).toEqual([child]);
   expect(problems.filter((p) => p.includes("service entry")).length).toBe(3);
-  expect(problems.filter((p) => p.includes("child record")).length).toBe(7);
+  expect(problems.filter((p) => p.includes("child record")).length).toBe(8);
   expect(problems.every((p) => p.startsWith(file))).toBe(true);
 });
 
@@ -94,4 +96,25 @@ test("a daemon starting on a damaged state.json starts, keeps the valid ad-hoc s
   const saved = JSON.parse(readFileSync(paths.stateFile, "utf8"));
   expect(Object.keys(saved.services).sort()).toEqual(["good", "probed"]);
   expect(saved.services.probed.adhoc.health.probe).toEqual({ kind: "tcp", host: "::1", port: 8080 });
+});
+
+test.skipIf(process.platform !== "linux")("a recorded pid that now belongs to another process is left alone, and so is the group that now has its id", async () => {
+  // `set -m` puts the background sleep in a process group of its own (pgid = its pid) inside this
+  // session: as if a crashed daemon's service pid had been reused by a stranger's group leader.
+  const shell = Bun.spawn(["/bin/sh", "-c", "set -m; sleep 30.417 & echo $!; wait"], { stdout: "pipe", stderr: "ignore" });
+  const { value } = await shell.stdout.getReader().read();
+  const stranger = Number(new TextDecoder().decode(value).trim());
+  try {
+    const logged: string[] = [];
+    await reapLeftovers([{ name: "old", pid: stranger, pgid: stranger, sid: stranger, startTime: 1 }], (msg) => logged.push(msg));
+    await Bun.sleep(100);
+    expect(processAlive(stranger)).toBe(true);
+    expect(logged).toEqual(["leftover record skipped: its pid now belongs to another process"]);
+  } finally {
+    try {
+      process.kill(stranger, "SIGKILL");
+    } catch {}
+    shell.kill("SIGKILL");
+    await shell.exited;
+  }
 });

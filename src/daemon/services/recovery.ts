@@ -10,10 +10,13 @@ import type { PersistedChild } from "./state-store.ts";
  * That way no service runs twice and no orphan is left.
  *
  * A record names a process by pid + /proc start time, so a reused pid is
- * never touched: when the pid now belongs to another process, only members
- * of the old session started no earlier than the old leader are killed
- * (none, unless the new process happens to lead a session of the same id:
- * then the record is skipped altogether).
+ * never touched: when the pid now belongs to another process, the record is
+ * skipped altogether. Nothing of the old session can be left then (the
+ * kernel does not hand out a pid that is still some group's or session's
+ * id), and its id may now name the new process's group: killing -sid
+ * would reach a stranger's group. When the leader is gone, its session and
+ * group (whose ids nobody else can hold meanwhile) are killed, members
+ * started no earlier than the leader only.
  */
 export async function reapLeftovers(children: PersistedChild[], log: (msg: string, fields: Record<string, unknown>) => void): Promise<void> {
   await Promise.all(
@@ -25,8 +28,8 @@ export async function reapLeftovers(children: PersistedChild[], log: (msg: strin
       }
       const st = readProcStat(c.pid);
       const sameLeader = st !== null && st.startTime === c.startTime;
-      if (st !== null && !sameLeader && st.session === c.sid) {
-        log("leftover record skipped: its pid now leads another session", { service: c.name, pid: c.pid });
+      if (st !== null && !sameLeader) {
+        log("leftover record skipped: its pid now belongs to another process", { service: c.name, pid: c.pid });
         return;
       }
       const gone = await killSession(c.sid, 5_000, c.startTime);

@@ -40,9 +40,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  */
 export const isSignallableId = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 1 && v <= 0x7fffffff;
 
-/** A child record as the daemon writes it, or null. */
+/**
+ * A child record as the daemon writes it, or null. A service leads its own
+ * session and group (pid = pgid = sid): recovery proves the pid is still
+ * the service's, and that proof covers the group and session only when they
+ * are the same id.
+ */
 function childRecord(v: unknown): PersistedChild | null {
-  if (!isObject(v) || typeof v.name !== "string" || !isSignallableId(v.pid) || !isSignallableId(v.pgid) || !isSignallableId(v.sid)) return null;
+  if (!isObject(v) || typeof v.name !== "string" || !isSignallableId(v.pid) || v.pgid !== v.pid || v.sid !== v.pid) return null;
   if (typeof v.startTime !== "number" || !Number.isFinite(v.startTime) || v.startTime < 0) return null;
   return { name: v.name, pid: v.pid, pgid: v.pgid, sid: v.sid, startTime: v.startTime };
 }
@@ -78,7 +83,7 @@ export function readState(path: string): { state: PersistedState; problems: stri
   for (const entry of doc.children as unknown[]) {
     const child = childRecord(entry);
     if (child) state.children.push(child);
-    else problems.push(`${path}: child record ${JSON.stringify(entry)?.slice(0, 200)} is not valid (pid, pgid and sid must be whole numbers above 1); not acted on`);
+    else problems.push(`${path}: child record ${JSON.stringify(entry)?.slice(0, 200)} is not valid (pid, pgid and sid must be one whole number above 1); not acted on`);
   }
   return { state, problems };
 }
