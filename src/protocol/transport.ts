@@ -32,7 +32,8 @@ function joinPath(platform: NodeJS.Platform, dir: string, ...names: string[]): s
   if (!plainPosixDir(dir)) return nodePath().posix.join(dir, ...names);
   let end = dir.length;
   while (end > 1 && dir[end - 1] === "/") end--;
-  return end === 1 ? `/${names.join("/")}` : [dir.slice(0, end), ...names].join("/");
+  // Only "/" (or "//…") is left as one slash: a one-letter directory ("h") is a directory like any other.
+  return end === 1 && dir[0] === "/" ? `/${names.join("/")}` : [dir.slice(0, end), ...names].join("/");
 }
 
 /** The Windows named pipe the daemon listens on unless ADI_DAEMON_SOCKET says otherwise. */
@@ -100,6 +101,22 @@ export function isRelativePath(key: string, value: string | undefined): value is
   if (!value || value.startsWith("/")) return false;
   if (key === "ADI_DAEMON_SOCKET" && (isAbstractSocket(value) || isNamedPipe(value))) return false;
   return !(require("node:path") as typeof import("node:path")).isAbsolute(value);
+}
+
+/**
+ * `env` with relative path variables made absolute against `cwd`: what a
+ * relative path means is the directory of whoever reads it first. The
+ * daemon a client spawns runs in `/` (`ADI_HOME=./state adi daemon start`
+ * started one on /state), a unit has no working directory of the user's,
+ * and a service runs in its own (it is handed ADI_DAEMON_SOCKET).
+ */
+export function withAbsolutePaths<T extends Record<string, string | undefined>>(env: T, cwd = process.cwd()): T {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const key of PATH_VARIABLES) {
+    const value = out[key];
+    if (isRelativePath(key, value)) out[key] = (require("node:path") as typeof import("node:path")).resolve(cwd, value);
+  }
+  return out as T;
 }
 
 /**

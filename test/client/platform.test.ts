@@ -69,6 +69,9 @@ describe("Linux", () => {
       [{ ADI_HOME: "/srv/./adi//" }, "/home/ann"],
       [{ ADI_HOME: "relative/adi" }, "/home/ann"],
       [{ ADI_HOME: "../adi" }, "/home/ann"],
+      [{ ADI_HOME: "h" }, "/home/ann"], // one letter: a directory, not the root
+      [{ ADI_HOME: "h/" }, "/home/ann"],
+      [{ ADI_HOME: "//" }, "/home/ann"],
       [{ XDG_DATA_HOME: "/data//" }, "/home/ann"],
       [{ XDG_DATA_HOME: "/data/.." }, "/home/ann"],
       [{}, "/"],
