@@ -1,5 +1,5 @@
 import { AdiError, ErrorCode } from "../errors.ts";
-import { isRelativePath, PATH_VARIABLES } from "../protocol/transport.ts";
+import { withAbsolutePaths } from "../protocol/transport.ts";
 
 /** How long ensureRunning waits for a freshly spawned daemon to answer. */
 export const START_DEADLINE_MS = 5_000;
@@ -37,21 +37,6 @@ export const DAEMON_ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC
 export function withDaemonAllocatorEnv<T extends Record<string, string | undefined>>(env: T): T {
   const out: Record<string, string | undefined> = { ...env };
   for (const [key, value] of Object.entries(DAEMON_ALLOCATOR_ENV)) if (!out[key]) out[key] = value;
-  return out as T;
-}
-
-/**
- * `env` with relative path variables made absolute against `cwd`. The daemon
- * runs in `/`: `ADI_HOME=./state adi daemon start` would otherwise start a
- * daemon on /state (or, with the socket path ensureRunning passes it, one that
- * refuses to start), while this client dials ./state/daemon.sock.
- */
-export function withAbsolutePaths<T extends Record<string, string | undefined>>(env: T, cwd = process.cwd()): T {
-  const out: Record<string, string | undefined> = { ...env };
-  for (const key of PATH_VARIABLES) {
-    const value = out[key];
-    if (isRelativePath(key, value)) out[key] = (require("node:path") as typeof import("node:path")).resolve(cwd, value);
-  }
   return out as T;
 }
 

@@ -1,5 +1,6 @@
 import { closeSync } from "node:fs";
 import { resolvePaths, socketAddress, type AdiPaths } from "../config.ts";
+import { withAbsolutePaths } from "../protocol/transport.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { DaemonContext } from "./context.ts";
@@ -67,7 +68,8 @@ async function acquireInstance(paths: AdiPaths, logger: Logger): Promise<number 
  * shutdown, and resolves with the process exit code.
  */
 export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
-  const paths = opts.paths ?? resolvePaths();
+  // A relative ADI_HOME means this directory: services, in theirs, are handed absolute paths (ADI_DAEMON_SOCKET).
+  const paths = opts.paths ?? resolvePaths(withAbsolutePaths(process.env));
   const warnings = new Set<string>();
   preparePaths(paths);
   const logger = createLogger(opts.background ? paths.daemonLog : null, process.env.ADI_LOG_LEVEL === "debug" ? "debug" : "info", (err) =>

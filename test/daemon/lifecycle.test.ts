@@ -204,6 +204,26 @@ describe("daemon lifecycle (compiled binary)", () => {
     }
   });
 
+  test("a daemon run by hand with a relative ADI_HOME works on the directory it names there, and says so absolutely", async () => {
+    const d = newDaemon();
+    const cwd = join(d.home, "..");
+    const env: Record<string, string> = { ...d.env, ADI_HOME: basename(d.home) };
+    for (const key of ["ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"]) delete env[key];
+    const daemon = Bun.spawn([ADI_BIN, "daemon", "run"], { cwd, env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    try {
+      await waitFor(() => existsSync(join(d.home, "daemon.sock")), 5_000, "the socket");
+      const proc = Bun.spawn([ADI_BIN, "daemon", "status", "--json"], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect(code).toBe(0);
+      const json = JSON.parse(stdout);
+      // What its services are handed (ADI_DAEMON_SOCKET) must not depend on their working directory.
+      expect({ home: json.home, socket: json.socket }).toEqual({ home: d.home, socket: join(d.home, "daemon.sock") });
+    } finally {
+      daemon.kill("SIGKILL");
+      await daemon.exited;
+    }
+  });
+
   test("an abstract socket (@name) works", async () => {
     const d = newDaemon();
     d.env.ADI_DAEMON_SOCKET = `@adi-test-${process.pid}-${Date.now()}`;

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { withAbsolutePaths } from "../../client/launch.ts";
+import { withAbsolutePaths } from "../../protocol/transport.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { selfLauncher } from "../connect.ts";
 import { out } from "../output.ts";
