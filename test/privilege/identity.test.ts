@@ -15,11 +15,21 @@ import { pluginSource, privilegeSkipReason, skipNotice } from "./fixtures.ts";
 
 describe("sessionOf", () => {
   test("is getsid(2): the same session /proc reports; a session leader's is its own pid; a gone pid has none", async () => {
-    expect(sessionOf(process.pid)).toBe(readProcStat(process.pid)!.session);
-    const leader = Bun.spawn(["/bin/sleep", "30"], { detached: true });
+    // Where our session's leader lives outside this pid namespace (some CI containers), the kernel reports
+    // session 0 to both getsid and /proc; sessionOf calls that no session (no service's session is 0).
+    const ours = readProcStat(process.pid)!.session;
+    expect(sessionOf(process.pid)).toBe(ours > 0 ? ours : null);
+    // A session made here: its leader's session is its own pid, and a member reports the leader's.
+    const leader = Bun.spawn(["/bin/sh", "-c", "sleep 30 & echo $!; wait"], { detached: true, stdout: "pipe" });
+    let member = 0;
     try {
+      const { value } = await leader.stdout.getReader().read();
+      member = Number(new TextDecoder().decode(value).trim());
       expect(sessionOf(leader.pid)).toBe(leader.pid);
+      expect(readProcStat(member)!.session).toBe(leader.pid);
+      expect(sessionOf(member)).toBe(leader.pid);
     } finally {
+      if (member > 1) process.kill(member, "SIGKILL");
       leader.kill("SIGKILL");
     }
     expect(sessionOf(0x3ffffff0)).toBeNull();
