@@ -1,6 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { execute } from "../../src/daemon/privilege/executor.ts";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AdiError, ErrorCode } from "../../src/errors.ts";
+import { execute, spawnErrorCode } from "../../src/daemon/privilege/executor.ts";
 import { liveProcesses } from "../../src/util/proc-stat.ts";
 import { pidAlive, tempHome } from "../helpers/env.ts";
 import { PrivilegeHarness, pluginCaller } from "./harness.ts";
@@ -114,8 +117,25 @@ describe("executor", () => {
     expect(pidsRunning(sleeper).length).toBe(1);
   });
 
-  test("a missing binary is NOT_FOUND, not a crash", async () => {
-    await expect(execute({ argv: ["/adi/no/such/binary"] })).rejects.toThrow(/cannot run/);
+  test("a command that cannot start says why: missing, too long for the kernel, not executable", async () => {
+    const codeOf = (argv: string[]) =>
+      execute({ argv }).then(
+        () => "ran",
+        (error: AdiError) => `${ErrorCode[error.code]}: ${error.message}`,
+      );
+    expect(await codeOf(["/adi/no/such/binary"])).toMatch(/^NOT_FOUND: cannot run \/adi\/no\/such\/binary/);
+    // One argument over MAX_ARG_STRLEN (128 KiB): the request's fault, not a missing command.
+    expect(await codeOf(["/bin/echo", "x".repeat(200 * 1024)])).toMatch(/^INVALID_ARGUMENT: cannot run \/bin\/echo: .*E2BIG/);
+    // Not executable (no x bit: even root may not exec it).
+    const plain = join(tmpdir(), `adi-t-plain-${process.pid}`);
+    writeFileSync(plain, "#!/bin/sh\n", { mode: 0o644 });
+    try {
+      expect(await codeOf([plain])).toMatch(/^PERMISSION_DENIED: cannot run /);
+    } finally {
+      rmSync(plain, { force: true });
+    }
+    expect(spawnErrorCode("EAGAIN")).toBe(ErrorCode.RESOURCE_EXHAUSTED);
+    expect(spawnErrorCode(undefined)).toBe(ErrorCode.INTERNAL);
   });
 });
 

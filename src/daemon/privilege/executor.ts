@@ -68,6 +68,34 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
   return bytes;
 }
 
+/**
+ * Why a command could not be started, as the caller should read it: only a
+ * missing file is NOT_FOUND; an argument list the kernel refuses (E2BIG: one
+ * argument over 128 KiB, or all of them over its limit) is the request's
+ * fault; a file the user it runs as may not execute is PERMISSION_DENIED; a
+ * host out of processes or memory is RESOURCE_EXHAUSTED.
+ */
+export function spawnErrorCode(errno: string | undefined): ErrorCode {
+  switch (errno) {
+    case "ENOENT":
+    case "ENOTDIR":
+      return ErrorCode.NOT_FOUND;
+    case "E2BIG":
+    case "ENAMETOOLONG":
+      return ErrorCode.INVALID_ARGUMENT;
+    case "EACCES":
+    case "EPERM":
+      return ErrorCode.PERMISSION_DENIED;
+    case "EAGAIN":
+    case "ENOMEM":
+    case "EMFILE":
+    case "ENFILE":
+      return ErrorCode.RESOURCE_EXHAUSTED;
+    default:
+      return ErrorCode.INTERNAL;
+  }
+}
+
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -99,7 +127,7 @@ export async function execute(spec: ExecSpec): Promise<CommandResultInit> {
       ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid ?? spec.uid } : {}),
     });
   } catch (err) {
-    throw new AdiError(ErrorCode.NOT_FOUND, `cannot run ${spec.argv[0]}: ${(err as Error).message}`);
+    throw new AdiError(spawnErrorCode((err as NodeJS.ErrnoException).code), `cannot run ${spec.argv[0]}: ${(err as Error).message}`);
   }
   const outReader = collect(proc.stdout, cap);
   const errReader = collect(proc.stderr, cap);
