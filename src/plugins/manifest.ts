@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
-import { argvProblem, envProblem, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
+import { argvProblem, DEFAULT_MAX_RESTARTS, envProblem, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /**
@@ -42,8 +42,6 @@ export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name) && name !== "." && name !== "..";
 }
-
-export const DEFAULT_MAX_RESTARTS = 5;
 
 type Table = Record<string, unknown>;
 

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { specFromConfig } from "../../src/daemon/services/service-config.ts";
 import { MAX_STOP_TIMEOUT_MS } from "../../src/daemon/services/spec.ts";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
-import { createServiceConfig, type ServiceConfigInit } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
+import { createRequest, createServiceConfig, decodeRequest, encodeRequest, type ServiceConfigInit } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 
 // Durations in an ad-hoc config become timers. A timer past 2^31 - 1 ms fires after 1 ms, so an
 // unbounded stop timeout would KILL at once and an unbounded health interval would probe every
@@ -51,6 +51,16 @@ test("env keys that exec would misread, and NUL in argv, env or a probe, are ref
     expect({ code: e.code, message: e.message }).toEqual({ code: ErrorCode.INVALID_ARGUMENT, message });
   }
   expect(specFromConfig("web", createServiceConfig({ command: "env", env: { A: "b=c", B: "" } })).env).toEqual({ A: "b=c", B: "" });
+});
+
+test("max_restarts left out is the default of plugin.toml and the CLI (5); an explicit 0 is kept (never restart)", () => {
+  expect(specFromConfig("web", createServiceConfig({ command: "sleep", restartOnFailure: true })).maxRestarts).toBe(5);
+  expect(specFromConfig("web", createServiceConfig({ command: "sleep", restartOnFailure: true, maxRestarts: 0 })).maxRestarts).toBe(0);
+  // On the wire too: an explicit 0 is sent and read back as 0, a field left out as absent.
+  const zero = decodeRequest(encodeRequest(createRequest({ id: 1, kind: { case: "startService", value: { name: "web", config: { command: "sleep", maxRestarts: 0 } } } })));
+  const none = decodeRequest(encodeRequest(createRequest({ id: 1, kind: { case: "startService", value: { name: "web", config: { command: "sleep" } } } })));
+  expect(zero.kind.case === "startService" && zero.kind.value.config?.maxRestarts).toBe(0);
+  expect(none.kind.case === "startService" && none.kind.value.config?.maxRestarts).toBeUndefined();
 });
 
 test("max_restarts up to 1000 (as plugin.toml and --max-restarts allow) is kept; more is refused", () => {

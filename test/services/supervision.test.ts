@@ -63,6 +63,26 @@ describe("service supervision", () => {
     expect(sessionProcesses(second)).toEqual([second]);
   });
 
+  test("an ad-hoc config that asks for restart_on_failure without max_restarts is restarted (default 5); an explicit 0 never is", async () => {
+    const d = newDaemon();
+    await d.start();
+    const client = d.client();
+    try {
+      // Exits 1 on its first run only: one restart brings it up for good.
+      const onceFailing = (name: string) => ["-c", `f=${join(d.home, name)}; test -e "$f" && exec sleep 1000; : > "$f"; exit 1`];
+      await client.startService("plain", { command: "sh", args: onceFailing("plain"), restartOnFailure: true });
+      await client.startService("never", { command: "sh", args: onceFailing("never"), restartOnFailure: true, maxRestarts: 0 });
+      const plain = await waitForState(d, "plain", ServiceState.RUNNING);
+      await waitFor(async () => (await serviceInfo(d, "plain"))!.restarts === 1, 3_000, "one restart of plain");
+      expect(plain.pid).toBeGreaterThan(0);
+      const never = await waitForState(d, "never", ServiceState.FAILED);
+      expect(never.restarts).toBe(0);
+      expect(never.lastError).toContain("max restarts reached (0)");
+    } finally {
+      client.close();
+    }
+  });
+
   test("a service that ignores SIGTERM is gone within stop timeout + 1 s", async () => {
     const d = newDaemon();
     await d.start();

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
 import { runningClient } from "../connect.ts";
-import { MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
+import { DEFAULT_MAX_RESTARTS, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { isWholeNumber } from "../whole-number.ts";
@@ -43,7 +43,7 @@ export default defineCommand({
     env: { type: "string", alias: "e", description: "KEY=VALUE for an ad-hoc service (repeatable)" },
     cwd: { type: "string", description: "Working directory of an ad-hoc service (default: here)" },
     restart: { type: "boolean", default: true, description: "Restart an ad-hoc service when it fails (--no-restart: never)" },
-    "max-restarts": { type: "string", description: `Restarts in a row before FAILED (default 5, at most ${MAX_RESTARTS})` },
+    "max-restarts": { type: "string", description: `Restarts in a row before FAILED (default ${DEFAULT_MAX_RESTARTS}, at most ${MAX_RESTARTS})` },
     "stop-timeout": { type: "string", description: "Seconds between the stop signal and KILL (default 10, at most 3600)" },
     "stop-signal": { type: "string", description: "Signal that asks the service to stop (default SIGTERM)" },
   },
@@ -62,7 +62,7 @@ export default defineCommand({
       env: envFlags(rawArgs),
       workingDir: args.cwd ?? process.cwd(),
       restartOnFailure: args.restart !== false,
-      maxRestarts: wholeNumberFlag("max-restarts", args["max-restarts"], MAX_RESTARTS) ?? 5,
+      maxRestarts: wholeNumberFlag("max-restarts", args["max-restarts"], MAX_RESTARTS) ?? DEFAULT_MAX_RESTARTS,
       stopTimeoutMs: stopTimeout === undefined ? 0 : stopTimeout * 1000,
       stopSignal: args["stop-signal"] ?? "",
     };

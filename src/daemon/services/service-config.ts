@@ -2,7 +2,7 @@ import { isAbsolute } from "node:path";
 import { createServiceConfig, type HealthCheckInit, type ServiceConfig } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { isValidName, NAME_PATTERN, normalizeStopSignal, type PluginManifest } from "../../plugins/manifest.ts";
-import { argvProblem, DEFAULT_STOP_TIMEOUT_MS, envProblem, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
+import { argvProblem, DEFAULT_MAX_RESTARTS, DEFAULT_STOP_TIMEOUT_MS, envProblem, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS, type HealthSpec, type ServiceSpec } from "./spec.ts";
 
 /** Names that belong to the built-in plugins of the same name. */
 export const RESERVED_NAMES = new Set(["hive", "indexer", "proxy", "cocoon"]);
@@ -73,13 +73,15 @@ export function specFromConfig(name: string, config: ServiceConfig): ServiceSpec
   if (config.privileged) throw invalid(`service ${name}: privileged services are declared by plugins, not ad hoc`);
   const problem = argvProblem([config.command, ...config.args]) ?? envProblem(config.env);
   if (problem) throw invalid(`service ${name}: ${problem}`);
-  if (config.maxRestarts > MAX_RESTARTS) throw invalid(`service ${name}: max_restarts must be at most ${MAX_RESTARTS}, got ${config.maxRestarts}`);
+  // Left out, as a client that only asks for restart_on_failure would: the default, not 0 (never restart).
+  const maxRestarts = config.maxRestarts ?? DEFAULT_MAX_RESTARTS;
+  if (maxRestarts > MAX_RESTARTS) throw invalid(`service ${name}: max_restarts must be at most ${MAX_RESTARTS}, got ${maxRestarts}`);
   const spec: ServiceSpec = {
     name,
     argv: [config.command, ...config.args],
     env: { ...config.env },
     restartOnFailure: config.restartOnFailure,
-    maxRestarts: config.maxRestarts,
+    maxRestarts,
     stopTimeoutMs: atMost(`service ${name}: stop_timeout_ms`, config.stopTimeoutMs || DEFAULT_STOP_TIMEOUT_MS, MAX_STOP_TIMEOUT_MS),
     stopSignal: stopSignal(config.stopSignal),
   };

@@ -33,6 +33,8 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 export const MAX_STOP_TIMEOUT_MS = 3_600_000;
 /** The most restarts in a row a service may be given before FAILED (plugin.toml `max_restarts`, `--max-restarts`). */
 export const MAX_RESTARTS = 1000;
+/** Restarts in a row before FAILED when none are given (plugin.toml, the CLI, an ad-hoc config without `max_restarts`). */
+export const DEFAULT_MAX_RESTARTS = 5;
 
 /**
  * Why `env` cannot be a process environment, or null. exec(2) takes

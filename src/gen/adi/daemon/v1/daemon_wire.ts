@@ -1144,7 +1144,7 @@ export type ServiceConfig = pb.ServiceConfig;
 export type ServiceConfigInit = MessageInitShape<typeof pb.ServiceConfigSchema>;
 
 function newServiceConfig(): pb.ServiceConfig {
-  return { $typeName: "adi.daemon.v1.ServiceConfig", command: "", args: [], env: {}, workingDir: "", restartOnFailure: false, maxRestarts: 0, privileged: false, stopTimeoutMs: 0, stopSignal: "" } as pb.ServiceConfig;
+  return { $typeName: "adi.daemon.v1.ServiceConfig", command: "", args: [], env: {}, workingDir: "", restartOnFailure: false, privileged: false, stopTimeoutMs: 0, stopSignal: "" } as pb.ServiceConfig;
 }
 
 export function createServiceConfig(init?: ServiceConfigInit): pb.ServiceConfig {
@@ -1169,7 +1169,7 @@ function writeServiceConfig(w: WireWriter, m: ServiceConfigInit): void {
   { const v = m.env; if (v !== undefined) for (const k of Object.keys(v)) { w.uint32(26).fork().uint32(10).string(k).uint32(18).string(v[k]!).join(); } }
   { const v = m.workingDir; if (v !== undefined && v !== "") w.uint32(34).string(v); }
   { const v = m.restartOnFailure; if (v !== undefined && v) w.uint32(40).bool(v); }
-  { const v = m.maxRestarts; if (v !== undefined && v !== 0) w.uint32(48).uint32(v); }
+  { const v = m.maxRestarts; if (v !== undefined) { w.uint32(48).uint32(v); } }
   { const v = m.privileged; if (v !== undefined && v) w.uint32(56).bool(v); }
   { const v = m.stopTimeoutMs; if (v !== undefined && v !== 0) w.uint32(64).uint32(v); }
   { const v = m.stopSignal; if (v !== undefined && v !== "") w.uint32(74).string(v); }
