@@ -61,6 +61,22 @@ describe("client against a real daemon", () => {
     client.close();
   });
 
+  test("a request over the daemon's 1 MiB limit is refused before it is sent; the connection and the requests beside it carry on", async () => {
+    const client = d.client();
+    try {
+      const beside = client.status();
+      const big = await client.run("echo", ["x".repeat(MAX_REQUEST_FRAME)]).then(
+        () => "sent",
+        (e: AdiError) => `${ErrorCode[e.code]}: ${e.message}`,
+      );
+      expect(big).toMatch(/^INVALID_ARGUMENT: cannot send run: the request is \d+ bytes, over the daemon's limit of 1048576/);
+      expect((await beside).pid).toBe(d.pid()!);
+      expect((await client.ping()).version).toBeTruthy();
+    } finally {
+      client.close();
+    }
+  });
+
   test("isRunning is true, ensureRunning is a no-op", async () => {
     const client = d.client();
     expect(await client.isRunning()).toBe(true);
