@@ -124,15 +124,19 @@ describe("executor", () => {
         (error: AdiError) => `${ErrorCode[error.code]}: ${error.message}`,
       );
     expect(await codeOf(["/adi/no/such/binary"])).toMatch(/^NOT_FOUND: cannot run \/adi\/no\/such\/binary/);
-    // One argument over MAX_ARG_STRLEN (128 KiB): the request's fault, not a missing command.
+    // One argument of MAX_ARG_STRLEN (128 KiB, its NUL included) or more: the request's fault, not a missing command.
     expect(await codeOf(["/bin/echo", "x".repeat(200 * 1024)])).toMatch(/^INVALID_ARGUMENT: cannot run \/bin\/echo: .*E2BIG/);
-    // Not executable (no x bit: even root may not exec it).
+    // Not executable (no x bit: even root may not exec it); executable but no program (no format, no `#!`).
     const plain = join(tmpdir(), `adi-t-plain-${process.pid}`);
+    const noProgram = join(tmpdir(), `adi-t-noprogram-${process.pid}`);
     writeFileSync(plain, "#!/bin/sh\n", { mode: 0o644 });
+    writeFileSync(noProgram, "just text\n", { mode: 0o755 });
     try {
       expect(await codeOf([plain])).toMatch(/^PERMISSION_DENIED: cannot run /);
+      expect(await codeOf([noProgram])).toMatch(/^INVALID_ARGUMENT: cannot run .*ENOEXEC/);
     } finally {
       rmSync(plain, { force: true });
+      rmSync(noProgram, { force: true });
     }
     expect(spawnErrorCode("EAGAIN")).toBe(ErrorCode.RESOURCE_EXHAUSTED);
     expect(spawnErrorCode(undefined)).toBe(ErrorCode.INTERNAL);

@@ -200,7 +200,7 @@ describe("service supervision", () => {
     expect(out).not.toContain("NO_COLOR="); // set for the daemon by the test, not passed on
   });
 
-  test("start with a changed ad-hoc definition restarts it; the same definition is a no-op", async () => {
+  test("start with a changed ad-hoc definition restarts it; the same definition, or one whose restart policy alone changed, keeps the process", async () => {
     const d = newDaemon();
     await d.start();
     await d.cli(["daemon", "start", "web", "--", "sleep", "1000"]);
@@ -212,6 +212,13 @@ describe("service supervision", () => {
     expect(second.pid).not.toBe(first.pid);
     expect(second.command).toBe("sleep 2000");
     expect(sessionProcesses(first.pid)).toEqual([]);
+    // Only the restart policy changed: the same process keeps running, and the new policy is kept.
+    await d.cli(["daemon", "start", "web", "--max-restarts", "9", "--", "sleep", "2000"]);
+    expect((await serviceInfo(d, "web"))!.pid).toBe(second.pid);
+    expect(JSON.parse(readFileSync(join(d.home, "state.json"), "utf8")).services.web.adhoc.maxRestarts).toBe(9);
+    await d.cli(["daemon", "start", "web", "--no-restart", "--", "sleep", "2000"]);
+    expect((await serviceInfo(d, "web"))!.pid).toBe(second.pid);
+    expect(JSON.parse(readFileSync(join(d.home, "state.json"), "utf8")).services.web.adhoc.restartOnFailure).toBe(false);
   });
 });
 

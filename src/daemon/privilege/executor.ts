@@ -69,23 +69,32 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 }
 
 /**
- * Why a command could not be started, as the caller should read it: only a
- * missing file is NOT_FOUND; an argument list the kernel refuses (E2BIG: one
- * argument over 128 KiB, or all of them over its limit) is the request's
- * fault; a file the user it runs as may not execute is PERMISSION_DENIED; a
- * host out of processes or memory is RESOURCE_EXHAUSTED.
+ * Why a command could not be started, as the caller should read it: a
+ * missing file (or a symlink loop) is NOT_FOUND; arguments the kernel refuses
+ * (E2BIG: one argument of 128 KiB or more, or all of them over its limit), a
+ * path too long, or a file that is no program (a directory, no known format
+ * and no `#!`) are the request's fault; a file the user it runs as may not
+ * execute is PERMISSION_DENIED; a program being written is FAILED_PRECONDITION;
+ * a host out of processes, memory or file descriptors is RESOURCE_EXHAUSTED.
+ * Anything else is INTERNAL (logged): nothing a caller could have asked for.
  */
 export function spawnErrorCode(errno: string | undefined): ErrorCode {
   switch (errno) {
     case "ENOENT":
     case "ENOTDIR":
+    case "ELOOP":
       return ErrorCode.NOT_FOUND;
     case "E2BIG":
     case "ENAMETOOLONG":
+    case "ENOEXEC":
+    case "EISDIR":
+    case "ELIBBAD":
       return ErrorCode.INVALID_ARGUMENT;
     case "EACCES":
     case "EPERM":
       return ErrorCode.PERMISSION_DENIED;
+    case "ETXTBSY":
+      return ErrorCode.FAILED_PRECONDITION;
     case "EAGAIN":
     case "ENOMEM":
     case "EMFILE":

@@ -10,7 +10,7 @@ import { reapLeftovers } from "./recovery.ts";
 import { RESERVED_NAMES, specFromConfig, specFromPlugin, specFromState } from "./service-config.ts";
 import { ServiceLog } from "./service-log.ts";
 import { Service, type ServiceEventInit, type ServiceInfoInit } from "./service.ts";
-import { sameSpec, type ServiceSpec } from "./spec.ts";
+import { sameProcess, sameSpec, type ServiceSpec } from "./spec.ts";
 import { readState, writeState, type PersistedState } from "./state-store.ts";
 
 export interface ServiceManagerOptions {
@@ -123,9 +123,10 @@ export class ServiceManager {
       throw new AdiError(ErrorCode.FAILED_PRECONDITION, `service ${name} is declared by plugin ${existing.spec.plugin}; it cannot be redefined ad hoc`);
     }
     if (sameSpec(existing.spec, spec)) return existing.start();
+    const restart = !sameProcess(existing.spec, spec);
     existing.spec = spec;
     this.persist();
-    return existing.child ? existing.restart() : existing.start();
+    return existing.child && restart ? existing.restart() : existing.start();
   }
 
   /** Every service by name; the objects change with the next call (Service.info): encode them at once. */

@@ -60,3 +60,12 @@ export function argvProblem(argv: readonly string[]): string | null {
 export function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+/**
+ * Do the two definitions run the same process? They may differ in the
+ * restart policy alone (restart_on_failure, max_restarts), which is read at
+ * the service's next exit: changing it needs no restart.
+ */
+export function sameProcess(a: ServiceSpec, b: ServiceSpec): boolean {
+  return sameSpec({ ...a, restartOnFailure: b.restartOnFailure, maxRestarts: b.maxRestarts }, b);
+}
