@@ -4,6 +4,7 @@ import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { AdiError, DaemonClient, ErrorCode } from "../../src/client/index.ts";
 import { FrameDecoder, MAX_REQUEST_FRAME, decodeRequest, encodeResponseFrame } from "../../src/protocol/index.ts";
+import { encodeRequest } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { recordTimeouts, tempHome, waitFor } from "../helpers/env.ts";
 import { daemonsOf } from "../hardening/lib.ts";
@@ -63,15 +64,24 @@ describe("client against a real daemon", () => {
 
   test("a request over the daemon's 1 MiB limit is refused before it is sent; the connection and the requests beside it carry on", async () => {
     const client = d.client();
-    try {
-      const beside = client.status();
-      const big = await client.run("echo", ["x".repeat(MAX_REQUEST_FRAME)]).then(
-        () => "sent",
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => "answered",
         (e: AdiError) => `${ErrorCode[e.code]}: ${e.message}`,
       );
-      expect(big).toMatch(/^INVALID_ARGUMENT: cannot send run: the request is \d+ bytes, over the daemon's limit of 1048576/);
-      expect((await beside).pid).toBe(d.pid()!);
-      expect((await client.ping()).version).toBeTruthy();
+    // A run request whose body (the frame without its 4-byte header) is `bytes` long: the fields around
+    // the argument, measured at this size (the varints' widths are the same up to 2 MiB; ids stay below 128).
+    const around = (n: number) => encodeRequest({ id: 1, kind: { case: "run", value: { command: "echo", args: ["x".repeat(n)] } } }).length - n;
+    const runOf = (bytes: number) => client.run("echo", ["x".repeat(bytes - around(MAX_REQUEST_FRAME - 100))]);
+    try {
+      await client.ping(); // the connection is open
+      // Sent in one turn: had the big one gone out, the daemon would close the connection and
+      // the ping after it would fail with UNAVAILABLE.
+      const [beside, big, after] = await Promise.all([outcome(client.status()), outcome(runOf(MAX_REQUEST_FRAME + 1)), outcome(client.ping())]);
+      expect(big).toBe("INVALID_ARGUMENT: cannot send run: the request is 1048577 bytes, over the daemon's limit of 1048576");
+      expect([beside, after]).toEqual(["answered", "answered"]);
+      // At the limit it goes out: the kernel refuses the 1 MiB argument (E2BIG), not the daemon the frame.
+      expect(await outcome(runOf(MAX_REQUEST_FRAME))).toMatch(/^INVALID_ARGUMENT: cannot run \S*echo: .*E2BIG/);
     } finally {
       client.close();
     }
