@@ -16,6 +16,8 @@
  *   the executable's pages that the code run has touched (bench/README.md).
  * - `adi daemon status` (5 services) and `adi daemon services --json`
  *   (100 services) wall time beside a compiled hello-world and /bin/true;
+ *   `status` also beside its floor (bench/status-floor.ts: the same round
+ *   trip with constant bytes, then with the codec's decoding);
  *   then, once the memory figures are taken, `adi daemon logs NAME` (100
  *   lines) and `adi daemon restart NAME` (a `sleep`) beside hello-world.
  * - list_services requests/s with 100 services, one client, sequential.
@@ -25,6 +27,7 @@
  */
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
+import { encodeRequestFrame } from "../src/protocol/index.ts";
 import { adiBinary, compileBaseline, adiEnv, perSec, printTable, ratio, rssKiB, mb, ms, summarize, tempDir, timeInTurns, helloWorld, type Row } from "./lib.ts";
 import { startSupervisord } from "./supervisord.ts";
 
@@ -143,6 +146,22 @@ async function listRate(client: DaemonClient, n: number, daemonPid: number): Pro
   return { rate: n / ((performance.now() - t0) / 1000), peakKiB };
 }
 
+/**
+ * bench/status-floor.ts compiled as adi is, and the environment it reads: the `status` and
+ * `list_services` frames the CLI sends (made by the real encoder), as hex. It is run once and must
+ * show both answers, so a floor that failed early (and fast) is never measured.
+ */
+async function statusFloor(dir: string, env: Record<string, string | undefined>): Promise<{ floor: string; env: Record<string, string | undefined> }> {
+  const floor = join(dir, "status-floor");
+  await compileBaseline(join(import.meta.dir, "status-floor.ts"), floor, true);
+  const frames = [encodeRequestFrame({ id: 1, kind: { case: "status", value: {} } }), encodeRequestFrame({ id: 2, kind: { case: "listServices", value: {} } })];
+  const floorEnv = { ...env, ADI_STATUS_FRAMES: frames.map((f) => Buffer.from(f).toString("hex")).join("") };
+  const check = Bun.spawnSync([floor, "--decode"], { env: floorEnv, stderr: "inherit" });
+  const said = check.stdout.toString();
+  if (check.exitCode !== 0 || !said.includes("status") || !said.includes("services")) throw new Error(`the status floor did not get both answers (exit ${check.exitCode}): ${said}`);
+  return { floor, env: floorEnv };
+}
+
 export async function benchDaemon(): Promise<Row[]> {
   const adi = adiBinary();
   const tmp = tempDir("adi-bench-daemon-");
@@ -162,7 +181,12 @@ export async function benchDaemon(): Promise<Row[]> {
     await Bun.sleep(500);
     const rss5 = rssKiB([daemonPid]);
     const anon5 = rssKiB([daemonPid], "RssAnon");
-    const [helloMs, trueMs, statusMs] = timeInTurns([[hello], ["/bin/true"], [adi, "daemon", "status"]], env, CLI_RUNS);
+    const floor = await statusFloor(tmp.dir, env);
+    const [helloMs, trueMs, statusMs, floorMs, floorDecodeMs] = timeInTurns(
+      [[hello], ["/bin/true"], [adi, "daemon", "status"], [floor.floor], [floor.floor, "--decode"]],
+      floor.env,
+      CLI_RUNS,
+    );
 
     const hundred = Array.from({ length: 100 }, (_, i) => `s${i}`);
     await startServices(client, hundred.slice(5));
@@ -188,6 +212,8 @@ export async function benchDaemon(): Promise<Row[]> {
     const [restartMs] = timeInTurns([[adi, "daemon", "restart", "s0"]], env, CLI_RUNS);
     return [
       { figure: "adi daemon status, 5 services", adi: ms(statusMs), baseline: `${ms(helloMs)} hello`, ratio: ratio(statusMs, helloMs), target: "<= 1.3x hello-world" },
+      { figure: "  floor: the same round trip, constant bytes", adi: "", baseline: ms(floorMs), ratio: ratio(floorMs, helloMs) },
+      { figure: "  floor: and decoding with adi's codec", adi: "", baseline: ms(floorDecodeMs), ratio: ratio(floorDecodeMs, helloMs) },
       { figure: "adi daemon services --json, 100 services", adi: ms(servicesMs), baseline: `${ms(hello2Ms)} hello`, ratio: ratio(servicesMs, hello2Ms), target: "<= 1.5x hello-world" },
       { figure: "spawn /bin/true (floor)", adi: "", baseline: ms(trueMs), ratio: "" },
       { figure: "list_services req/s, 100 services", adi: perSec(rate), baseline: "", ratio: "", target: ">= 2,000/s" },

@@ -117,9 +117,17 @@ export async function helloWorld(dir: string): Promise<string> {
   return out;
 }
 
-/** Compile a baseline program with the runtime-configuration options dist/adi has (scripts/compile-flags.ts). */
-export async function compileBaseline(src: string, outfile: string): Promise<void> {
-  const result = await Bun.build({ entrypoints: [src], compile: { ...RUNTIME_CONFIG_OFF, outfile }, throw: false });
+/**
+ * Compile a baseline program with the runtime-configuration options dist/adi has (scripts/compile-flags.ts);
+ * `likeAdi`: also as build.ts compiles adi (minified ESM chunks with bytecode), for one that loads adi's modules.
+ */
+export async function compileBaseline(src: string, outfile: string, likeAdi = false): Promise<void> {
+  const result = await Bun.build({
+    entrypoints: [src],
+    compile: { ...RUNTIME_CONFIG_OFF, outfile },
+    ...(likeAdi ? { minify: true, format: "esm", splitting: true, bytecode: true } : {}),
+    throw: false,
+  });
   if (!result.success) throw new Error(`building ${src} failed:\n${result.logs.join("\n")}`);
 }
 
