@@ -36,7 +36,8 @@ let ends: number[] = [];
 while (ends.length < 2) {
   if (c.poll(pollfd, 5_000) <= 0) process.exit(4);
   const n = c.read(fd, buf.subarray(got));
-  if (n <= 0) continue; // EAGAIN: poll again
+  if (n === 0) process.exit(5); // the daemon hung up
+  if (n < 0) continue; // EAGAIN or EINTR: poll again
   got += n;
   ends = [];
   for (let at = 0; at + 4 <= got; ) {
