@@ -2,9 +2,7 @@ import type { Socket } from "bun";
 import type { Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import {
-  FRAME_HEADER_BYTES,
   FrameDecoder,
-  MAX_REQUEST_FRAME,
   MAX_RESPONSE_FRAME,
   WriteQueue,
   decodeResponse,
@@ -123,19 +121,9 @@ export class ClientConnection {
     try {
       frame = encodeRequestFrame({ id, kind });
     } catch (err) {
-      // A value the wire cannot carry (a uint32 field given 2^32): nothing was sent, nothing waits.
+      // A value the wire cannot carry (a uint32 field given 2^32), or a request over the daemon's
+      // 1 MiB: nothing was sent, nothing waits, and the connection carries on.
       fail(new AdiError(ErrorCode.INVALID_ARGUMENT, `cannot send ${kind.case ?? "the request"}: ${(err as Error).message}`));
-      return 0;
-    }
-    // The daemon would answer a bigger one with a protocol error and close the connection, failing
-    // every other request on it: refused here, nothing is sent.
-    if (frame.length - FRAME_HEADER_BYTES > MAX_REQUEST_FRAME) {
-      fail(
-        new AdiError(
-          ErrorCode.INVALID_ARGUMENT,
-          `cannot send ${kind.case ?? "the request"}: the request is ${frame.length - FRAME_HEADER_BYTES} bytes, over the daemon's limit of ${MAX_REQUEST_FRAME}`,
-        ),
-      );
       return 0;
     }
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;

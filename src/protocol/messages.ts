@@ -10,7 +10,7 @@ import {
 } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { encodeFrame, putFrameHeader } from "./frame.ts";
-import { FRAME_HEADER_BYTES, REUSED_FRAME_BUFFER_MAX } from "./limits.ts";
+import { FRAME_HEADER_BYTES, MAX_REQUEST_FRAME, REUSED_FRAME_BUFFER_MAX } from "./limits.ts";
 import { WireWriter } from "./wire.ts";
 
 export type RequestKind = NonNullable<Request["kind"]["case"]>;
@@ -21,9 +21,18 @@ export type RequestKindInit = NonNullable<RequestInit["kind"]>;
 export type ResponseKindInit = NonNullable<ResponseInit["kind"]>;
 export type RequestOf<K extends RequestKind> = Extract<Request["kind"], { case: K }>["value"];
 
-/** A request as a message or a plain init object (nested messages need no create()). */
+/**
+ * A request as a message or a plain init object (nested messages need no
+ * create()). One over MAX_REQUEST_FRAME is INVALID_ARGUMENT: the daemon
+ * would answer it with PROTOCOL and close the connection, failing every
+ * other request on it.
+ */
 export function encodeRequestFrame(request: RequestInit): Uint8Array {
-  return encodeFrame(encodeRequest(request));
+  const message = encodeRequest(request);
+  if (message.length > MAX_REQUEST_FRAME) {
+    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `the request is ${message.length} bytes, over the daemon's limit of ${MAX_REQUEST_FRAME}`);
+  }
+  return encodeFrame(message);
 }
 
 export function encodeResponseFrame(response: ResponseInit): Uint8Array {
