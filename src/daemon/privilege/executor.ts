@@ -1,6 +1,7 @@
 import type { CommandResultInit } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { FIXED_ENV } from "./resolve-command.ts";
+import { joinChunks } from "../../protocol/write-queue.ts";
 
 export type { CommandResultInit };
 
@@ -53,19 +54,9 @@ function collect(stream: ReadableStream<Uint8Array>, cap: number): { done: Promi
   // A read that fails once we cancelled it still leaves what was kept, which is the answer.
   const done = read()
     .catch(() => {})
-    .then(() => ({ bytes: concat(chunks, kept), truncated }));
+    .then(() => ({ bytes: joinChunks(chunks, 0, chunks.length, kept), truncated }));
   // cancel() closes our read end; a writer still holding the other end gets EPIPE, not a hang.
   return { done, stop: () => void reader.cancel().catch(() => {}) };
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.length;
-  }
-  return bytes;
 }
 
 /**
