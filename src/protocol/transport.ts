@@ -17,6 +17,9 @@ function plainPosixDir(dir: string): boolean {
   return !dir.includes("//") && !dir.includes("/./") && !dir.includes("/../") && !dir.endsWith("/.") && !dir.endsWith("/..");
 }
 
+/** node:path, loaded only where it is needed (see joinPath). */
+const nodePath = () => require("node:path") as typeof import("node:path");
+
 /**
  * path.join for the default paths, without loading node:path where it
  * would change nothing: `dir` plus `names`, minus the trailing slashes
@@ -27,7 +30,6 @@ function plainPosixDir(dir: string): boolean {
  * block warm-up thread: bench/README.md.)
  */
 function joinPath(platform: NodeJS.Platform, dir: string, ...names: string[]): string {
-  const nodePath = () => require("node:path") as typeof import("node:path");
   if (platform === "win32") return nodePath().win32.join(dir, ...names);
   if (!plainPosixDir(dir)) return nodePath().posix.join(dir, ...names);
   let end = dir.length;
@@ -100,7 +102,7 @@ export const PATH_VARIABLES = ["ADI_HOME", "ADI_DAEMON_SOCKET", "ADI_DAEMON_PID"
 export function isRelativePath(key: string, value: string | undefined): value is string {
   if (!value || value.startsWith("/")) return false;
   if (key === "ADI_DAEMON_SOCKET" && (isAbstractSocket(value) || isNamedPipe(value))) return false;
-  return !(require("node:path") as typeof import("node:path")).isAbsolute(value);
+  return !nodePath().isAbsolute(value);
 }
 
 /**
@@ -114,7 +116,7 @@ export function withAbsolutePaths<T extends Record<string, string | undefined>>(
   const out: Record<string, string | undefined> = { ...env };
   for (const key of PATH_VARIABLES) {
     const value = out[key];
-    if (isRelativePath(key, value)) out[key] = (require("node:path") as typeof import("node:path")).resolve(cwd, value);
+    if (isRelativePath(key, value)) out[key] = nodePath().resolve(cwd, value);
   }
   return out as T;
 }
