@@ -4,6 +4,7 @@ import { AdiError, ErrorCode } from "../errors.ts";
 import {
   FrameDecoder,
   MAX_RESPONSE_FRAME,
+  MAX_TIMER_MS,
   WriteQueue,
   decodeResponse,
   encodeRequestFrame,
@@ -13,9 +14,6 @@ import { socketAddress } from "../protocol/transport.ts";
 
 /** How long a request waits for its answer unless told otherwise (DaemonClient's `timeoutMs`). */
 export const DEFAULT_TIMEOUT_MS = 10_000;
-
-/** The longest delay setTimeout takes as it is (a longer one becomes 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Receives every response frame for one request id; return true when it was the last. */
 type FrameHandler = (response: Response) => boolean;

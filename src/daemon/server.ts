@@ -1,6 +1,6 @@
 import type { Socket, UnixSocketListener } from "bun";
 import { AdiError, ErrorCode } from "../errors.ts";
-import { decodeRequest, encodeResponseFrame, errorResponse } from "../protocol/index.ts";
+import { decodeRequest, encodeResponseFrame, errorResponse, MAX_TIMER_MS } from "../protocol/index.ts";
 import type { IdentifyPeer } from "./caller.ts";
 import { Connection } from "./connection.ts";
 import type { Logger } from "./logger.ts";
@@ -19,8 +19,8 @@ export interface ServerOptions {
   readDeadlineMs?: number;
 }
 
-/** setTimeout's longest delay: a longer one fires after 1 ms, which would cut every client off mid-frame. */
-export const MAX_READ_DEADLINE_MS = 2 ** 31 - 1;
+/** The longest half-frame deadline: past MAX_TIMER_MS the timer would fire after 1 ms and cut every client off mid-frame. */
+export const MAX_READ_DEADLINE_MS = MAX_TIMER_MS;
 /** The most connections ADI_MAX_CONNECTIONS may allow (each holds a descriptor; RLIMIT_NOFILE stops far below). */
 export const MAX_CONNECTIONS_LIMIT = 65_536;
 

@@ -2,6 +2,12 @@
 export const FRAME_HEADER_BYTES = 4;
 /** Largest request frame the daemon accepts. */
 export const MAX_REQUEST_FRAME = 1024 * 1024;
+/**
+ * setTimeout's longest delay: a longer one fires after 1 ms. Deadlines on
+ * both sides (a client's request timeout, the daemon's half-frame deadline)
+ * stay within it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Largest response frame a client accepts (log batches, command output). */
 export const MAX_RESPONSE_FRAME = 16 * 1024 * 1024;
 /**
