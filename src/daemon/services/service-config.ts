@@ -44,12 +44,13 @@ function health(config: ServiceConfig): HealthSpec | undefined {
   };
   const probe = h.probe;
   switch (probe.case) {
-    case "command":
+    case "command": {
       if (!probe.value.command) throw invalid("health.command needs a command");
       const argv = [probe.value.command, ...probe.value.args];
       const problem = argvProblem(argv);
       if (problem) throw invalid(`health.command: ${problem}`);
       return { ...common, probe: { kind: "command", argv } };
+    }
     case "tcp": {
       const m = /^(.*):(\d{1,5})$/.exec(probe.value);
       const port = m ? Number(m[2]) : 0;
