@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AdiPaths } from "../config.ts";
-import { isRelativePath, type Env } from "../protocol/transport.ts";
+import { isRelativePath, PATH_VARIABLES, type Env } from "../protocol/transport.ts";
 import { isAbstractSocket, isNamedPipe } from "../config.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { tryLockExclusive } from "./native.ts";
@@ -54,7 +54,8 @@ function checkOwnDir(path: string): number {
  * wherever it was started.
  */
 function checkAbsolute(env: Env): void {
-  for (const variable of ["ADI_DAEMON_PID", "ADI_DAEMON_LOG", "ADI_DAEMON_SOCKET"]) {
+  for (const variable of PATH_VARIABLES) {
+    if (variable === "ADI_HOME") continue; // a relative home is this directory: main.ts resolves it
     const path = env[variable];
     if (isRelativePath(variable, path)) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${variable} must be an absolute path, got ${JSON.stringify(path)}`);
   }
