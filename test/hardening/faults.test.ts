@@ -161,9 +161,9 @@ test("a service whose binary disappears between restarts ends FAILED with a clea
 }, 60_000);
 
 test("uptime and backoff use monotonic time, never the wall clock", () => {
-  // The system clock cannot be jumped on a shared CI box (no CAP_SYS_TIME
-  // guarantee, and it would disturb every other process; no libfaketime here):
-  // instead, no timing code in the daemon may read the wall clock. Date is
+  // The host's clock is not jumped on a shared CI box (no CAP_SYS_TIME guarantee,
+  // and it would disturb every other process; clock-jump.test.ts moves only the
+  // daemon's, with libfaketime): here, no timing code in the daemon may read the wall clock. Date is
   // allowed only for timestamps shown to people (logs, audit log, event time_unix_ms).
   const files = ["src/daemon/context.ts", "src/daemon/services/service.ts", "src/daemon/services/policy.ts", "src/daemon/services/manager.ts", "src/daemon/server.ts"];
   const offenders: string[] = [];
