@@ -22,6 +22,7 @@ const ROWS = [
   "daemon cold start -> answering",
   "daemon RSS, 5 services",
   "of which anonymous (heap, stacks)",
+  "5 services, after the status rows",
   "daemon RSS growth 5 -> 100 services",
   "adi daemon logs NAME (100 lines)",
   "adi daemon restart NAME (a sleep)",
