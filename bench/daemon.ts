@@ -18,7 +18,8 @@
  * - `adi daemon status` (5 services) and `adi daemon services --json`
  *   (100 services) wall time beside a compiled hello-world and /bin/true;
  *   `status` also beside its floor (bench/status-floor.ts: the same round
- *   trip with constant bytes, then with the codec's decoding);
+ *   trip with constant bytes, then with the codec's decoding), `services
+ *   --json` beside the floor's `list_services` alone, decoded;
  *   then, once the memory figures are taken, `adi daemon logs NAME` (100
  *   lines) and `adi daemon restart NAME` (a `sleep`) beside hello-world.
  * - list_services requests/s with 100 services, one client, sequential.
@@ -160,6 +161,8 @@ async function statusFloor(dir: string, env: Record<string, string | undefined>)
   const check = Bun.spawnSync([floor, "--decode"], { env: floorEnv, stderr: "inherit" });
   const said = check.stdout.toString();
   if (check.exitCode !== 0 || !said.includes("status") || !said.includes("services")) throw new Error(`the status floor did not get both answers (exit ${check.exitCode}): ${said}`);
+  const list = Bun.spawnSync([floor, "--decode", "--list"], { env: floorEnv, stderr: "inherit" });
+  if (list.exitCode !== 0 || !list.stdout.toString().includes(": services")) throw new Error(`the list floor did not get its answer (exit ${list.exitCode}): ${list.stdout}`);
   return { floor, env: floorEnv };
 }
 
@@ -205,7 +208,7 @@ export async function benchDaemon(): Promise<Row[]> {
     const rss100 = rssKiB([daemonPid]);
     const growth = rss100 - rss5Used;
     const { rate, peakKiB } = await listRate(client, LIST_REQUESTS, daemonPid);
-    const [servicesMs, hello2Ms] = timeInTurns([[adi, "daemon", "services", "--json"], [hello]], env, CLI_RUNS);
+    const [servicesMs, hello2Ms, listFloorMs] = timeInTurns([[adi, "daemon", "services", "--json"], [hello], [floor.floor, "--decode", "--list"]], floor.env, CLI_RUNS);
     await Bun.sleep(500);
     const rss100Loaded = rssKiB([daemonPid]);
 
@@ -224,6 +227,7 @@ export async function benchDaemon(): Promise<Row[]> {
       { figure: "  floor: the same round trip, constant bytes", adi: "", baseline: ms(floorMs), ratio: ratio(floorMs, helloMs) },
       { figure: "  floor: and decoding with adi's codec", adi: "", baseline: ms(floorDecodeMs), ratio: ratio(floorDecodeMs, helloMs) },
       { figure: "adi daemon services --json, 100 services", adi: ms(servicesMs), baseline: `${ms(hello2Ms)} hello`, ratio: ratio(servicesMs, hello2Ms), target: "<= 1.5x hello-world" },
+      { figure: "  floor: list_services, decoded with adi's codec", adi: "", baseline: ms(listFloorMs), ratio: ratio(listFloorMs, hello2Ms) },
       { figure: "spawn /bin/true (floor)", adi: "", baseline: ms(trueMs), ratio: "" },
       { figure: "list_services req/s, 100 services", adi: perSec(rate), baseline: "", ratio: "", target: ">= 2,000/s" },
       { figure: "daemon cold start -> answering", adi: ms(coldAdi), baseline: Number.isNaN(coldSup) ? "" : `${ms(coldSup)} supervisord`, ratio: Number.isNaN(coldSup) ? "" : ratio(coldAdi, coldSup), target: "<= 100 ms" },
