@@ -4,6 +4,7 @@ import { decodeResponse, encodeRequestFrame, FrameDecoder, joinChunks, MAX_RESPO
 import { socketAddress } from "../protocol/transport.ts";
 import { EAGAIN, EINTR, libc } from "../util/libc.ts";
 import { connectionLostError, connectError } from "./connection.ts";
+import { AF_UNIX, sockaddrUn } from "./sockaddr.ts";
 
 /*
  * A few requests over a libc socket and poll(2), for the CLI's fast path: no
@@ -13,24 +14,10 @@ import { connectionLostError, connectError } from "./connection.ts";
  * elsewhere the caller uses DaemonClient.
  */
 
-const AF_UNIX = 1;
 /** Non-blocking, so a daemon whose listen queue is full (its event loop stuck) cannot hold connect() forever. */
 const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
 const POLLIN = 1;
 const POLLOUT = 4;
-
-/** struct sockaddr_un for a socketAddress() (`\0name`: an abstract socket); null when it does not fit its 108 bytes. */
-function sockaddr(address: string): Uint8Array | null {
-  const name = new TextEncoder().encode(address);
-  const abstract = name[0] === 0;
-  // sa_family (u16), then the path: NUL-terminated, or for an abstract name the NUL first and no terminator.
-  // Bun refuses 108 bytes or more of either kind, so such a daemon cannot exist: leave the error to DaemonClient.
-  if (name.length > 107) return null;
-  const addr = new Uint8Array(2 + name.length + (abstract ? 0 : 1));
-  addr[0] = AF_UNIX;
-  addr.set(name, 2);
-  return addr;
-}
 
 /** The requests' frames, numbered from 1, in one buffer for write(2). */
 function requestFrames(requests: RequestKindInit[]): Uint8Array {
@@ -48,11 +35,12 @@ function requestFrames(requests: RequestKindInit[]): Uint8Array {
  * Send `requests` on one connection and return their responses in the same
  * order, or undefined when this platform or path needs DaemonClient instead.
  * Errors are DaemonClient's: UNAVAILABLE when nothing listens or the daemon
- * hangs up, PERMISSION_DENIED for another user's socket, DEADLINE_EXCEEDED
- * after `timeoutMs`, and an error response as its AdiError.
+ * hangs up, RESOURCE_EXHAUSTED when its listen queue is full,
+ * PERMISSION_DENIED for another user's socket, DEADLINE_EXCEEDED after
+ * `timeoutMs`, and an error response as its AdiError.
  *
  * With `downToClient`, a connect that fails with UNAVAILABLE (no such path,
- * refused, a full listen queue) returns undefined as well: nothing was sent,
+ * refused) returns undefined as well: nothing was sent,
  * so the caller can leave it to DaemonClient, whose ping says the daemon is
  * not running or which starts one, as before. A connection lost after the
  * requests went out is still UNAVAILABLE: they may have been carried out.
@@ -71,7 +59,7 @@ export function blockingRoundTrip(
   opts: { downToClient?: boolean; keepErrors?: boolean } = {},
 ): Response["kind"][] | undefined {
   if (process.platform !== "linux") return undefined;
-  const addr = sockaddr(socketAddress(socketPath)); // refuses what is no unix socket here (a named pipe), as DaemonClient does
+  const addr = sockaddrUn(socketAddress(socketPath)); // refuses what is no unix socket here (a named pipe), as DaemonClient does
   if (!addr) return undefined;
   const c = libc();
   if (!c) return undefined;
@@ -95,7 +83,8 @@ export function blockingRoundTrip(
   try {
     // A unix socket connects at once or fails at once (EAGAIN: its queue is full): nothing to wait for.
     if (c.connect(fd, addr) !== 0) {
-      const error = connectError(socketPath, c.errno());
+      const errno = c.errno();
+      const error = connectError(socketPath, errno === EAGAIN ? "EAGAIN" : errno);
       if (opts.downToClient && error.code === ErrorCode.UNAVAILABLE) return undefined;
       throw error;
     }

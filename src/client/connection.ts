@@ -36,7 +36,26 @@ export function notRunningError(socketPath: string, cause?: unknown): AdiError {
   );
 }
 
-/** Why a connect failed: another user's socket (EACCES/EPERM, as a code or errno), else nothing listens. */
+/**
+ * A daemon is listening but its queue of connections waiting to be accepted
+ * is full: its event loop is stuck, or clients connect faster than it
+ * accepts. Not UNAVAILABLE: that is "not running", on which `adi daemon
+ * start` and ensureRunning would start a second daemon, which then waits
+ * for the lock the stuck one holds.
+ */
+export function queueFullError(socketPath: string, cause?: unknown): AdiError {
+  return new AdiError(
+    ErrorCode.RESOURCE_EXHAUSTED,
+    `the daemon on ${socketPath} is not taking connections: its queue of connections waiting to be accepted is full (it is stuck, or more clients connect than it accepts). ` +
+      "Try again; if it stays so, end the daemon's process (its pid is in daemon.pid in ADI_HOME) and run `adi daemon start`",
+    { cause },
+  );
+}
+
+/**
+ * Why a connect failed: another user's socket (EACCES/EPERM, as a code or
+ * errno), a full listen queue ("EAGAIN"), else nothing listens.
+ */
 export function connectError(socketPath: string, code: string | number | undefined, cause?: unknown): AdiError {
   if (code === "EACCES" || code === "EPERM" || code === 13 || code === 1) {
     return new AdiError(
@@ -45,6 +64,7 @@ export function connectError(socketPath: string, code: string | number | undefin
       { cause },
     );
   }
+  if (code === "EAGAIN") return queueFullError(socketPath, cause);
   return notRunningError(socketPath, cause);
 }
 
@@ -95,7 +115,11 @@ export class ClientConnection {
         },
       });
     } catch (err) {
-      throw connectError(socketPath, (err as NodeJS.ErrnoException)?.code, err);
+      let code = (err as NodeJS.ErrnoException)?.code;
+      // Bun reports a full listen queue (a stuck daemon) as ECONNREFUSED, as it does a socket
+      // nobody listens on; connect(2) on a socket of our own tells the two apart.
+      if (code === "ECONNREFUSED" && process.platform === "linux" && (await import("./listen-queue.ts")).listenQueueFull(socketPath)) code = "EAGAIN";
+      throw connectError(socketPath, code, err);
     }
     conn.out = new WriteQueue(conn.socket);
     return conn;

@@ -1,13 +1,15 @@
 // The CLI's blocking round trip (src/client/blocking-socket.ts) must answer and
 // fail exactly as DaemonClient does: same answers, same error codes and messages.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { blockingRoundTrip } from "../../src/client/blocking-socket.ts";
+import { queueFullError } from "../../src/client/connection.ts";
 import { DaemonClient } from "../../src/client/index.ts";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
 import { encodeResponseFrame, errorResponse } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
+import { killCarrying, tempHome } from "../helpers/env.ts";
 
 const d = new TestDaemon();
 if (process.getuid?.() !== 0) console.log("skip: blocking-socket PERMISSION_DENIED test needs root (to connect as nobody)");
@@ -154,12 +156,18 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
     }
   });
 
-  test("a daemon whose listen queue is full (its event loop stuck): UNAVAILABLE at once, never a hang", async () => {
-    // A listener that never accepts, with a queue of one and one connection already waiting in it.
-    // Run in a child: a blocking connect() here would hang the test runner itself.
+  test("a daemon whose listen queue is full (its event loop stuck): RESOURCE_EXHAUSTED at once, never a hang, never 'not running'", async () => {
+    // A listener that never accepts, with a queue of one and one connection already waiting in it,
+    // at the socket of an ADI_HOME of its own. Run in a child: a blocking connect() here would hang
+    // the test runner itself. The child asks it over the blocking socket, through DaemonClient (Bun
+    // reports the full queue as ECONNREFUSED, as for a socket nobody listens on), and with the CLI.
+    const stuck = tempHome();
+    mkdirSync(stuck.home, { recursive: true, mode: 0o700 });
+    const path = join(stuck.home, "daemon.sock");
     const script = `
       import { dlopen, FFIType, ptr } from "bun:ffi";
       import { blockingRoundTrip } from ${JSON.stringify(join(import.meta.dir, "../../src/client/blocking-socket.ts"))};
+      import { DaemonClient } from ${JSON.stringify(join(import.meta.dir, "../../src/client/index.ts"))};
       const { symbols: c } = dlopen("libc.so.6", {
         socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
@@ -173,13 +181,42 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
       const listener = c.socket(1, 1, 0);
       if (c.bind(listener, ptr(addr), addr.length) !== 0 || c.listen(listener, 0) !== 0) throw new Error("listen failed");
       c.connect(c.socket(1, 1 | 0o4000, 0), ptr(addr), addr.length);
-      try { blockingRoundTrip(path, [{ case: "status", value: {} }], 10000); console.log("answered"); }
-      catch (e) { console.log(e.code + " " + e.message); }`;
-    const child = Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, STUCK: join(d.home, "stuck.sock") }, stdout: "pipe" });
-    const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    const output = (await new Response(child.stdout).text()).trim();
-    clearTimeout(killer);
-    expect(output).toBe(`${ErrorCode.UNAVAILABLE} daemon is not running (no answer on ${join(d.home, "stuck.sock")}): start it with \`adi daemon start\``);
+      const said = {};
+      const code = async (fn) => { try { await fn(); return "no error"; } catch (e) { return e.code + " " + e.message; } };
+      said.blocking = await code(() => blockingRoundTrip(path, [{ case: "status", value: {} }], 10000));
+      said.blockingDown = await code(() => blockingRoundTrip(path, [{ case: "status", value: {} }], 10000, { downToClient: true }));
+      const client = new DaemonClient({ socketPath: path, launcher: ["/bin/false"] });
+      said.ping = await code(() => client.ping());
+      said.isRunning = await code(() => client.isRunning());
+      said.ensureRunning = await code(() => client.ensureRunning());
+      for (const args of [["daemon", "status"], ["daemon", "services"], ["daemon", "start"], ["daemon", "logs", "web"], ["daemon", "stop", "web"]]) {
+        const r = Bun.spawnSync([...JSON.parse(process.env.ADI_ARGV0), ...args], { stderr: "pipe", stdout: "pipe" });
+        said[args.join(" ")] = r.exitCode + " " + r.stderr.toString().trim() + r.stdout.toString().trim();
+      }
+      console.log(JSON.stringify(said));`;
+    const child = Bun.spawn([process.execPath, "-e", script], {
+      env: { ...stuck.env, STUCK: path, ADI_ARGV0: JSON.stringify(d.argv0) },
+      stdout: "pipe",
+    });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    try {
+      const said = JSON.parse((await new Response(child.stdout).text()).trim()) as Record<string, string>;
+      const message = queueFullError(path).message;
+      const error = `${ErrorCode.RESOURCE_EXHAUSTED} ${message}`;
+      expect(said.blocking).toBe(error);
+      expect(said.blockingDown).toBe(error); // not left to DaemonClient, which would start a second daemon
+      expect(said.ping).toBe(error);
+      expect(said.isRunning).toBe(error);
+      expect(said.ensureRunning).toBe(error); // did not launch (its launcher would fail with UNAVAILABLE)
+      // The CLI's fast paths and DaemonClient's path say so too, with exit 1 (3 is "not running").
+      for (const command of ["daemon status", "daemon services", "daemon start", "daemon logs web", "daemon stop web"]) {
+        expect(said[command], command).toBe(`1 error: ${message}`);
+      }
+    } finally {
+      clearTimeout(killer);
+      killCarrying(stuck.home);
+      stuck.cleanup();
+    }
   });
 
   test.skipIf(process.getuid?.() !== 0)("another user's socket: PERMISSION_DENIED with DaemonClient's message (needs root to act as nobody)", async () => {

@@ -18,7 +18,8 @@ export class TestDaemon {
   readonly home: string;
   readonly env: Record<string, string>;
   private readonly removeDir: () => void;
-  private readonly argv0: string[];
+  /** How the tests run adi: the compiled binary, or `bun src/main.ts`. */
+  readonly argv0: string[];
   /** Extra pids a test started and wants killed at cleanup (services, grandchildren). */
   readonly extraPids = new Set<number>();
 

@@ -1,0 +1,19 @@
+/** AF_UNIX on Linux and macOS. */
+export const AF_UNIX = 1;
+
+/**
+ * struct sockaddr_un for a socketAddress() (`\0name`: an abstract socket),
+ * as bytes for connect(2) through FFI; null when it does not fit its 108
+ * bytes. Bun refuses 108 bytes or more of either kind, so such a daemon
+ * cannot exist: the callers leave that error to DaemonClient.
+ */
+export function sockaddrUn(address: string): Uint8Array | null {
+  const name = new TextEncoder().encode(address);
+  const abstract = name[0] === 0;
+  // sa_family (u16), then the path: NUL-terminated, or for an abstract name the NUL first and no terminator.
+  if (name.length > 107) return null;
+  const addr = new Uint8Array(2 + name.length + (abstract ? 0 : 1));
+  addr[0] = AF_UNIX;
+  addr.set(name, 2);
+  return addr;
+}
