@@ -4,7 +4,7 @@ import { decodeResponse, encodeRequestFrame, FrameDecoder, joinChunks, MAX_RESPO
 import { socketAddress } from "../protocol/transport.ts";
 import { EAGAIN, EINTR, libc } from "../util/libc.ts";
 import { connectionLostError, connectError } from "./connection.ts";
-import { AF_UNIX, sockaddrUn } from "./sockaddr.ts";
+import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from "./sockaddr.ts";
 
 /*
  * A few requests over a libc socket and poll(2), for the CLI's fast path: no
@@ -14,8 +14,6 @@ import { AF_UNIX, sockaddrUn } from "./sockaddr.ts";
  * elsewhere the caller uses DaemonClient.
  */
 
-/** Non-blocking, so a daemon whose listen queue is full (its event loop stuck) cannot hold connect() forever. */
-const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
 const POLLIN = 1;
 const POLLOUT = 4;
 

@@ -39,7 +39,8 @@ export function notRunningError(socketPath: string, cause?: unknown): AdiError {
 /**
  * A daemon is listening but its queue of connections waiting to be accepted
  * is full: its event loop is stuck, or clients connect faster than it
- * accepts. Not UNAVAILABLE: that is "not running", on which `adi daemon
+ * accepts. Linux only: elsewhere the kernel refuses such a connect as it
+ * refuses one to a socket nobody listens on, and it reads "not running". Not UNAVAILABLE: that is "not running", on which `adi daemon
  * start` and ensureRunning would start a second daemon, which then waits
  * for the lock the stuck one holds.
  */
@@ -47,7 +48,7 @@ export function queueFullError(socketPath: string, cause?: unknown): AdiError {
   return new AdiError(
     ErrorCode.RESOURCE_EXHAUSTED,
     `the daemon on ${socketPath} is not taking connections: its queue of connections waiting to be accepted is full (it is stuck, or more clients connect than it accepts). ` +
-      "Try again; if it stays so, end the daemon's process (its pid is in daemon.pid in ADI_HOME) and run `adi daemon start`",
+      "Try again; if it stays so, end the daemon's process (its pid is in its PID file: ADI_DAEMON_PID, by default daemon.pid in ADI_HOME) and run `adi daemon start`",
     { cause },
   );
 }
@@ -117,7 +118,7 @@ export class ClientConnection {
     } catch (err) {
       let code = (err as NodeJS.ErrnoException)?.code;
       // Bun reports a full listen queue (a stuck daemon) as ECONNREFUSED, as it does a socket
-      // nobody listens on; connect(2) on a socket of our own tells the two apart.
+      // nobody listens on; on Linux connect(2) on a socket of our own tells the two apart.
       if (code === "ECONNREFUSED" && process.platform === "linux" && (await import("./listen-queue.ts")).listenQueueFull(socketPath)) code = "EAGAIN";
       throw connectError(socketPath, code, err);
     }

@@ -47,7 +47,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *   (each request has its own id), log streams beside them.
  * - Every failure is an {@link AdiError} with a proto `ErrorCode`:
  *   UNAVAILABLE when the daemon is not running or the connection dropped
- *   (every pending call rejects), DEADLINE_EXCEEDED when a call times out,
+ *   (every pending call rejects), RESOURCE_EXHAUSTED when it is there but
+ *   its queue of connections waiting to be accepted is full (Linux),
+ *   DEADLINE_EXCEEDED when a call times out,
  *   and the daemon's own code (NOT_FOUND, PERMISSION_DENIED, …) otherwise.
  * - No reconnect and no retry: after a drop the next call opens a new
  *   connection; whether to repeat a call is the caller's decision.
@@ -79,7 +81,7 @@ export class DaemonClient {
 
   // ------------------------------------------------------------ lifecycle
 
-  /** True when the daemon answers a ping; false when nothing listens (UNAVAILABLE). */
+  /** True when the daemon answers a ping; false when nothing listens (UNAVAILABLE); a daemon with its listen queue full rejects (RESOURCE_EXHAUSTED). */
   async isRunning(): Promise<boolean> {
     try {
       await this.ping();
@@ -95,7 +97,9 @@ export class DaemonClient {
    * spawn one, exactly one wins the daemon's lock, the rest exit and every
    * caller returns once the winner answers. Needs the `adi` binary: the
    * `launcher` option, else ADI_BIN, else `adi` on PATH. Rejects with
-   * UNAVAILABLE when the daemon exits or does not answer within 5 s.
+   * UNAVAILABLE when the daemon exits or does not answer within 5 s, and as
+   * isRunning does, without starting one, when a daemon is there with its
+   * listen queue full.
    */
   async ensureRunning(): Promise<void> {
     if (await this.isRunning()) return;

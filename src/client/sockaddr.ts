@@ -1,11 +1,13 @@
-/** AF_UNIX on Linux and macOS. */
+/** AF_UNIX (Linux). */
 export const AF_UNIX = 1;
+/** SOCK_STREAM | SOCK_NONBLOCK (Linux): a connect to a full listen queue fails at once (EAGAIN) instead of waiting. */
+export const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
 
 /**
- * struct sockaddr_un for a socketAddress() (`\0name`: an abstract socket),
- * as bytes for connect(2) through FFI; null when it does not fit its 108
- * bytes. Bun refuses 108 bytes or more of either kind, so such a daemon
- * cannot exist: the callers leave that error to DaemonClient.
+ * struct sockaddr_un in Linux's layout for a socketAddress() (`\0name`: an
+ * abstract socket), as bytes for connect(2) through FFI; null when it does
+ * not fit its 108 bytes. Bun refuses 108 bytes or more of either kind, so
+ * such a daemon cannot exist: the callers leave that error to DaemonClient.
  */
 export function sockaddrUn(address: string): Uint8Array | null {
   const name = new TextEncoder().encode(address);

@@ -168,6 +168,7 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
       import { dlopen, FFIType, ptr } from "bun:ffi";
       import { blockingRoundTrip } from ${JSON.stringify(join(import.meta.dir, "../../src/client/blocking-socket.ts"))};
       import { DaemonClient } from ${JSON.stringify(join(import.meta.dir, "../../src/client/index.ts"))};
+      import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from ${JSON.stringify(join(import.meta.dir, "../../src/client/sockaddr.ts"))};
       const { symbols: c } = dlopen("libc.so.6", {
         socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
@@ -175,12 +176,10 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
         connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
       });
       const path = process.env.STUCK;
-      const addr = new Uint8Array(2 + path.length + 1);
-      addr[0] = 1; // AF_UNIX
-      addr.set(new TextEncoder().encode(path), 2);
-      const listener = c.socket(1, 1, 0);
+      const addr = sockaddrUn(path);
+      const listener = c.socket(AF_UNIX, 1, 0);
       if (c.bind(listener, ptr(addr), addr.length) !== 0 || c.listen(listener, 0) !== 0) throw new Error("listen failed");
-      c.connect(c.socket(1, 1 | 0o4000, 0), ptr(addr), addr.length);
+      c.connect(c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0), ptr(addr), addr.length);
       const said = {};
       const code = async (fn) => { try { await fn(); return "no error"; } catch (e) { return e.code + " " + e.message; } };
       said.blocking = await code(() => blockingRoundTrip(path, [{ case: "status", value: {} }], 10000));
@@ -189,7 +188,7 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
       said.ping = await code(() => client.ping());
       said.isRunning = await code(() => client.isRunning());
       said.ensureRunning = await code(() => client.ensureRunning());
-      for (const args of [["daemon", "status"], ["daemon", "services"], ["daemon", "start"], ["daemon", "logs", "web"], ["daemon", "stop", "web"]]) {
+      for (const args of [["daemon", "status"], ["daemon", "services"], ["daemon", "start"], ["daemon", "logs", "web"], ["daemon", "stop", "web"], ["daemon", "stop"]]) {
         const r = Bun.spawnSync([...JSON.parse(process.env.ADI_ARGV0), ...args], { stderr: "pipe", stdout: "pipe" });
         said[args.join(" ")] = r.exitCode + " " + r.stderr.toString().trim() + r.stdout.toString().trim();
       }
@@ -208,12 +207,14 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
       expect(said.ping).toBe(error);
       expect(said.isRunning).toBe(error);
       expect(said.ensureRunning).toBe(error); // did not launch (its launcher would fail with UNAVAILABLE)
-      // The CLI's fast paths and DaemonClient's path say so too, with exit 1 (3 is "not running").
-      for (const command of ["daemon status", "daemon services", "daemon start", "daemon logs web", "daemon stop web"]) {
+      // The CLI says so too, with exit 1 (3 is "not running"): over the blocking socket (stderr is
+      // no terminal), and through DaemonClient for stopping the daemon.
+      for (const command of ["daemon status", "daemon services", "daemon start", "daemon logs web", "daemon stop web", "daemon stop"]) {
         expect(said[command], command).toBe(`1 error: ${message}`);
       }
     } finally {
       clearTimeout(killer);
+      await child.exited;
       killCarrying(stuck.home);
       stuck.cleanup();
     }

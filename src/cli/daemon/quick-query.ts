@@ -68,7 +68,7 @@ export async function servicesStartingDaemon(): Promise<ServiceInfo[]> {
 /**
  * One request whose answer is `ok` (start, stop, restart): true once the
  * daemon has carried it out, false when it is for DaemonClient (another
- * platform, or a connect that failed: nothing was sent). Errors as
+ * platform, or a connect that found no daemon: nothing was sent). Errors as
  * DaemonClient's.
  */
 export function okOverBlockingSocket(request: RequestKindInit, timeoutMs: number): boolean {
@@ -82,7 +82,7 @@ export function okOverBlockingSocket(request: RequestKindInit, timeoutMs: number
  * Several requests whose answer is `ok`, each settling on its own: null for
  * each carried out, its error for each not (an error answer, or, once they
  * are out, a lost connection or the deadline). Undefined when they are for
- * DaemonClient (another platform, or a connect that failed: nothing was sent).
+ * DaemonClient (another platform, or a connect that found no daemon: nothing was sent).
  */
 export function outcomesOverBlockingSocket(requests: RequestKindInit[], timeoutMs: number): (AdiError | null)[] | undefined {
   const answers = blockingRoundTrip(daemonSocketPath(), requests, timeoutMs, { downToClient: true, keepErrors: true });

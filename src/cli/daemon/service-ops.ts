@@ -18,8 +18,9 @@ import { okOverBlockingSocket, outcomesOverBlockingSocket, readOverBlockingSocke
  * over the blocking socket, one per name, sent together, and DaemonClient is
  * not loaded: ≈ 8 ms of a ≈ 32 ms `stop` (docs/cli.md). A person at a
  * terminal keeps the spinner, which needs the event loop. A connect that
- * fails (nothing was sent) goes to DaemonClient's path, as before: its ping
- * says the daemon is not running, or it starts one. A daemon that hangs up
+ * finds no daemon (nothing was sent) goes to DaemonClient's path, as before:
+ * its ping says the daemon is not running, or it starts one; a daemon whose
+ * listen queue is full is an error (RESOURCE_EXHAUSTED), not "not running". A daemon that hangs up
  * once the request is out is an error ("the connection to the daemon was
  * lost"), never a reason to send it again: it may have been carried out.
  */
