@@ -215,7 +215,7 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
     } finally {
       clearTimeout(killer);
       await child.exited;
-      killCarrying(stuck.home);
+      killCarrying(`ADI_HOME=${stuck.home}`);
       stuck.cleanup();
     }
   });
