@@ -9,12 +9,16 @@
  * how long the printer took (a blocked pipe slows it down). adi runs the load
  * twice: on a freshly started daemon (the figure), then again as a second
  * service of the same daemon, whose hot code JSC has compiled by then.
+ * Beside them the floor any Bun supervisor stands on (bench/pipe-floor.ts:
+ * a compiled Bun program that reads the printer's pipes as the daemon does
+ * and keeps nothing), its CPU time measured the same way.
  * Usage: bun bench/logs.ts [--quick]
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DaemonClient } from "../src/client/index.ts";
-import { BUN, adiBinary, adiEnv, cpuMs, mb, ms, printTable, rssKiB, tempDir, until, type Row } from "./lib.ts";
+import { withDaemonAllocatorEnv } from "../src/client/launch.ts";
+import { BUN, adiBinary, adiEnv, compileBaseline, cpuMs, mb, ms, printTable, rssKiB, tempDir, until, type Row } from "./lib.ts";
 import { startSupervisord } from "./supervisord.ts";
 
 const quick = process.argv.includes("--quick");
@@ -94,6 +98,38 @@ async function adiFollow(dir: string): Promise<{ fresh: Figures; warm: Figures }
   }
 }
 
+/**
+ * bench/pipe-floor.ts compiled as adi is, with the daemon's allocator setting, running the same
+ * printer: its CPU time from "go" until it has read the "done" line. The printer is then ended by
+ * pid, the floor exits when its pipes end, and anything left is killed by pid.
+ */
+async function pipeFloor(dir: string): Promise<number> {
+  const floor = join(dir, "pipe-floor");
+  await compileBaseline(join(import.meta.dir, "pipe-floor.ts"), floor, true);
+  const go = join(dir, "floor-go");
+  const report = join(dir, "floor-report");
+  const done = join(dir, "floor-done");
+  rmSync(done, { force: true });
+  const proc = Bun.spawn([floor, BUN, PRINTER, go, report, String(RATE), String(SECS), "--linger"], {
+    env: withDaemonAllocatorEnv({ ...process.env, ADI_FLOOR_DONE: done }),
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  let printerPid = 0;
+  try {
+    await Bun.sleep(500); // the printer is up and waiting for `go`
+    const cpu0 = cpuMs(proc.pid);
+    writeFileSync(go, "");
+    await until(() => existsSync(done) && readFileSync(done, "utf8") !== "", 60_000);
+    const cpu = cpuMs(proc.pid) - cpu0;
+    printerPid = Number(readFileSync(done, "utf8"));
+    return cpu;
+  } finally {
+    if (printerPid > 0) process.kill(printerPid, "SIGKILL");
+    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);
+    if (!exited) proc.kill("SIGKILL");
+  }
+}
+
 async function supervisordFile(dir: string): Promise<Figures> {
   const go = join(dir, "sup-go");
   const report = join(dir, "sup-report");
@@ -127,6 +163,7 @@ export async function benchLogs(): Promise<Row[]> {
   const tmp = tempDir("adi-bench-logs-");
   try {
     const { fresh: adi, warm } = await adiFollow(tmp.dir);
+    const floorCpu = await pipeFloor(tmp.dir);
     // --quick never installs supervisord.
     const sup = !quick || Bun.which("supervisord") ? await supervisordFile(tmp.dir) : { lost: NaN, cpu: NaN, printerMs: NaN, rssAfter: NaN };
     const label = `${RATE / 1000}k lines/s for ${SECS} s`;
@@ -134,6 +171,7 @@ export async function benchLogs(): Promise<Row[]> {
       { figure: `log follow ${label}: lines lost`, adi: `${adi.lost}, again ${warm.lost}`, baseline: `${sup.lost} supervisord`, ratio: "", target: "0" },
       { figure: `log follow ${label}: supervisor CPU`, adi: ms(adi.cpu), baseline: `${ms(sup.cpu)} supervisord`, ratio: `${(adi.cpu / Math.max(sup.cpu, 1)).toFixed(2)}x`, target: "<= supervisord" },
       { figure: "  the same load again, same daemon", adi: ms(warm.cpu), baseline: `${ms(sup.cpu)} supervisord`, ratio: `${(warm.cpu / Math.max(sup.cpu, 1)).toFixed(2)}x` },
+      { figure: "  floor: a compiled Bun program reading the pipes, keeping nothing", adi: "", baseline: ms(floorCpu), ratio: `${(floorCpu / Math.max(sup.cpu, 1)).toFixed(2)}x supervisord` },
       { figure: `log follow ${label}: supervisor RSS after`, adi: `${mb(adi.rssAfter)}, again ${mb(warm.rssAfter)}`, baseline: `${mb(sup.rssAfter)} supervisord`, ratio: "" },
       { figure: `log follow ${label}: printer run time`, adi: ms(adi.printerMs), baseline: `${ms(sup.printerMs)} supervisord`, ratio: "", target: `${SECS * 1000} ms = no backpressure` },
     ];
