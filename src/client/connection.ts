@@ -39,10 +39,11 @@ export function notRunningError(socketPath: string, cause?: unknown): AdiError {
 /**
  * A daemon is listening but its queue of connections waiting to be accepted
  * is full: its event loop is stuck, or clients connect faster than it
- * accepts. Linux only: elsewhere the kernel refuses such a connect as it
- * refuses one to a socket nobody listens on, and it reads "not running". Not UNAVAILABLE: that is "not running", on which `adi daemon
+ * accepts. Not UNAVAILABLE: that is "not running", on which `adi daemon
  * start` and ensureRunning would start a second daemon, which then waits
- * for the lock the stuck one holds.
+ * for the lock the stuck one holds. Linux only: elsewhere the kernel refuses
+ * such a connect as it refuses one to a socket nobody listens on, and it
+ * reads "not running".
  */
 export function queueFullError(socketPath: string, cause?: unknown): AdiError {
   return new AdiError(

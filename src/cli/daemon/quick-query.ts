@@ -37,8 +37,9 @@ export async function statusAndServices(timeoutMs: number): Promise<[DaemonStatu
 /**
  * Read-only requests over the blocking socket; undefined when DaemonClient
  * must ask: another platform, or UNAVAILABLE (nothing listens, it hangs up;
- * a full listen queue is RESOURCE_EXHAUSTED, thrown). Asking twice is harmless, and DaemonClient's
- * path pings, then starts a daemon, as `services`, `logs` and `start` did.
+ * a full listen queue is RESOURCE_EXHAUSTED, thrown). Asking twice is
+ * harmless, and DaemonClient's path pings, then starts a daemon, as
+ * `services`, `logs` and `start` did.
  */
 export function readOverBlockingSocket(requests: RequestKindInit[]): Response["kind"][] | undefined {
   try {

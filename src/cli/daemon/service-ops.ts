@@ -20,9 +20,10 @@ import { okOverBlockingSocket, outcomesOverBlockingSocket, readOverBlockingSocke
  * terminal keeps the spinner, which needs the event loop. A connect that
  * finds no daemon (nothing was sent) goes to DaemonClient's path, as before:
  * its ping says the daemon is not running, or it starts one; a daemon whose
- * listen queue is full is an error (RESOURCE_EXHAUSTED), not "not running". A daemon that hangs up
- * once the request is out is an error ("the connection to the daemon was
- * lost"), never a reason to send it again: it may have been carried out.
+ * listen queue is full is an error (RESOURCE_EXHAUSTED), not "not running".
+ * A daemon that hangs up once the request is out is an error ("the
+ * connection to the daemon was lost"), never a reason to send it again: it
+ * may have been carried out.
  */
 
 /** The command's positional arguments, repeats and empty words dropped. */
