@@ -1,7 +1,7 @@
 /**
  * The floor under `adi daemon status` (bench/daemon.ts): what any compiled
  * Bun CLI pays for the same round trip. It binds libc as the CLI does
- * (src/util/libc.ts), sends `status` and `list_services` as the constant
+ * (src/client/libc.ts), sends `status` and `list_services` as the constant
  * frames in ADI_STATUS_FRAMES (hex, made by the harness with the real
  * encoder), waits for both answers and prints their size. With `--decode` it
  * also loads the generated codec and decodes them, as the CLI must; like the
@@ -10,7 +10,7 @@
  * --json`. No error handling beyond an exit code: it is a measuring stick,
  * run against a daemon that is up.
  */
-import { libc } from "../src/util/libc.ts";
+import { libc } from "../src/client/libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_STREAM_NONBLOCK = 1 | 0o4000;

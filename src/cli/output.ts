@@ -1,10 +1,10 @@
-import { isatty } from "../util/isatty.ts";
-import { EAGAIN, EINTR, EPIPE, libc } from "../util/libc.ts";
+import { isatty } from "./isatty.ts";
+import { EAGAIN, EINTR, EPIPE, libc } from "../client/libc.ts";
 
 /*
  * Terminal output without touching `process.stdout` (PLATFORM-NOTES: it alone
  * costs ~25 ms of start-up), nor `node:fs` (≈ 3–5 ms): libc's write(2) where
- * there is one to bind (util/libc.ts), else node:fs. Colour only on a TTY,
+ * there is one to bind (client/libc.ts), else node:fs. Colour only on a TTY,
  * never with NO_COLOR.
  *
  * What the fast-path commands run (cli/fast-path.ts) avoids the built-ins

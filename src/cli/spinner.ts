@@ -1,4 +1,4 @@
-import { isatty } from "../util/isatty.ts";
+import { isatty } from "./isatty.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 /** Quick operations finish before the spinner would show: no flicker. */

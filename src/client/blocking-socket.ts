@@ -2,7 +2,7 @@ import { createError, type Response } from "../gen/adi/daemon/v1/daemon_wire.ts"
 import { AdiError, ErrorCode } from "../errors.ts";
 import { decodeResponse, encodeRequestFrame, FrameDecoder, joinChunks, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
 import { socketAddress } from "../protocol/transport.ts";
-import { EAGAIN, EINTR, libc } from "../util/libc.ts";
+import { EAGAIN, EINTR, libc } from "./libc.ts";
 import { connectionLostError, connectError } from "./connection.ts";
 import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from "./sockaddr.ts";
 
@@ -16,6 +16,32 @@ import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from "./sockaddr.ts";
 
 const POLLIN = 1;
 const POLLOUT = 4;
+
+/**
+ * After Bun.connect was refused: whether a daemon listens on `socketPath`
+ * after all, with its queue of connections waiting to be accepted full (its
+ * event loop stuck, or swamped). Bun reports a full queue as ECONNREFUSED,
+ * as it does a socket nobody listens on, and the two call for opposite
+ * advice: start a daemon, or deal with the one that is there. connect(2) on
+ * a fresh non-blocking socket says EAGAIN for a full queue. A connect that
+ * succeeds proves nothing either way (a daemon that is starting may have
+ * bound the path since), so only EAGAIN counts; that connection is closed at
+ * once. Linux only (false elsewhere: BSD and macOS refuse both alike), and
+ * false where libc cannot be bound.
+ */
+export function listenQueueFull(socketPath: string): boolean {
+  if (process.platform !== "linux") return false;
+  const addr = sockaddrUn(socketAddress(socketPath));
+  const c = libc();
+  if (!addr || !c) return false;
+  const fd = c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0);
+  if (fd < 0) return false;
+  try {
+    return c.connect(fd, addr) !== 0 && c.errno() === EAGAIN;
+  } finally {
+    c.close(fd);
+  }
+}
 
 /** The requests' frames, numbered from 1, in one buffer for write(2). */
 function requestFrames(requests: RequestKindInit[]): Uint8Array {
@@ -88,7 +114,7 @@ export function blockingRoundTrip(
     }
     const out = requestFrames(requests);
     for (let sent = 0; sent < out.length; ) {
-      // write(2), not send(2): Bun ignores SIGPIPE, so a daemon that has gone is EPIPE here too (util/libc.ts).
+      // write(2), not send(2): Bun ignores SIGPIPE, so a daemon that has gone is EPIPE here too (libc.ts).
       const n = c.write(fd, out.subarray(sent));
       const e = n < 0 ? c.errno() : 0;
       if (n > 0) sent += n;

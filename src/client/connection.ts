@@ -120,7 +120,7 @@ export class ClientConnection {
       let code = (err as NodeJS.ErrnoException)?.code;
       // Bun reports a full listen queue (a stuck daemon) as ECONNREFUSED, as it does a socket
       // nobody listens on; on Linux connect(2) on a socket of our own tells the two apart.
-      if (code === "ECONNREFUSED" && process.platform === "linux" && (await import("./listen-queue.ts")).listenQueueFull(socketPath)) code = "EAGAIN";
+      if (code === "ECONNREFUSED" && process.platform === "linux" && (await import("./blocking-socket.ts")).listenQueueFull(socketPath)) code = "EAGAIN";
       throw connectError(socketPath, code, err);
     }
     conn.out = new WriteQueue(conn.socket);

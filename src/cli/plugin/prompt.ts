@@ -1,5 +1,5 @@
 import { readSync, writeSync } from "node:fs";
-import { isatty } from "../../util/isatty.ts";
+import { isatty } from "../isatty.ts";
 import { out } from "../output.ts";
 
 /** One line from the terminal on fd 0 (without the newline); null at end of input. */

@@ -1,4 +1,4 @@
-import { libc } from "./libc.ts";
+import { libc } from "../client/libc.ts";
 
 /**
  * isatty(3) without `node:tty`: importing that module loads Bun's node:net

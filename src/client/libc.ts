@@ -1,5 +1,6 @@
 /**
- * libc through FFI, for the CLI's start-up path: `node:fs` costs ≈ 3–5 ms
+ * libc through FFI, for the CLI's start-up path (its output, and the
+ * client's blocking socket: blocking-socket.ts): `node:fs` costs ≈ 3–5 ms
  * and `node:tty` ≈ 10 ms to load in a compiled binary whose whole budget is
  * a hello-world's ≈ 16 ms (bench/README.md). glibc on Linux, libSystem on
  * macOS; null where there is none to bind (Windows, a musl system, a Bun

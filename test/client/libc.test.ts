@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bindLibc, libc } from "../../src/util/libc.ts";
+import { bindLibc, libc } from "../../src/client/libc.ts";
 
 /** `body` with the path of a file in a fresh directory; returns what was written to it. */
 function writtenTo(body: (file: string) => void): string {
@@ -26,7 +26,7 @@ function withFd(file: string, body: (fd: number) => void): void {
   }
 }
 
-// The CLI's libc calls are bound with Bun.FFI's native dlopen (src/util/libc.ts). Should a Bun
+// The CLI's libc calls are bound with Bun.FFI's native dlopen (src/client/libc.ts). Should a Bun
 // upgrade drop or change it, libc() turns null and every caller quietly takes its slower
 // node: path instead; these tests make that visible.
 describe.skipIf(process.platform !== "linux")("libc through Bun.FFI", () => {
