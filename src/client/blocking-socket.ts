@@ -87,6 +87,7 @@ export function blockingRoundTrip(
   if (!addr) return undefined;
   const c = libc();
   if (!c) return undefined;
+  const out = requestFrames(requests); // what cannot be sent (INVALID_ARGUMENT) fails before a connection is made
   const fd = c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0);
   if (fd < 0) return undefined;
   const deadline = performance.now() + timeoutMs;
@@ -112,7 +113,6 @@ export function blockingRoundTrip(
       if (opts.downToClient && error.code === ErrorCode.UNAVAILABLE) return undefined;
       throw error;
     }
-    const out = requestFrames(requests);
     for (let sent = 0; sent < out.length; ) {
       // write(2), not send(2): Bun ignores SIGPIPE, so a daemon that has gone is EPIPE here too (libc.ts).
       const n = c.write(fd, out.subarray(sent));

@@ -145,9 +145,8 @@ export class ClientConnection {
     try {
       frame = encodeRequestFrame({ id, kind });
     } catch (err) {
-      // A value the wire cannot carry (a uint32 field given 2^32), or a request over the daemon's
-      // 1 MiB: nothing was sent, nothing waits, and the connection carries on.
-      fail(new AdiError(ErrorCode.INVALID_ARGUMENT, `cannot send ${kind.case ?? "the request"}: ${(err as Error).message}`));
+      // INVALID_ARGUMENT (encodeRequestFrame): nothing was sent, nothing waits, and the connection carries on.
+      fail(AdiError.from(err));
       return 0;
     }
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;

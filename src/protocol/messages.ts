@@ -23,14 +23,21 @@ export type RequestOf<K extends RequestKind> = Extract<Request["kind"], { case: 
 
 /**
  * A request as a message or a plain init object (nested messages need no
- * create()). One over MAX_REQUEST_FRAME is INVALID_ARGUMENT: the daemon
- * would answer it with PROTOCOL and close the connection, failing every
- * other request on it.
+ * create()). What cannot be sent is INVALID_ARGUMENT, for every transport: a
+ * value the wire cannot carry (a uint32 field given 2^32), or a request over
+ * MAX_REQUEST_FRAME, which the daemon would answer with PROTOCOL, closing the
+ * connection and failing every other request on it.
  */
 export function encodeRequestFrame(request: RequestInit): Uint8Array {
-  const message = encodeRequest(request);
+  const what = request.kind?.case ?? "the request";
+  let message: Uint8Array;
+  try {
+    message = encodeRequest(request);
+  } catch (err) {
+    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `cannot send ${what}: ${(err as Error).message}`);
+  }
   if (message.length > MAX_REQUEST_FRAME) {
-    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `the request is ${message.length} bytes, over the daemon's limit of ${MAX_REQUEST_FRAME}`);
+    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `cannot send ${what}: the request is ${message.length} bytes, over the daemon's limit of ${MAX_REQUEST_FRAME}`);
   }
   return encodeFrame(message);
 }

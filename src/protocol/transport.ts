@@ -34,7 +34,7 @@ function joinPath(platform: NodeJS.Platform, dir: string, ...names: string[]): s
   if (!plainPosixDir(dir)) return nodePath().posix.join(dir, ...names);
   let end = dir.length;
   while (end > 1 && dir[end - 1] === "/") end--;
-  // Only "/" (or "//…") is left as one slash: a one-letter directory ("h") is a directory like any other.
+  // Only "/" is left as one slash ("//" went to node:path): a one-letter directory ("h") is a directory like any other.
   return end === 1 && dir[0] === "/" ? `/${names.join("/")}` : [dir.slice(0, end), ...names].join("/");
 }
 

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
 import { runningClient } from "../connect.ts";
-import { DEFAULT_MAX_RESTARTS, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
+import { DEFAULT_MAX_RESTARTS, DEFAULT_STOP_TIMEOUT_MS, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
 import { SERVICE_OP_TIMEOUT_MS } from "./format.ts";
 import { usageError } from "../exit.ts";
 import { isWholeNumber } from "../whole-number.ts";
@@ -27,7 +27,7 @@ export function envFlags(rawArgs: string[]): Record<string, string> {
   return env;
 }
 
-/** `--FLAG N` up to `max`: past it a usage error here, not a uint32 the wire cannot encode (a crash) nor a value the daemon refuses. */
+/** `--FLAG N` up to `max`: past it a usage error naming the flag, before a daemon is started for the request it would refuse. */
 function wholeNumberFlag(flag: string, value: string | undefined, max: number, unit = ""): number | undefined {
   if (value === undefined) return undefined;
   if (!isWholeNumber(value)) throw usageError(`--${flag} expects a whole number, got ${JSON.stringify(value)}`);
@@ -44,7 +44,7 @@ export default defineCommand({
     cwd: { type: "string", description: "Working directory of an ad-hoc service (default: here)" },
     restart: { type: "boolean", default: true, description: "Restart an ad-hoc service when it fails (--no-restart: never)" },
     "max-restarts": { type: "string", description: `Restarts in a row before FAILED (default ${DEFAULT_MAX_RESTARTS}, at most ${MAX_RESTARTS})` },
-    "stop-timeout": { type: "string", description: "Seconds between the stop signal and KILL (default 10, at most 3600)" },
+    "stop-timeout": { type: "string", description: `Seconds between the stop signal and KILL (0 or none: the default, ${DEFAULT_STOP_TIMEOUT_MS / 1000}; at most ${MAX_STOP_TIMEOUT_MS / 1000})` },
     "stop-signal": { type: "string", description: "Signal that asks the service to stop (default SIGTERM)" },
   },
   async run({ args, rawArgs }) {
@@ -62,6 +62,7 @@ export default defineCommand({
       env: envFlags(rawArgs),
       workingDir: args.cwd ?? process.cwd(),
       restartOnFailure: args.restart !== false,
+      // Named even when it is the default: a daemon older than the field's `optional` reads it left out as 0 (never restart).
       maxRestarts: wholeNumberFlag("max-restarts", args["max-restarts"], MAX_RESTARTS) ?? DEFAULT_MAX_RESTARTS,
       stopTimeoutMs: stopTimeout === undefined ? 0 : stopTimeout * 1000,
       stopSignal: args["stop-signal"] ?? "",
