@@ -171,7 +171,15 @@ describe("client failure modes", () => {
 
   test("a request the wire cannot carry is refused with INVALID_ARGUMENT, and nothing is left waiting", async () => {
     await withFakeDaemon(100, async (client) => {
-      const err = await rejection(client.run("true", [], { timeoutMs: 2 ** 33 }));
+      const timeouts = recordTimeouts();
+      let err: AdiError;
+      try {
+        err = await rejection(client.run("true", [], { timeoutMs: 2 ** 33 }));
+      } finally {
+        timeouts.restore();
+      }
+      // Not pending: no deadline was armed for it (a pending one would arm a timer of 2^31 - 1 ms).
+      expect(timeouts.delays.filter((ms) => ms > 10_000)).toEqual([]);
       expect(err.code).toBe(ErrorCode.INVALID_ARGUMENT);
       expect(err.message).toContain("cannot send run");
       // The connection is fine: the next request is sent and times out as usual (the server never answers).

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/errors.ts";
 import { encodeFrame, encodeRequestFrame } from "../../src/protocol/index.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
-import { pidAlive, sleep } from "../helpers/env.ts";
+import { pidAlive, sleep, waitFor } from "../helpers/env.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 
 let daemon: TestDaemon;
@@ -125,31 +125,35 @@ test("a stream id already streaming is refused (the first stream stays cancellab
   const raw = await RawSocket.connect(daemon.socket);
   const watch = (id: number) => raw.write(encodeRequestFrame({ id, kind: { case: "watchEvents", value: {} } }));
   const answersTo = (id: number) => raw.responses.filter((r) => r.id === id);
-  watch(7);
-  watch(7);
-  for (let i = 0; i < 100 && answersTo(7).length < 1; i++) await sleep(10);
-  const refusal = answersTo(7)[0]?.kind;
-  expect(refusal?.case).toBe("error");
-  if (refusal?.case === "error") {
-    expect(refusal.value.code).toBe(ErrorCode.ALREADY_EXISTS);
-    expect(refusal.value.message).toContain("request id 7 is already an open stream");
-  }
-  // The first stream is still there, and one cancel ends it.
-  raw.write(encodeRequestFrame({ id: 8, kind: { case: "cancelStream", value: { streamId: 7 } } }));
-  for (let i = 0; i < 100 && answersTo(8).length < 1; i++) await sleep(10);
-  expect(answersTo(8)[0]?.kind.case).toBe("ok");
-  expect(answersTo(7).map((r) => r.kind.case)).toEqual(["error", "streamEnd"]);
+  const answered = (id: number) => waitFor(() => answersTo(id).length > 0, 10_000, `an answer to request ${id}`);
+  try {
+    watch(7);
+    watch(7);
+    await answered(7);
+    const refusal = answersTo(7)[0]?.kind;
+    expect(refusal?.case).toBe("error");
+    if (refusal?.case === "error") {
+      expect(refusal.value.code).toBe(ErrorCode.ALREADY_EXISTS);
+      expect(refusal.value.message).toContain("request id 7 is already an open stream");
+    }
+    // The first stream is still there, and one cancel ends it.
+    raw.write(encodeRequestFrame({ id: 8, kind: { case: "cancelStream", value: { streamId: 7 } } }));
+    await answered(8);
+    expect(answersTo(8)[0]?.kind.case).toBe("ok");
+    expect(answersTo(7).map((r) => r.kind.case)).toEqual(["error", "streamEnd"]);
 
-  // 256 open streams, then one more.
-  for (let id = 100; id < 356; id++) watch(id);
-  watch(356);
-  for (let i = 0; i < 200 && answersTo(356).length < 1; i++) await sleep(10);
-  const over = answersTo(356)[0]?.kind;
-  expect(over?.case).toBe("error");
-  if (over?.case === "error") expect(over.value.code).toBe(ErrorCode.RESOURCE_EXHAUSTED);
-  expect(raw.responses.filter((r) => r.id >= 100 && r.id < 356 && r.kind.case === "error")).toEqual([]);
-  expect(raw.closed).toBe(false);
-  raw.end();
+    // 256 open streams, then one more.
+    for (let id = 100; id < 356; id++) watch(id);
+    watch(356);
+    await answered(356);
+    const over = answersTo(356)[0]?.kind;
+    expect(over?.case).toBe("error");
+    if (over?.case === "error") expect(over.value.code).toBe(ErrorCode.RESOURCE_EXHAUSTED);
+    expect(raw.responses.filter((r) => r.id >= 100 && r.id < 356 && r.kind.case === "error")).toEqual([]);
+    expect(raw.closed).toBe(false);
+  } finally {
+    raw.end(); // 256 open watches must not outlive this test on the daemon the file shares
+  }
 });
 
 test("the pinging client saw every ping answered and the daemon is still up", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join, relative } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { ADI_BIN, killCarrying, pidAlive, sleep, waitFor } from "../helpers/env.ts";
 import { daemonsOf } from "../hardening/lib.ts";
@@ -14,6 +14,30 @@ function newDaemon(): TestDaemon {
 afterEach(async () => {
   await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
 });
+
+/**
+ * `d`'s home as a relative ADI_HOME, from the directory above its temporary
+ * directory: "adi-t-XXXX/h", unique to this run, so killing what carries it
+ * and removing a stray copy touch nothing of anyone else's. The other paths
+ * follow from it. `astray` is where a daemon running in / would have put it;
+ * `clearAstray()` removes that, if this test made it.
+ */
+function relativeHome(d: TestDaemon) {
+  const cwd = join(d.home, "..", "..");
+  const home = relative(cwd, d.home);
+  const env: Record<string, string> = { ...d.env, ADI_HOME: home };
+  for (const key of ["ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"]) delete env[key];
+  const astray = join("/", home.split("/")[0]!);
+  const astrayBefore = existsSync(astray);
+  return {
+    cwd,
+    home,
+    env,
+    clearAstray() {
+      if (!astrayBefore) rmSync(astray, { recursive: true, force: true });
+    },
+  };
+}
 
 describe("daemon lifecycle (compiled binary)", () => {
   test("status says not running with exit 3, in text and JSON", async () => {
@@ -180,17 +204,13 @@ describe("daemon lifecycle (compiled binary)", () => {
 
   test("a relative ADI_HOME given to `adi daemon start` is the one under the working directory (the daemon runs in /)", async () => {
     const d = newDaemon();
-    const cwd = join(d.home, "..");
-    const env: Record<string, string> = { ...d.env, ADI_HOME: basename(d.home) };
-    for (const key of ["ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"]) delete env[key];
+    const { cwd, home, env, clearAstray } = relativeHome(d);
     const cli = async (args: string[]) => {
       const proc = Bun.spawn([ADI_BIN, ...args], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
       return { stdout, code };
     };
-    // Without the fix the daemon ran on /h (its cwd is /): whatever happens, nothing of it may stay.
-    const astray = join("/", basename(d.home));
-    const astrayBefore = existsSync(astray);
+    // Without the fix the daemon ran on /adi-t-XXXX/h (its cwd is /): whatever happens, nothing of it may stay.
     try {
       expect((await cli(["daemon", "start"])).code).toBe(0);
       const status = await cli(["daemon", "status", "--json"]);
@@ -199,16 +219,14 @@ describe("daemon lifecycle (compiled binary)", () => {
       expect(json.home).toBe(d.home);
       expect(json.pid).toBe(d.pid()!); // the PID file under d.home: cleanup stops this daemon
     } finally {
-      killCarrying(`ADI_HOME=${basename(d.home)}`);
-      if (!astrayBefore && existsSync(join(astray, "daemon.lock"))) rmSync(astray, { recursive: true, force: true });
+      killCarrying(`ADI_HOME=${home}`);
+      clearAstray();
     }
   });
 
   test("a daemon run by hand with a relative ADI_HOME works on the directory it names there, and says so absolutely", async () => {
     const d = newDaemon();
-    const cwd = join(d.home, "..");
-    const env: Record<string, string> = { ...d.env, ADI_HOME: basename(d.home) };
-    for (const key of ["ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG"]) delete env[key];
+    const { cwd, env, clearAstray } = relativeHome(d);
     const daemon = Bun.spawn([ADI_BIN, "daemon", "run"], { cwd, env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
     try {
       await waitFor(() => existsSync(join(d.home, "daemon.sock")), 5_000, "the socket");
@@ -221,6 +239,7 @@ describe("daemon lifecycle (compiled binary)", () => {
     } finally {
       daemon.kill("SIGKILL");
       await daemon.exited;
+      clearAstray();
     }
   });
 

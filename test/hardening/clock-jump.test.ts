@@ -1,9 +1,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestDaemon } from "../helpers/daemon.ts";
-import { waitFor } from "../helpers/env.ts";
-import { serviceProcesses } from "../services/helpers.ts";
+import { environOf, waitFor } from "../helpers/env.ts";
+import { cleanupDaemons, newDaemon, servicesJson } from "../services/helpers.ts";
 
 /*
  * The wall clock jumping (an NTP step, a suspended VM, an admin's `date -s`)
@@ -20,40 +19,27 @@ const skip =
   process.platform !== "linux" ? "needs Linux (libfaketime)" : !existsSync(LIBFAKETIME) ? `needs libfaketime (${LIBFAKETIME}: apt-get install faketime; .ci/run installs it)` : null;
 if (skip) console.log(`SKIP test/hardening/clock-jump.test.ts: ${skip}`);
 
-const daemons: TestDaemon[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) {
-    const left = serviceProcesses(d);
-    await d.cleanup().catch(() => {});
-    for (const pid of left) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {}
-    }
-  }
-});
+afterEach(cleanupDaemons);
 
 const HOUR = 3600;
 
 test.skipIf(skip !== null)("the wall clock jumping back and forth moves only timestamps: backoff, stop timeouts and uptime run on", async () => {
   const t0 = performance.now();
-  const d = new TestDaemon({ env: {} });
-  daemons.push(d);
+  const d = newDaemon();
   const clock = join(d.home, "..", "clock-offset"); // beside the home, in the directory cleanup removes
   /** Set the daemon's wall clock to real time plus `seconds`. */
   const jump = (seconds: number) => writeFileSync(clock, `${seconds >= 0 ? "+" : ""}${seconds}`);
   jump(0);
   Object.assign(d.env, { LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clock, FAKETIME_NO_CACHE: "1", FAKETIME_DONT_FAKE_MONOTONIC: "1" });
   await d.start();
-  const daemonEnv = readFileSync(`/proc/${d.pid()}/environ`, "utf8");
-  expect(daemonEnv).toContain(`FAKETIME_TIMESTAMP_FILE=${clock}`);
+  expect(environOf(d.pid()!)).toContain(`FAKETIME_TIMESTAMP_FILE=${clock}`);
 
   const json = async (args: string[]) => {
     const r = await d.cli([...args, "--json"]);
     if (r.code !== 0) throw new Error(`${args.join(" ")} failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout);
   };
-  const info = async (name: string) => (await json(["daemon", "services"])).find((s: { name: string }) => s.name === name);
+  const info = async (name: string) => (await servicesJson(d)).find((s) => s.name === name)!;
 
   // 1. The daemon lives on the offset clock: an hour back, its next log line says so.
   expect((await d.cli(["daemon", "start", "sleeper", "--", "sleep", "1000"])).code).toBe(0);
@@ -90,7 +76,8 @@ test.skipIf(skip !== null)("the wall clock jumping back and forth moves only tim
   await waitFor(async () => (await info("stubborn"))?.state === "running", 5_000, "stubborn to run");
   const stopStart = performance.now();
   const stopping = d.cli(["daemon", "stop", "stubborn"]);
-  await Bun.sleep(500);
+  // The jumps must fall inside the stop timeout: wait until the daemon is in it.
+  await waitFor(async () => (await info("stubborn"))?.state === "stopping", 5_000, "stubborn to be stopping");
   jump(2 * 24 * HOUR);
   await Bun.sleep(500);
   jump(-2 * 24 * HOUR);

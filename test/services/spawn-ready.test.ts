@@ -4,7 +4,7 @@ import { preparePaths } from "../../src/daemon/instance.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
 import { ServiceManager } from "../../src/daemon/services/manager.ts";
 import { createServiceConfig, ServiceState } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
-import { recordTimeouts, sleep, tempHome } from "../helpers/env.ts";
+import { recordTimeouts, sleep, tempHome, waitFor } from "../helpers/env.ts";
 
 // A ServiceManager with real children and no daemon around it: when it spawns, and what it
 // lists. The daemon
@@ -111,7 +111,7 @@ test("a crash while a user's restart waits for its turn is restarted after it, n
   const restarting = manager.resolve("s1").restart(); // waits at spawnReady
   try {
     process.kill(first, "SIGKILL");
-    for (let i = 0; i < 100 && manager.list().find((s) => s.name === "s1")!.state !== ServiceState.BACKOFF; i++) await sleep(10);
+    await waitFor(() => manager.list().find((s) => s.name === "s1")!.state === ServiceState.BACKOFF, 10_000, "s1 in BACKOFF");
     await sleep(100);
     expect(manager.list().find((s) => s.name === "s1")!.state).toBe(ServiceState.BACKOFF);
     expect(spawns()).toBe(1); // the crash's restart waits behind the user's

@@ -74,18 +74,22 @@ test("a daemon starting on a damaged state.json starts, keeps the valid ad-hoc s
   );
   const warnings = new Set<string>();
   const manager = new ServiceManager({ paths, logger: createLogger(null, "error"), warnings, env: t.env, runAs: () => null });
+  // Registered first: an init that started services and then threw must not leave them running.
+  cleanups.push(() => manager.stopAll(false));
   const realKill = process.kill;
   const signalled: number[] = [];
+  // Every call is recorded; only ids that name someone else's process or group are passed on, so a
+  // broken guard fails this test instead of signalling -1 (every process) or the runner's group.
+  const passedOn = (pid: number) => (pid > 1 && pid !== process.pid) || (pid < -1 && pid !== -process.pid);
   process.kill = ((pid: number, signal?: string | number) => {
     signalled.push(pid);
-    return realKill(pid, signal as NodeJS.Signals);
+    return passedOn(pid) ? realKill(pid, signal as NodeJS.Signals) : true;
   }) as typeof process.kill;
   try {
     await manager.init();
   } finally {
     process.kill = realKill;
   }
-  cleanups.push(() => manager.stopAll(false));
   expect(signalled.filter((pid) => pid === -1 || pid === 0 || pid === 1)).toEqual([]);
   expect(manager.list().map((s) => s.name)).toEqual(["good", "probed"]);
   const text = [...warnings].join("\n");

@@ -77,7 +77,7 @@ describe("service supervision", () => {
           const plain = await serviceInfo(d, "plain");
           return plain?.restarts === 1 && plain.state === ServiceState.RUNNING;
         },
-        3_000,
+        10_000,
         "plain restarted once and running",
       );
       const never = await waitForState(d, "never", ServiceState.FAILED);
