@@ -63,9 +63,10 @@ function collect(stream: ReadableStream<Uint8Array>, cap: number): { done: Promi
  * Why a command could not be started, as the caller should read it: a
  * missing file (or a symlink loop) is NOT_FOUND; arguments the kernel refuses
  * (E2BIG: one argument of 128 KiB or more, or all of them over its limit), a
- * path too long, or a file that is no program (a directory, no known format
- * and no `#!`) are the request's fault; a file the user it runs as may not
- * execute is PERMISSION_DENIED; a program being written is FAILED_PRECONDITION;
+ * path too long, or a file that is no program (no known format and no `#!`;
+ * EISDIR where a kernel names a directory so, Linux says EACCES) are the
+ * request's fault; a file the user it runs as may not execute is
+ * PERMISSION_DENIED; a program being written is FAILED_PRECONDITION;
  * a host out of processes, memory or file descriptors is RESOURCE_EXHAUSTED.
  * Anything else is INTERNAL (logged): nothing a caller could have asked for.
  */
