@@ -12,25 +12,19 @@ import { tryLockExclusive } from "./native.ts";
  * socket and PID file claimed only by the lock holder.
  */
 
-/** Create a directory 0700, refusing a symlink or another user's directory; an existing one is tightened to 0700. */
-export function ensurePrivateDir(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  if ((checkOwnDir(path) & 0o777) !== 0o700) chmodSync(path, 0o700);
-}
-
 /**
- * The directory of a file the environment may put anywhere (ADI_DAEMON_PID,
- * ADI_DAEMON_LOG, ADI_DAEMON_SOCKET): created 0700 when missing, but an
- * existing one is left as it is. It is not ours to tighten: with
- * ADI_DAEMON_PID=/tmp/adi.pid a daemon run as root made /tmp 0700 (sticky bit
- * gone). The files in it are 0600 and the socket is bound under a 0177
- * umask, so they need no private directory.
+ * Create a directory 0700, refusing a symlink or another user's directory.
+ * An existing one is tightened to 0700 too, unless `onlyIfCreated`: the
+ * directory of a file the environment may put anywhere (ADI_DAEMON_PID,
+ * ADI_DAEMON_LOG, ADI_DAEMON_SOCKET) is not ours to tighten (with
+ * ADI_DAEMON_PID=/tmp/adi.pid a daemon run as root made /tmp 0700, sticky bit
+ * gone); the files in it are 0600 and the socket is bound under a 0177 umask.
+ * It must still be this user's (for root, any directory is).
  */
-function ensureDir(path: string): void {
+export function ensurePrivateDir(path: string, onlyIfCreated = false): void {
   const created = mkdirSync(path, { recursive: true, mode: 0o700 });
-  const mode = checkOwnDir(path);
-  // mkdir's mode passed through the umask; a directory this daemon made is its own to set.
-  if (created !== undefined && (mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+  // mkdir's mode passed through the umask: a directory made here is set again.
+  if ((checkOwnDir(path) & 0o777) !== 0o700 && (!onlyIfCreated || created !== undefined)) chmodSync(path, 0o700);
 }
 
 /** The mode of `path`, which must be a directory (not a symlink) of this user. */
@@ -48,10 +42,11 @@ function checkOwnDir(path: string): number {
 
 /**
  * ADI_DAEMON_PID, ADI_DAEMON_LOG and ADI_DAEMON_SOCKET, when set, must be
- * absolute. A relative one names another file in every working directory:
- * the daemon `adi daemon start` spawns runs in /, so it would bind a socket
- * its client never dials, while `adi daemon run` would write into
- * wherever it was started.
+ * absolute for a daemon run by hand. A relative one names another file in
+ * every working directory: `adi daemon start` resolves them against its own
+ * before it spawns the daemon (client/launch.ts: the daemon runs in /), but
+ * what a hand-run daemon was given is refused rather than guessed at. A
+ * relative ADI_HOME is this directory (main.ts resolves it).
  */
 function checkAbsolute(env: Env): void {
   for (const variable of PATH_VARIABLES) {
@@ -67,13 +62,13 @@ function checkAbsolute(env: Env): void {
  * the directories of the PID file, the daemon log and the socket are only
  * created when missing, unless they are one of those.
  */
-export function preparePaths(paths: AdiPaths, env: Env = process.env): void {
-  checkAbsolute(env);
+export function preparePaths(paths: AdiPaths): void {
+  checkAbsolute(process.env);
   const layout = [paths.home, paths.logDir, paths.serviceLogDir, paths.pluginDir];
   for (const dir of layout) ensurePrivateDir(dir);
   const elsewhere = [dirname(paths.pidFile), dirname(paths.daemonLog)];
   if (!isAbstractSocket(paths.socket) && !isNamedPipe(paths.socket)) elsewhere.push(dirname(paths.socket));
-  for (const dir of elsewhere) if (!layout.includes(dir)) ensureDir(dir);
+  for (const dir of elsewhere) if (!layout.includes(dir)) ensurePrivateDir(dir, true);
 }
 
 /**

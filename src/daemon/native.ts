@@ -6,7 +6,7 @@ import { AdiError, ErrorCode } from "../errors.ts";
  * released by the kernel even on kill -9), the peer's credentials on the
  * socket (who is on the other end, answered by the kernel, not the message):
  * Linux getsockopt(SO_PEERCRED); macOS getpeereid + getsockopt(LOCAL_PEERPID),
- * and getsid (which session a peer is in).
+ * and on Linux getsid (which session a peer is in).
  * Windows has neither: no libc is loaded there (see instance.ts for how the
  * named pipe stands in for the lock). Loaded on first use so the CLI never pays for it.
  */
@@ -32,7 +32,6 @@ function openDarwin() {
   return dlopen("libSystem.B.dylib", {
     flock,
     getsockopt,
-    getsid,
     getpeereid: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   }).symbols;
 }
@@ -52,16 +51,14 @@ export function tryLockExclusive(fd: number): boolean {
 }
 
 /**
- * The session id of process `pid` (getsid(2)), or null when it is gone or
- * the platform cannot say. One system call: the kernel's answer, without
- * the path walk, open, read and close of /proc/<pid>/stat.
+ * The session id of process `pid` (getsid(2)), or null when it is gone.
+ * One system call: the kernel's answer, without the path walk, open, read
+ * and close of /proc/<pid>/stat. Linux only (null elsewhere): mapping a
+ * session to a service also needs /proc (privilege/identify.ts).
  */
 export function sessionOf(pid: number): number | null {
-  if (pid <= 0) return null;
-  let sid: number;
-  if (process.platform === "linux") sid = (linux ??= openLinux()).getsid(pid);
-  else if (process.platform === "darwin") sid = (darwin ??= openDarwin()).getsid(pid);
-  else return null;
+  if (pid <= 0 || process.platform !== "linux") return null;
+  const sid = (linux ??= openLinux()).getsid(pid);
   return sid > 0 ? sid : null;
 }
 

@@ -165,6 +165,11 @@ describe.skipIf(skip !== null)("run as ADI_USER", () => {
     expect(text(r.stdout as Uint8Array)).toBe("adi\n");
   });
 
+  test("a NUL byte in the command or an argument is INVALID_ARGUMENT, naming which (exec would cut the string short)", async () => {
+    await expect(h.run(pluginCaller("p1"), "ec\0ho", [])).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, message: "the command must not contain NUL" });
+    await expect(h.run(pluginCaller("p1"), "echo", ["ok", "a\0b"])).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, message: "argument 2 must not contain NUL" });
+  });
+
   test("adi cannot sudo", async () => {
     const r = await h.run(pluginCaller("p1"), "sudo", ["-n", "true"]);
     expect(r.exitCode).not.toBe(0);

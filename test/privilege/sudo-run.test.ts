@@ -54,6 +54,11 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
     }
   });
 
+  test("a NUL byte in the command or an argument is denied, naming which, before any pattern is looked at", async () => {
+    await denied(p1, "i\0d", ["-u"], /^invalid: the command must not contain NUL$/);
+    await denied(p1, stub.name, ["-\0u"], /^invalid: argument 1 must not contain NUL$/);
+  });
+
   test("extra, missing, space-joined, metacharacter and differently cased arguments are denied", async () => {
     await denied(p1, stub.name, ["-u", "x"], /no match/);
     await denied(p1, stub.name, [], /no match/);

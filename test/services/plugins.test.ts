@@ -80,6 +80,17 @@ describe("plugin services", () => {
     const kept = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout).warnings.join("\n");
     expect(kept).toContain("plugin taker declares service keeper, but an ad-hoc service has that name; the ad-hoc one is kept");
 
+    // What a scan warned about goes away once a reload no longer finds it.
+    rmSync(join(d.home, "plugins", "taker"), { recursive: true });
+    rmSync(join(d.home, "plugins", "squatter"), { recursive: true });
+    rmSync(join(d.home, "plugins", "broken"), { recursive: true });
+    const again = d.client();
+    await again.reloadPlugins();
+    again.close();
+    const after = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout).warnings.join("\n");
+    for (const gone of ["plugin taker", "plugin squatter", "service.restart_policy"]) expect(after).not.toContain(gone);
+    expect(after).toContain("daemon.toml: unknown key colour"); // not a plugin's: it stays
+
     // Removing a plugin and reloading stops and removes its service; its followers get the end of the stream.
     const client = d.client();
     const follow = client.logs("tools-svc", { lines: 1, follow: true });

@@ -8,6 +8,7 @@ import type { IsolationPlan, RunAs } from "../privilege/isolation.ts";
 import { decideSudo, type SudoDecision } from "../privilege/policy.ts";
 import { lookupOnFixedPath } from "../privilege/resolve-command.ts";
 import type { Methods } from "../router.ts";
+import { argvProblem } from "../services/spec.ts";
 
 export interface ExecDeps {
   /** Pending while the daemon's first moments detect isolation; run and sudo_run wait for it. */
@@ -25,7 +26,6 @@ export interface ExecDeps {
 /** A request's command as an absolute path: a bare name through the fixed PATH, or an absolute path as given. */
 function resolveRunCommand(command: string): string {
   if (command === "") throw new AdiError(ErrorCode.INVALID_ARGUMENT, "command is empty");
-  if (command.includes("\0")) throw new AdiError(ErrorCode.INVALID_ARGUMENT, "command contains a NUL byte");
   if (command.includes("/")) {
     if (!command.startsWith("/")) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `command ${JSON.stringify(command)} must be a bare name or an absolute path`);
     return command;
@@ -33,10 +33,6 @@ function resolveRunCommand(command: string): string {
   const path = lookupOnFixedPath(command);
   if (!path) throw new AdiError(ErrorCode.NOT_FOUND, `command ${JSON.stringify(command)} not found on the fixed PATH`);
   return path;
-}
-
-function checkArgs(args: readonly string[]): void {
-  if (args.some((a) => a.includes("\0"))) throw new AdiError(ErrorCode.INVALID_ARGUMENT, "an argument contains a NUL byte");
 }
 
 function spawnAs(as: RunAs, argv: string[], timeoutMs: number): Promise<CommandResultInit> {
@@ -76,7 +72,8 @@ export function execMethods(deps: ExecDeps): Methods {
     run: {
       access: "any",
       async handle({ request, caller }) {
-        checkArgs(request.args);
+        const problem = argvProblem([request.command, ...request.args]);
+        if (problem) throw new AdiError(ErrorCode.INVALID_ARGUMENT, problem);
         const path = resolveRunCommand(request.command);
         const plan = await deps.plan;
         if (plan.refused) throw new AdiError(ErrorCode.FAILED_PRECONDITION, plan.refused);
@@ -93,8 +90,9 @@ export function execMethods(deps: ExecDeps): Methods {
         // Capped like the reason: every denied request is a line, and the caller chooses its size.
         const argv = capArgv([request.command, ...request.args]);
         const base = { ...who(caller), argv: argv.argv, argv_truncated: argv.truncated, reason: reason.text, reason_truncated: reason.truncated };
-        const decision: SudoDecision = request.args.some((a) => a.includes("\0")) || request.command.includes("\0")
-          ? { allowed: false, reason: "invalid: a NUL byte in the command or an argument" }
+        const problem = argvProblem([request.command, ...request.args]);
+        const decision: SudoDecision = problem
+          ? { allowed: false, reason: `invalid: ${problem}` }
           : decideSudo({
               caller,
               command: request.command,

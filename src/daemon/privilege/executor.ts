@@ -51,12 +51,19 @@ function collect(stream: ReadableStream<Uint8Array>, cap: number): { done: Promi
       keep(value);
     }
   };
-  // A read that fails once we cancelled it still leaves what was kept, which is the answer.
+  let stopped = false;
+  // A read that fails once we cancelled it still leaves what was kept, which is the answer; any other failure is the caller's error.
   const done = read()
-    .catch(() => {})
+    .catch((err) => {
+      if (!stopped) throw err;
+    })
     .then(() => ({ bytes: joinChunks(chunks, 0, chunks.length, kept), truncated }));
   // cancel() closes our read end; a writer still holding the other end gets EPIPE, not a hang.
-  return { done, stop: () => void reader.cancel().catch(() => {}) };
+  const stop = () => {
+    stopped = true;
+    void reader.cancel().catch(() => {});
+  };
+  return { done, stop };
 }
 
 /**

@@ -40,14 +40,14 @@ function serviceOf(pid: number, uid: number, findBySession: FindBySession): Serv
   // /proc cost ≈ 75 µs of every connection to an idle daemon (bench/README.md); it is only done for a
   // peer that may be a service's, to check the pid was not recycled and the session leader is older.
   const sid = sessionOf(pid);
-  if (sid === null || findBySession(sid) === undefined) return undefined;
-  // The pid must still be the connecting process: same owner as the kernel reported at connect.
+  const service = sid === null ? undefined : findBySession(sid);
+  if (!service) return undefined;
+  // The pid must still be the connecting process: same owner as the kernel reported at connect, and
+  // /proc must name the same session (read after the owner: a pid recycled meanwhile shows here).
   if (procOwner(pid) !== uid) return undefined;
   const peer = readProcStat(pid);
-  if (!peer) return undefined;
-  const service = findBySession(peer.session);
-  if (!service) return undefined;
-  const leader = readProcStat(peer.session);
-  if (!leader || leader.session !== peer.session || leader.startTime > peer.startTime) return undefined;
+  if (!peer || peer.session !== sid) return undefined;
+  const leader = readProcStat(sid);
+  if (!leader || leader.session !== sid || leader.startTime > peer.startTime) return undefined;
   return service;
 }

@@ -221,10 +221,18 @@ export class ServiceManager {
   /** Sync plugin services with the manifests on disk; returns those whose plugin no longer declares them. */
   private scanPlugins(): Service[] {
     const { plugins, errors } = loadPlugins(this.opts.paths.pluginDir);
+    // What a scan finds wrong is shown until a scan no longer finds it (the plugin fixed or removed).
     for (const w of this.pluginWarnings) this.opts.warnings.delete(w);
-    this.pluginWarnings = errors.map((e) => `plugin skipped: ${e.message}`);
-    for (const e of errors) this.opts.logger.warn("plugin skipped", { dir: e.dir, error: e.message });
-    for (const w of this.pluginWarnings) this.opts.warnings.add(w);
+    this.pluginWarnings = [];
+    const scanWarn = (message: string) => {
+      this.pluginWarnings.push(message);
+      this.warn(message);
+    };
+    for (const e of errors) {
+      this.opts.logger.warn("plugin skipped", { dir: e.dir, error: e.message });
+      this.pluginWarnings.push(`plugin skipped: ${e.message}`);
+      this.opts.warnings.add(`plugin skipped: ${e.message}`);
+    }
     this.plugins = plugins;
     const declared = new Map<string, ServiceSpec>();
     for (const p of plugins) {
@@ -232,12 +240,12 @@ export class ServiceManager {
       if (!spec) continue;
       // `adi daemon start hive` means the hive plugin's service: another plugin may not answer to that name.
       if (RESERVED_NAMES.has(spec.name) && p.name !== spec.name) {
-        this.warn(`plugin ${p.name} declares service ${spec.name}, a name reserved for the ${spec.name} plugin; skipped`);
+        scanWarn(`plugin ${p.name} declares service ${spec.name}, a name reserved for the ${spec.name} plugin; skipped`);
         continue;
       }
       const existing = this.services.get(spec.name);
       if (existing && !existing.spec.plugin) {
-        this.warn(`plugin ${p.name} declares service ${spec.name}, but an ad-hoc service has that name; the ad-hoc one is kept`);
+        scanWarn(`plugin ${p.name} declares service ${spec.name}, but an ad-hoc service has that name; the ad-hoc one is kept`);
         continue;
       }
       declared.set(spec.name, spec);

@@ -87,7 +87,7 @@ export class Service {
   private nextStartAt = 0;
   private stopHealthWatch: (() => void) | null = null;
   private ops: Promise<unknown> = Promise.resolve();
-  /** User operations queued or running in `ops`. */
+  /** Operations queued or running in `ops` (a user's, or a backoff's restart). */
   private opsInFlight = 0;
   /** What info() returns, every field present from the start (one object shape); `shownSpec` is the spec it shows. */
   private readonly shown: ServiceInfoInit = {
