@@ -85,20 +85,16 @@ export class Connection {
   }
 
   /**
-   * Throw unless a stream with request id `id` may open: an id already
-   * streaming would leave the first stream impossible to cancel, and a
-   * connection holds at most MAX_STREAMS_PER_CONNECTION. Call before the
-   * stream starts sending.
+   * Register a stream (log follow, events) that `cancel` ends; call it
+   * before the stream sends anything. Throws instead when it may not open:
+   * an id already streaming would leave the first stream impossible to
+   * cancel, and a connection holds at most MAX_STREAMS_PER_CONNECTION.
    */
-  checkNewStream(id: number): void {
+  openStream(id: number, cancel: () => void): void {
     if (this.streams.has(id)) throw new AdiError(ErrorCode.ALREADY_EXISTS, `request id ${id} is already an open stream on this connection; use a new id`);
     if (this.streams.size >= MAX_STREAMS_PER_CONNECTION) {
       throw new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `a connection holds at most ${MAX_STREAMS_PER_CONNECTION} open streams; cancel one first`);
     }
-  }
-
-  /** Register a stream (log follow, events) that `cancel` ends; checkNewStream first. */
-  openStream(id: number, cancel: () => void): void {
     this.streams.set(id, cancel);
   }
 

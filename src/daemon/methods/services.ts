@@ -156,12 +156,13 @@ export function serviceMethods(manager: ServiceManager): Methods {
       handle: ({ id, request, caller, conn }) => {
         const service = manager.resolve(request.name);
         checkAccess(caller, service, "read the logs of");
-        if (request.follow) conn.checkNewStream(id);
         const backlog = service.log.tail(request.lines || (request.follow ? 0 : DEFAULT_TAIL));
         if (!request.follow) {
           conn.sendFrame(id, encodeLogsFrame(id, backlog));
           return undefined;
         }
+        // Registered before anything is sent (it may refuse); cancelling calls `end`, defined below.
+        conn.openStream(id, () => end("cancelled"));
         if (backlog.length > 0) sendBacklog(conn, id, backlog);
 
         let ended = false;
@@ -184,26 +185,25 @@ export function serviceMethods(manager: ServiceManager): Methods {
             end(reason);
           },
         );
-        conn.openStream(id, () => end("cancelled"));
         return undefined;
       },
     },
     watchEvents: {
       access: "any",
       handle: ({ id, caller, conn }) => {
-        conn.checkNewStream(id);
         let ended = false;
-        const unsubscribe = manager.onEvent((event) => {
-          if (conn.isClosed) return void unsubscribe();
-          if (conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
-          if (caller.role !== "admin" && (!caller.plugin || manager.pluginOf(event.service ?? "") !== caller.plugin)) return;
-          conn.reply(id, { case: "event", value: event });
-        });
+        // Registered first (it may refuse); cancelling calls `unsubscribe`, defined below.
         conn.openStream(id, () => {
           if (ended) return;
           ended = true;
           unsubscribe();
           conn.reply(id, { case: "streamEnd", value: { reason: "cancelled" } });
+        });
+        const unsubscribe = manager.onEvent((event) => {
+          if (conn.isClosed) return void unsubscribe();
+          if (conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
+          if (caller.role !== "admin" && (!caller.plugin || manager.pluginOf(event.service ?? "") !== caller.plugin)) return;
+          conn.reply(id, { case: "event", value: event });
         });
         return undefined;
       },
