@@ -17,32 +17,6 @@ import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from "./sockaddr.ts";
 const POLLIN = 1;
 const POLLOUT = 4;
 
-/**
- * After Bun.connect was refused: whether a daemon listens on `socketPath`
- * after all, with its queue of connections waiting to be accepted full (its
- * event loop stuck, or swamped). Bun reports a full queue as ECONNREFUSED,
- * as it does a socket nobody listens on, and the two call for opposite
- * advice: start a daemon, or deal with the one that is there. connect(2) on
- * a fresh non-blocking socket says EAGAIN for a full queue. A connect that
- * succeeds proves nothing either way (a daemon that is starting may have
- * bound the path since), so only EAGAIN counts; that connection is closed at
- * once. Linux only (false elsewhere: BSD and macOS refuse both alike), and
- * false where libc cannot be bound.
- */
-export function listenQueueFull(socketPath: string): boolean {
-  if (process.platform !== "linux") return false;
-  const addr = sockaddrUn(socketAddress(socketPath));
-  const c = libc();
-  if (!addr || !c) return false;
-  const fd = c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0);
-  if (fd < 0) return false;
-  try {
-    return c.connect(fd, addr) !== 0 && c.errno() === EAGAIN;
-  } finally {
-    c.close(fd);
-  }
-}
-
 /** The requests' frames, numbered from 1, in one buffer for write(2). */
 function requestFrames(requests: RequestKindInit[]): Uint8Array {
   const frames: Uint8Array[] = [];

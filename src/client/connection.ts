@@ -11,6 +11,8 @@ import {
   type RequestKindInit,
 } from "../protocol/index.ts";
 import { socketAddress } from "../protocol/transport.ts";
+import { EAGAIN, libc } from "./libc.ts";
+import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from "./sockaddr.ts";
 
 /** How long a request waits for its answer unless told otherwise (DaemonClient's `timeoutMs`). */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -70,6 +72,32 @@ export function connectError(socketPath: string, code: string | number | undefin
   return notRunningError(socketPath, cause);
 }
 
+/**
+ * After Bun.connect was refused: whether a daemon listens on `socketPath`
+ * after all, with its queue of connections waiting to be accepted full (its
+ * event loop stuck, or swamped). Bun reports a full queue as ECONNREFUSED,
+ * as it does a socket nobody listens on, and the two call for opposite
+ * advice: start a daemon, or deal with the one that is there. connect(2) on
+ * a fresh non-blocking socket says EAGAIN for a full queue. A connect that
+ * succeeds proves nothing either way (a daemon that is starting may have
+ * bound the path since), so only EAGAIN counts; that connection is closed at
+ * once. Linux only (false elsewhere: BSD and macOS refuse both alike), and
+ * false where libc cannot be bound.
+ */
+export function listenQueueFull(socketPath: string): boolean {
+  if (process.platform !== "linux") return false;
+  const addr = sockaddrUn(socketAddress(socketPath));
+  const c = libc();
+  if (!addr || !c) return false;
+  const fd = c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0);
+  if (fd < 0) return false;
+  try {
+    return c.connect(fd, addr) !== 0 && c.errno() === EAGAIN;
+  } finally {
+    c.close(fd);
+  }
+}
+
 /** The daemon answered with another kind of response than the request's. */
 export function unexpected(kind: Response["kind"], wanted: string): AdiError {
   return new AdiError(ErrorCode.INTERNAL, `expected ${wanted} from the daemon, got ${kind.case ?? "nothing"}`);
@@ -120,7 +148,7 @@ export class ClientConnection {
       let code = (err as NodeJS.ErrnoException)?.code;
       // Bun reports a full listen queue (a stuck daemon) as ECONNREFUSED, as it does a socket
       // nobody listens on; on Linux connect(2) on a socket of our own tells the two apart.
-      if (code === "ECONNREFUSED" && process.platform === "linux" && (await import("./blocking-socket.ts")).listenQueueFull(socketPath)) code = "EAGAIN";
+      if (code === "ECONNREFUSED" && listenQueueFull(socketPath)) code = "EAGAIN";
       throw connectError(socketPath, code, err);
     }
     conn.out = new WriteQueue(conn.socket);
