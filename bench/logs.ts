@@ -130,31 +130,82 @@ async function pipeFloor(dir: string): Promise<number> {
   }
 }
 
-async function supervisordFile(dir: string): Promise<Figures> {
-  const go = join(dir, "sup-go");
-  const report = join(dir, "sup-report");
-  const logFile = join(dir, "chatty.log");
-  const sup = startSupervisord(join(dir, "sup"), [
+/**
+ * `supervisorctl tail -f NAME` against the supervisord of `conf`: the distinct line numbers it
+ * prints, and whether it has printed "done". supervisord serves it from the log file over HTTP.
+ */
+function supervisorctlTail(conf: string, name: string): { seen(): number; done(): boolean; stop(): Promise<void> } {
+  const proc = Bun.spawn(["supervisorctl", "-c", conf, "tail", "-f", name], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+  const seen = new Uint8Array(TOTAL);
+  let distinct = 0;
+  let done = false;
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of proc.stdout) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        if (line === "done") done = true;
+        else if (line.startsWith("line ")) {
+          const n = Number(line.slice(5));
+          if (n >= 0 && n < TOTAL && seen[n] === 0) {
+            seen[n] = 1;
+            distinct++;
+          }
+        }
+      }
+    }
+  })();
+  return {
+    seen: () => distinct,
+    done: () => done,
+    async stop() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      await reading;
+    },
+  };
+}
+
+/**
+ * The same printer under supervisord, its output to a file; with `follow`, one `supervisorctl
+ * tail -f` attached as adi's `logs -f` is (lost then counts what the follower did not print).
+ */
+async function supervisordRun(dir: string, follow: boolean): Promise<Figures> {
+  const tag = follow ? "sup-follow" : "sup";
+  const go = join(dir, `${tag}-go`);
+  const report = join(dir, `${tag}-report`);
+  const logFile = join(dir, `${tag}-chatty.log`);
+  const sup = startSupervisord(join(dir, tag), [
     {
       name: "chatty",
       command: `${BUN} ${PRINTER} ${go} ${report} ${RATE} ${SECS} --linger`,
       extra: [`stdout_logfile=${logFile}`, "stdout_logfile_maxbytes=0", "redirect_stderr=true"],
     },
   ]);
+  let tail: ReturnType<typeof supervisorctlTail> | undefined;
   try {
-    await until(() => existsSync(join(dir, "sup", "supervisor.sock")), 30_000);
+    await until(() => existsSync(join(sup.dir, "supervisor.sock")), 30_000);
     for (let i = 0; i < 3000 && !(await sup.answers()); i++) await Bun.sleep(10);
-    await Bun.sleep(1_000); // the printer is up and waiting for `go`
+    if (follow) tail = supervisorctlTail(join(sup.dir, "supervisord.conf"), "chatty");
+    await Bun.sleep(1_000); // the printer is up and waiting for `go`; the follower is attached
     const cpu0 = cpuMs(sup.pid);
     writeFileSync(go, "");
-    const hasDone = () => existsSync(logFile) && readFileSync(logFile, "utf8").endsWith("done\n");
+    const hasDone = () => (tail ? tail.done() : existsSync(logFile) && readFileSync(logFile, "utf8").endsWith("done\n"));
     await until(() => existsSync(report), 60_000);
     for (let i = 0; i < 1000 && !hasDone(); i++) await Bun.sleep(10);
     const cpu = cpuMs(sup.pid) - cpu0;
-    const seen = new Set<string>();
-    for (const l of readFileSync(logFile, "utf8").split("\n")) if (l.startsWith("line ")) seen.add(l);
-    return { lost: TOTAL - seen.size, cpu, printerMs: readReport(report), rssAfter: rssKiB([sup.pid]) };
+    let seen = 0;
+    if (tail) seen = tail.seen();
+    else {
+      const lines = new Set<string>();
+      for (const l of readFileSync(logFile, "utf8").split("\n")) if (l.startsWith("line ")) lines.add(l);
+      seen = lines.size;
+    }
+    return { lost: TOTAL - seen, cpu, printerMs: readReport(report), rssAfter: rssKiB([sup.pid]) };
   } finally {
+    await tail?.stop();
     await sup.stop();
   }
 }
@@ -165,15 +216,20 @@ export async function benchLogs(): Promise<Row[]> {
     const { fresh: adi, warm } = await adiFollow(tmp.dir);
     const floorCpu = await pipeFloor(tmp.dir);
     // --quick never installs supervisord.
-    const sup = !quick || Bun.which("supervisord") ? await supervisordFile(tmp.dir) : { lost: NaN, cpu: NaN, printerMs: NaN, rssAfter: NaN };
+    const none: Figures = { lost: NaN, cpu: NaN, printerMs: NaN, rssAfter: NaN };
+    const haveSup = !quick || Bun.which("supervisord") !== null;
+    const sup = haveSup ? await supervisordRun(tmp.dir, true) : none;
+    const supFile = haveSup ? await supervisordRun(tmp.dir, false) : none;
     const label = `${RATE / 1000}k lines/s for ${SECS} s`;
+    const against = (cpu: number, base: number) => `${(cpu / Math.max(base, 1)).toFixed(2)}x`;
     return [
-      { figure: `log follow ${label}: lines lost`, adi: `${adi.lost}, again ${warm.lost}`, baseline: `${sup.lost} supervisord`, ratio: "", target: "0" },
-      { figure: `log follow ${label}: supervisor CPU`, adi: ms(adi.cpu), baseline: `${ms(sup.cpu)} supervisord`, ratio: `${(adi.cpu / Math.max(sup.cpu, 1)).toFixed(2)}x`, target: "<= supervisord" },
-      { figure: "  the same load again, same daemon", adi: ms(warm.cpu), baseline: `${ms(sup.cpu)} supervisord`, ratio: `${(warm.cpu / Math.max(sup.cpu, 1)).toFixed(2)}x` },
-      { figure: "  floor: a compiled Bun program reading the pipes, keeping nothing", adi: "", baseline: ms(floorCpu), ratio: `${(floorCpu / Math.max(sup.cpu, 1)).toFixed(2)}x supervisord` },
-      { figure: `log follow ${label}: supervisor RSS after`, adi: `${mb(adi.rssAfter)}, again ${mb(warm.rssAfter)}`, baseline: `${mb(sup.rssAfter)} supervisord`, ratio: "" },
-      { figure: `log follow ${label}: printer run time`, adi: ms(adi.printerMs), baseline: `${ms(sup.printerMs)} supervisord`, ratio: "", target: `${SECS * 1000} ms = no backpressure` },
+      { figure: `log follow ${label}: lines lost`, adi: `${adi.lost}, again ${warm.lost}`, baseline: `${sup.lost} supervisorctl tail -f, ${supFile.lost} supervisord's file`, ratio: "", target: "0" },
+      { figure: `log follow ${label}: supervisor CPU, one follower`, adi: ms(adi.cpu), baseline: `${ms(sup.cpu)} supervisord + tail -f`, ratio: against(adi.cpu, sup.cpu), target: "<= supervisord" },
+      { figure: "  the same load again, same daemon", adi: ms(warm.cpu), baseline: `${ms(sup.cpu)} supervisord + tail -f`, ratio: against(warm.cpu, sup.cpu) },
+      { figure: "  supervisord writing its file, no follower", adi: "", baseline: ms(supFile.cpu), ratio: `fresh ${against(adi.cpu, supFile.cpu)}, again ${against(warm.cpu, supFile.cpu)}` },
+      { figure: "  floor: a compiled Bun program reading the pipes, keeping nothing", adi: "", baseline: ms(floorCpu), ratio: `${against(floorCpu, sup.cpu)} supervisord + tail -f` },
+      { figure: `log follow ${label}: supervisor RSS after`, adi: `${mb(adi.rssAfter)}, again ${mb(warm.rssAfter)}`, baseline: `${mb(sup.rssAfter)} supervisord + tail -f`, ratio: "" },
+      { figure: `log follow ${label}: printer run time`, adi: ms(adi.printerMs), baseline: `${ms(sup.printerMs)} supervisord + tail -f`, ratio: "", target: `${SECS * 1000} ms = no backpressure` },
     ];
   } finally {
     tmp.cleanup();
