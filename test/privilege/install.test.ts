@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { tempHome } from "../helpers/env.ts";
 import { ADI_ARGV, pluginSource } from "./fixtures.ts";
@@ -68,7 +68,11 @@ describe("the approval prompt", () => {
   test("no TTY: declined even when the input says y; the plugin installs anyway", () => {
     const r = adi(["plugin", "install", pluginSource(base, "notty", ["id -u"])], "y\n");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/stdin is not a terminal/);
+    // The dialogue is on stderr: stdout (redirected here) keeps only what was done.
+    expect(r.stderr).toMatch(/id -u\n\s+runs: \/usr\/bin\/id -u/);
+    expect(r.stderr).toMatch(/stdin is not a terminal/);
+    expect(r.stdout).not.toMatch(/Allow\?|runs:/);
+    expect(r.stdout).toMatch(/installed notty 0\.1\.0/);
     expect(existsSync(join(t.home, "plugins", "notty", "plugin.toml"))).toBe(true);
     expect(approvals().plugins.notty.patterns[0].approved).toBe(false);
     expect(statSync(join(t.home, "approvals.json")).mode & 0o777).toBe(0o600);
@@ -77,8 +81,9 @@ describe("the approval prompt", () => {
   test("--yes approves without asking", () => {
     const r = adi(["plugin", "install", pluginSource(base, "yesflag", ["id -u", "ls -l *"]), "--yes"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/runs: \/usr\/bin\/ls -l \*/);
-    expect(r.stdout).toMatch(/trailing \* allows any further arguments as root/);
+    expect(r.stderr).toMatch(/runs: \/usr\/bin\/ls -l \*/);
+    expect(r.stderr).toMatch(/trailing \* allows any further arguments as root/);
+    expect(r.stdout).toMatch(/2 of 2 privileged commands approved/);
     expect(approvals().plugins.yesflag.patterns.map((p: { approved: boolean }) => p.approved)).toEqual([true, true]);
   });
 
@@ -100,6 +105,42 @@ describe("the approval prompt", () => {
     const r = adiOnTty(["plugin", "install", pluginSource(base, "ttyno", ["id -u"])], "n\n");
     expect(r.code).toBe(0);
     expect(approvals().plugins.ttyno.patterns[0].approved).toBe(false);
+  });
+});
+
+describe("install refuses a plugin the daemon would not run as asked (nothing is copied)", () => {
+  const service = (name: string) => `[service]\nname = "${name}"\ncommand = "serve"\n`;
+
+  test("a service name another plugin declares", () => {
+    expect(adi(["plugin", "install", pluginSource(base, "owner1", [], service("shared-svc")), "--yes"]).code).toBe(0);
+    // "a-taker" sorts before "owner1": installed, the scan would have given it the service.
+    const r = adi(["plugin", "install", pluginSource(base, "a-taker", [], service("shared-svc")), "--yes"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/service name shared-svc is already declared by plugin owner1.*adi plugin remove owner1/);
+    expect(existsSync(join(t.home, "plugins", "a-taker"))).toBe(false);
+    // Reinstalling the owner is no clash with itself.
+    expect(adi(["plugin", "install", pluginSource(base, "owner1", [], service("shared-svc")), "--yes"]).code).toBe(0);
+  });
+
+  test("a name reserved for another plugin", () => {
+    const r = adi(["plugin", "install", pluginSource(base, "squatter", [], service("hive")), "--yes"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/service name hive is reserved for the hive plugin/);
+    expect(existsSync(join(t.home, "plugins", "squatter"))).toBe(false);
+  });
+
+  test("a broken approvals file fails before the copy", () => {
+    const file = join(t.home, "approvals.json");
+    const saved = readFileSync(file);
+    writeFileSync(file, "{ not json", { mode: 0o600 });
+    try {
+      const r = adi(["plugin", "install", pluginSource(base, "badapprovals", ["id -u"]), "--yes"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/approvals file .* is not valid JSON/);
+      expect(existsSync(join(t.home, "plugins", "badapprovals"))).toBe(false);
+    } finally {
+      writeFileSync(file, saved);
+    }
   });
 });
 

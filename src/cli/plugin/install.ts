@@ -2,11 +2,12 @@ import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
 import { resolve } from "node:path";
 import { resolvePaths } from "../../config.ts";
-import { updateApprovals, type ApprovedPattern } from "../../daemon/privilege/approvals.ts";
+import { readApprovals, updateApprovals, type ApprovedPattern } from "../../daemon/privilege/approvals.ts";
 import { isBroad, parsePattern } from "../../daemon/privilege/patterns.ts";
 import { resolvePatternCommand } from "../../daemon/privilege/resolve-command.ts";
 import { parsePluginManifest } from "../../plugins/manifest.ts";
-import { out, paint } from "../output.ts";
+import { err, out, paint } from "../output.ts";
+import { checkInstallConflicts } from "./conflicts.ts";
 import { copyPlugin, ensurePluginDir } from "./files.ts";
 import { reloadIfRunning } from "./reload.ts";
 import { confirm } from "./prompt.ts";
@@ -27,18 +28,23 @@ export default defineCommand({
     });
 
     const paths = resolvePaths();
+    checkInstallConflicts(paths.pluginDir, source);
+    // A broken approvals file fails here, not after the copy (a plugin installed with nothing decided).
+    readApprovals(paths.approvalsFile);
     ensurePluginDir(paths);
     const dest = copyPlugin(src, paths, source.name);
     // Approval binds to the bytes of the installed copy's manifest.
     const installed = parsePluginManifest(dest);
     out(`installed ${installed.name} ${installed.version} in ${dest}`);
 
+    // The dialogue goes to stderr, as the question does (prompt.ts): with stdout redirected the
+    // user must still see what they are asked to run as root.
     const decided: ApprovedPattern[] = [];
-    if (checked.length > 0) out(`${installed.name} asks to run these commands as root:`);
+    if (checked.length > 0) err(`${installed.name} asks to run these commands as root:`);
     for (const { pattern, path } of checked) {
       const rest = pattern.args.length > 0 ? ` ${pattern.args.join(" ")}` : "";
-      out(`  ${pattern.text}\n    runs: ${path}${rest}`);
-      if (isBroad(pattern)) out(`    ${paint(1, "yellow", "warning")}: the trailing * allows any further arguments as root`);
+      err(`  ${pattern.text}\n    runs: ${path}${rest}`);
+      if (isBroad(pattern)) err(`    ${paint(2, "yellow", "warning")}: the trailing * allows any further arguments as root`);
       const approved = confirm("  Allow?", args.yes === true);
       decided.push({ pattern: pattern.text, path, approved });
     }

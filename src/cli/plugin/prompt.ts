@@ -1,6 +1,6 @@
 import { readSync, writeSync } from "node:fs";
 import { isatty } from "../isatty.ts";
-import { out } from "../output.ts";
+import { err } from "../output.ts";
 
 /** One line from the terminal on fd 0 (without the newline); null at end of input. */
 function readLine(): string | null {
@@ -27,18 +27,20 @@ function readLine(): string | null {
 /**
  * Ask a yes/no question, default no. Only a terminal is asked: with no TTY on
  * stdin the answer is `fallback` (no, unless --yes), so piping `yes` into an
- * install never grants root by accident.
+ * install never grants root by accident. The question and its answer go to
+ * stderr: with stdout redirected (`> file`, `| less`) the user would
+ * otherwise grant root to commands they were never shown.
  */
 export function confirm(question: string, fallback: boolean): boolean {
   if (!isatty(0)) {
-    out(`${question} [y/N] ${fallback ? "yes (--yes)" : "no (stdin is not a terminal; use --yes to approve)"}`);
+    err(`${question} [y/N] ${fallback ? "yes (--yes)" : "no (stdin is not a terminal; use --yes to approve)"}`);
     return fallback;
   }
   if (fallback) {
-    out(`${question} [y/N] yes (--yes)`);
+    err(`${question} [y/N] yes (--yes)`);
     return true;
   }
-  writeSync(1, `${question} [y/N] `);
+  writeSync(2, `${question} [y/N] `);
   const answer = readLine();
   return answer !== null && /^\s*y(es)?\s*$/i.test(answer);
 }
