@@ -60,11 +60,15 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     const [command, path] = await resolveCommand(args);
     if (!command.subCommands) {
-      const { unknownFlag } = await import("./flags.ts");
-      const bad = unknownFlag(args.slice(path.length), (await resolve(command.args)) ?? {});
-      if (bad) {
+      const { unexpectedWord, unknownFlag } = await import("./flags.ts");
+      const words = args.slice(path.length);
+      const defs = (await resolve(command.args)) ?? {};
+      const bad = unknownFlag(words, defs);
+      const extra = bad === null ? unexpectedWord(words, defs) : null;
+      if (bad !== null || extra !== null) {
         const name = ["adi", ...path].join(" ");
-        err(`${paint(2, "red", "error")}: unknown option ${bad} for \`${name}\`: see \`${name} --help\``);
+        const what = bad !== null ? `unknown option ${bad} for \`${name}\`` : `\`${name}\` takes no arguments, got ${JSON.stringify(extra)}`;
+        err(`${paint(2, "red", "error")}: ${what}: see \`${name} --help\``);
         return Exit.usage;
       }
     }

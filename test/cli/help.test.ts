@@ -52,6 +52,22 @@ describe("help and errors", () => {
     expect(ok.stderr).not.toContain("unknown option");
   }, 120_000);
 
+  test("a word for a command that takes no name, and start's ad-hoc flags without `-- CMD`, are usage errors", async () => {
+    for (const argv of [["daemon", "status", "web"], ["daemon", "services", "web", "--json"], ["plugin", "list", "foo"]]) {
+      const r = await d.cli(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stderr, argv.join(" ")).toContain(`\`adi ${argv[0]} ${argv[1]}\` takes no arguments, got "${argv[2]}"`);
+      expect(r.stdout, argv.join(" ")).toBe("");
+    }
+    for (const [flag, ...words] of [["env", "--env", "PORT=1"], ["cwd", "--cwd", "/nonexistent"], ["no-restart", "--no-restart"], ["stop-signal", "--stop-signal", "BOGUS"]] as const) {
+      const r = await d.cli(["daemon", "start", "web", ...words]);
+      expect(r.code, flag).toBe(2);
+      expect(r.stderr, flag).toContain(`--${flag} only defines an ad-hoc service: adi daemon start NAME [--${flag} …] -- CMD`);
+    }
+    // With no name either: nothing is started.
+    expect((await d.cli(["daemon", "start", "--max-restarts", "3"])).code).toBe(2);
+  }, 120_000);
+
   test("--max-restarts past plugin.toml's 1000, and a count that is no whole number, are usage errors naming the flag", async () => {
     // 99999999999 used to reach the frame encoder (uint32) and crash with a stack trace, exit 1; "" was taken as 0.
     const cases: [string, string, string][] = [
@@ -101,5 +117,22 @@ describe("help and errors", () => {
     expect(stderr).toContain("permission denied");
     expect(stderr).toContain("use your own ADI_HOME");
     expect(code).toBe(4);
+  }, 120_000);
+});
+
+describe("stop --force with no name", () => {
+  const forced = new TestDaemon();
+  afterAll(() => forced.cleanup(), 120_000);
+
+  test("stops the daemon and KILLs its services at once, skipping their stop timeout", async () => {
+    const start = await forced.cli(["daemon", "start", "stubborn", "--stop-timeout", "60", "--", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]);
+    expect(start.code).toBe(0);
+    const began = performance.now();
+    const r = await forced.cli(["daemon", "stop", "--force"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("adi daemon stopped");
+    // Gracefully it would wait the 60 s stop timeout (it used to: --force was ignored here).
+    expect(performance.now() - began).toBeLessThan(30_000);
+    expect(forced.pid()).toBeNull();
   }, 120_000);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { LogStream, type LogLine } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { unknownFlag } from "../../src/cli/flags.ts";
+import { unexpectedWord, unknownFlag } from "../../src/cli/flags.ts";
+import { envFlags } from "../../src/cli/daemon/start.ts";
 import { LogPrinter, mergeByTime, overlap, parseSince } from "../../src/cli/daemon/log-format.ts";
 import { colorEnabled, serviceColor, stripColor, table } from "../../src/cli/output.ts";
 
@@ -121,6 +122,23 @@ describe("unknown options", () => {
     expect(unknownFlag(["-x"], args)).toBe("-x");
     expect(unknownFlag(["-fx"], args)).toBe("-x");
     expect(unknownFlag(["--no-lines"], args)).toBe("--no-lines");
+  });
+  test("a word that is no option, for a command without a positional argument", () => {
+    const { name: _, ...noName } = args;
+    expect(unexpectedWord(["-n", "web", "-f"], noName)).toBeNull(); // web is -n's value
+    expect(unexpectedWord(["-f", "web"], noName)).toBe("web");
+    expect(unexpectedWord(["--lines=3", "-"], noName)).toBe("-");
+    expect(unexpectedWord(["web"], args)).toBeNull(); // it takes names
+  });
+});
+
+describe("--env", () => {
+  test("every form citty's parser lets through is read, in order, the last of a key winning", () => {
+    expect(envFlags(["web", "--env", "A=1", "--env=B=2", "-e", "C=3", "-eD=4", "-e=E=5", "-eA=6"])).toEqual({ A: "6", B: "2", C: "3", D: "4", E: "5" });
+    expect(envFlags(["web", "-e=X==y"])).toEqual({ X: "=y" });
+  });
+  test("a pair without KEY= is a usage error", () => {
+    for (const words of [["-eFOO"], ["-e="], ["--env"], ["-e", "=v"]]) expect(() => envFlags(words)).toThrow(/--env expects KEY=VALUE/);
   });
 });
 

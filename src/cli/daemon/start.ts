@@ -19,6 +19,8 @@ export function envFlags(rawArgs: string[]): Record<string, string> {
     let pair: string | undefined;
     if (word === "--env" || word === "-e") pair = rawArgs[++i];
     else if (word.startsWith("--env=")) pair = word.slice("--env=".length);
+    // `-eKEY=V` and `-e=KEY=V`, which the option check lets through as -e with its value attached.
+    else if (word.startsWith("-e") && !word.startsWith("--")) pair = word.slice(word[2] === "=" ? 3 : 2);
     else continue;
     const eq = pair?.indexOf("=") ?? -1;
     if (!pair || eq <= 0) throw usageError(`--env expects KEY=VALUE, got ${JSON.stringify(pair ?? "")}`);
@@ -36,6 +38,15 @@ function wholeNumberFlag(flag: string, value: string | undefined, max: number, u
   return n;
 }
 
+/** The first flag given that only an ad-hoc service (`-- CMD`) takes, or null. */
+function adHocFlagGiven(args: Record<string, unknown>): string | null {
+  if (args.env !== undefined) return "env";
+  if (args.cwd !== undefined) return "cwd";
+  if (args.restart === false) return "no-restart";
+  for (const flag of ["max-restarts", "stop-timeout", "stop-signal"]) if (args[flag] !== undefined) return flag;
+  return null;
+}
+
 export default defineCommand({
   meta: meta("start", "Start the daemon in the background, or start a known or ad-hoc service", ["adi daemon start", "adi daemon start web", "adi daemon start web api worker", "adi daemon start web --env PORT=8080 -- python3 -m http.server 8080"]),
   args: {
@@ -50,7 +61,12 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     // Any word given names services, as for stop: `start "" web` starts web, `start ""` is a usage error.
     const words = passthrough();
-    if (words.length === 0) return (args._ as string[]).length === 0 ? startDaemon() : startServices(args._);
+    if (words.length === 0) {
+      // These only define an ad-hoc service: without `-- CMD` they would change nothing and say nothing.
+      const adHoc = adHocFlagGiven(args);
+      if (adHoc !== null) throw usageError(`--${adHoc} only defines an ad-hoc service: adi daemon start NAME [--${adHoc} …] -- CMD [ARGS…]`);
+      return (args._ as string[]).length === 0 ? startDaemon() : startServices(args._);
+    }
     const names = serviceNames(args._);
     if (names.length === 0) throw usageError("a command after `--` needs a service name: adi daemon start NAME -- CMD");
     if (names.length > 1) throw usageError("an ad-hoc command after `--` defines one service: adi daemon start NAME -- CMD");
