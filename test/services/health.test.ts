@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { resolvePaths } from "../../src/config.ts";
+import { preparePaths } from "../../src/daemon/instance.ts";
+import { createLogger } from "../../src/daemon/logger.ts";
+import { ServiceManager } from "../../src/daemon/services/manager.ts";
+import { createServiceConfig } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { EventKind, ServiceState, type ServiceEvent } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { waitFor } from "../helpers/env.ts";
+import { tempHome, waitFor } from "../helpers/env.ts";
 import { cleanupDaemons, newDaemon, serviceInfo, sessionProcesses } from "./helpers.ts";
 
 afterEach(cleanupDaemons);
@@ -48,6 +53,34 @@ describe("health probes and events", () => {
     } finally {
       client.close();
       await watching.catch(() => {});
+    }
+  });
+
+  test("a service whose probe never passes reaches max_restarts and FAILED, though each run outlasts the stable time", async () => {
+    // Condemned after interval × threshold (≥ 300 ms here, 15 s by default), past stableAfterMs (200 ms here, 10 s by
+    // default): counted by its run time alone, each run ended its own streak, and it was restarted at once, forever.
+    const t = tempHome();
+    const paths = resolvePaths(t.env);
+    preparePaths(paths);
+    const manager = new ServiceManager({
+      paths,
+      logger: createLogger(null, "error"),
+      warnings: new Set(),
+      env: t.env,
+      runAs: () => null,
+      backoff: { initialDelayMs: 10, maxDelayMs: 50, stableAfterMs: 200 },
+    });
+    try {
+      await manager.init();
+      const health = { intervalMs: 100, timeoutMs: 50, failureThreshold: 3, probe: { case: "tcp" as const, value: "127.0.0.1:1" } };
+      await manager.start("never-healthy", createServiceConfig({ command: "/bin/sleep", args: ["1000"], restartOnFailure: true, maxRestarts: 2, stopTimeoutMs: 1000, health }));
+      const info = () => manager.list().find((s) => s.name === "never-healthy")!;
+      await waitFor(() => info().state === ServiceState.FAILED, 10_000, "FAILED after max_restarts");
+      expect(info().restarts).toBe(2);
+      expect(info().lastError).toContain("max restarts reached (2)");
+    } finally {
+      await manager.stopAll(false);
+      t.cleanup();
     }
   });
 });

@@ -34,6 +34,13 @@ describe("restart policy", () => {
     expect(unstable.action).toBe("fail");
   });
 
+  test("a run its health check ended is stable only if it passed a probe stableAfterMs after its start", () => {
+    const sick = (ranMs: number, healthyMs: number) => ({ code: null, signal: "SIGTERM", ranMs, failure: "unhealthy (refused)", healthyMs });
+    expect(decideRestart(sick(60_000, 0), policy, 3).action).toBe("fail");
+    expect(decideRestart(sick(60_000, DEFAULT_BACKOFF.stableAfterMs - 1), policy, 3).action).toBe("fail");
+    expect(decideRestart(sick(60_000, DEFAULT_BACKOFF.stableAfterMs), policy, 3)).toEqual({ action: "restart", delayMs: 0, streak: 1 });
+  });
+
   test("signals count as failures and are named", () => {
     const d = decideRestart({ code: null, signal: "SIGKILL", ranMs: 5 }, { restartOnFailure: false, maxRestarts: 3 }, 0);
     expect(d).toEqual({ action: "fail", reason: "killed by SIGKILL (restart_on_failure is off)", streak: 0 });

@@ -53,7 +53,7 @@ async function attempt(probe: HealthProbe, env: Record<string, string>, timeoutM
 export function watchHealth(
   health: HealthSpec,
   env: () => Record<string, string>,
-  on: { active(): boolean; failed(problem: string, failures: number): void; unhealthy(problem: string): void },
+  on: { active(): boolean; passed(): void; failed(problem: string, failures: number): void; unhealthy(problem: string): void },
 ): () => void {
   let failures = 0;
   let probing = false;
@@ -65,6 +65,7 @@ export function watchHealth(
     if (!on.active()) return;
     if (problem === null) {
       failures = 0;
+      on.passed();
       return;
     }
     failures++;

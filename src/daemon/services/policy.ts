@@ -4,7 +4,8 @@
  * row. The first restart of a streak is immediate (a one-off crash costs no
  * downtime); each further one waits `initialDelayMs`, doubling up to
  * `maxDelayMs`. A run that stayed up for `stableAfterMs` ends the streak
- * (like supervisord's startsecs).
+ * (like supervisord's startsecs); one its health check ended, only if it had
+ * passed a probe that long after its start.
  */
 export interface BackoffOptions {
   initialDelayMs: number;
@@ -22,6 +23,15 @@ export interface ExitFacts {
   ranMs: number;
   /** Counted as a failure whatever the code (health check, vanished process). */
   failure?: string;
+  /**
+   * For a run its health check ended: how long it had been up at its last
+   * passing probe (0 when none passed). Stability counts this, not ranMs: a
+   * service whose probe never passes is condemned only after interval ×
+   * threshold (15 s by default), past stableAfterMs, and each run would
+   * otherwise end its own streak: restarted at once, forever, whatever
+   * max_restarts says.
+   */
+  healthyMs?: number;
 }
 
 export type RestartDecision =
@@ -59,7 +69,7 @@ export function decideRestart(
   // A clean exit is a finished job, not a crash: it is not restarted.
   if (exit.failure === undefined && !isFailure(exit)) return { action: "done", reason: what, streak: 0 };
   if (!policy.restartOnFailure) return { action: "fail", reason: `${what} (restart_on_failure is off)`, streak };
-  const current = exit.ranMs >= opts.stableAfterMs ? 0 : streak;
+  const current = (exit.healthyMs ?? exit.ranMs) >= opts.stableAfterMs ? 0 : streak;
   if (current >= policy.maxRestarts) {
     return { action: "fail", reason: `${what}; max restarts reached (${policy.maxRestarts})`, streak: current };
   }

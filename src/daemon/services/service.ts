@@ -58,6 +58,8 @@ export interface Child {
   stopping: boolean;
   /** Set when a health probe condemned it: the exit counts as a failure. */
   unhealthy?: string;
+  /** performance.now() of its last passing health probe, if any. */
+  lastHealthyAt?: number;
   handled: boolean;
   /** Resolves once both output pipes have ended. */
   drained: Promise<unknown>;
@@ -294,7 +296,7 @@ export class Service {
 
     const failure = child.unhealthy !== undefined ? `unhealthy (${child.unhealthy}); ${what}` : vanished;
     const decision = decideRestart(
-      { code, signal, ranMs, failure },
+      { code, signal, ranMs, failure, healthyMs: child.unhealthy === undefined ? undefined : (child.lastHealthyAt ?? child.startedAt) - child.startedAt },
       this.spec,
       this.streak,
       this.hooks.backoff ?? DEFAULT_BACKOFF,
@@ -376,6 +378,7 @@ export class Service {
     if (!health) return;
     this.stopHealthWatch = watchHealth(health, () => this.hooks.env(this.spec), {
       active: () => !child.handled && !child.stopping && child.unhealthy === undefined,
+      passed: () => (child.lastHealthyAt = performance.now()),
       failed: (problem, failures) => this.log.system(`health check failed (${failures}/${health.failureThreshold}): ${problem}`),
       unhealthy: (problem) => {
         child.unhealthy = problem;
