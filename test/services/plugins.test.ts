@@ -105,4 +105,32 @@ describe("plugin services", () => {
     expect(sessionProcesses(tools.pid)).toEqual([]);
     expect(serviceSessions(d, "tools-svc").size).toBe(0);
   });
+
+  test("a start during a removal's stop timeout is refused, and nothing of the service outlives the removal", async () => {
+    const d = newDaemon();
+    chmodSync(dirname(d.home), 0o711);
+    plugin(d.home, "slow", 'name = "slow"\nversion = "0.1.0"\nexecutable = "bin/tool"\n[service]\ncommand = "serve"\nstop_timeout_ms = 1500\n');
+    // Ignores TERM: its stop takes the whole 1.5 s timeout, then KILL.
+    writeFileSync(join(d.home, "plugins", "slow", "bin", "tool"), "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.2; done\n", { mode: 0o755 });
+    await d.start();
+    expect((await d.cli(["daemon", "start", "slow"])).code).toBe(0);
+    const first = await waitForState(d, "slow", ServiceState.RUNNING);
+    writeFileSync(join(d.home, "plugins", "slow", "plugin.toml"), 'name = "slow"\nversion = "0.2.0"\nexecutable = "bin/tool"\n');
+    const client = d.client();
+    try {
+      const reload = client.reloadPlugins();
+      await Bun.sleep(200); // the removal is waiting for its stop timeout
+      // Queued behind the halt, this start used to spawn a process nothing tracked: not listed, not in
+      // state.json, not stopped with the daemon.
+      const late = await d.cli(["daemon", "start", "slow"]);
+      expect(late.code).toBe(1);
+      expect(late.stderr).toContain("no service named slow");
+      await reload;
+    } finally {
+      client.close();
+    }
+    expect(await serviceInfo(d, "slow")).toBeUndefined();
+    expect(sessionProcesses(first.pid)).toEqual([]);
+    expect(serviceSessions(d, "slow").size).toBe(0);
+  });
 });

@@ -39,6 +39,8 @@ const INHERITED_ENV = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANG
 export class ServiceManager {
   private readonly services = new Map<string, Service>();
   private plugins: PluginManifest[] = [];
+  /** Removed from `services`, their process still stopping (remove). */
+  private readonly leaving = new Set<Service>();
   private config!: DaemonConfig;
   private state!: PersistedState;
   private readonly listeners = new Set<(e: ServiceEventInit) => void>();
@@ -152,7 +154,7 @@ export class ServiceManager {
 
   /** The service whose main process leads session `sid` (for caller identification). */
   findBySession(sid: number): { name: string; plugin?: string } | undefined {
-    for (const s of this.services.values()) {
+    for (const s of this.everyService()) {
       if (s.child && s.child.pid === sid && !s.child.handled) return { name: s.name, plugin: s.spec.plugin };
     }
     return undefined;
@@ -180,7 +182,7 @@ export class ServiceManager {
     this.closing = true;
     if (this.liveness) clearInterval(this.liveness);
     this.liveness = null;
-    await Promise.all([...this.services.values()].map((s) => s.halt(graceful)));
+    await Promise.all([...this.everyService()].map((s) => s.halt(graceful)));
     this.writeNow();
   }
 
@@ -209,11 +211,26 @@ export class ServiceManager {
     return service;
   }
 
+  /**
+   * Out of the registry before its halt, which may take the whole stop
+   * timeout: found during it, a start or restart was queued behind the halt
+   * and spawned a process nothing tracked (not listed, not in state.json, not
+   * stopped with the daemon), and a reload during it re-pointed the doomed
+   * object at a reinstalled plugin's service, which then went with it. Until
+   * its process is gone it is still recorded (a crash meanwhile leaves nothing
+   * the next daemon does not know) and its session still identifies its plugin.
+   */
   private async remove(service: Service): Promise<void> {
-    await service.halt(true);
     this.services.delete(service.name);
     this.byName = null;
     delete this.state.services[service.name];
+    this.leaving.add(service);
+    try {
+      await service.retire();
+    } finally {
+      this.leaving.delete(service);
+      this.persist();
+    }
     service.log.close("service removed");
     this.opts.logger.info("service removed", { service: service.name });
   }
@@ -255,6 +272,12 @@ export class ServiceManager {
     return [...this.services.values()].filter((s) => s.spec.plugin && !declared.has(s.name));
   }
 
+  /** The registered services and those being removed (still with a process to track). */
+  private *everyService(): Iterable<Service> {
+    yield* this.services.values();
+    yield* this.leaving;
+  }
+
   private publish(e: ServiceEventInit): void {
     this.opts.logger.info(`service ${EventKind[e.kind ?? 0]?.toLowerCase() ?? "event"}`, { service: e.service, pid: e.pid || undefined, message: e.message || undefined });
     for (const listener of this.listeners) listener(e);
@@ -287,7 +310,7 @@ export class ServiceManager {
         services[s.name] = { desired: s.desired ?? false, adhoc: s.spec };
       }
     }
-    const children = [...this.services.values()]
+    const children = [...this.everyService()]
       .filter((s) => s.child !== null)
       .map((s) => ({ name: s.name, pid: s.child!.pid, pgid: s.child!.pid, sid: s.child!.pid, startTime: s.child!.startTime }));
     this.state = { version: 1, services, children };

@@ -91,6 +91,8 @@ export class Service {
   private ops: Promise<unknown> = Promise.resolve();
   /** Operations queued or running in `ops` (a user's, or a backoff's restart). */
   private opsInFlight = 0;
+  /** Removed (its plugin no longer declares it): an operation queued behind the removal's halt must not spawn it again. */
+  private retired = false;
   /** What info() returns, every field present from the start (one object shape); `shownSpec` is the spec it shows. */
   private readonly shown: ServiceInfoInit = {
     name: "",
@@ -182,6 +184,12 @@ export class Service {
     });
   }
 
+  /** The service is being removed: stop it, and nothing may start it again (the manager forgets it first). */
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.halt(true);
+  }
+
   /** Daemon shutdown: stop without changing what the user wants running. */
   halt(graceful: boolean): Promise<void> {
     return this.serialize(() => this.stopNow(!graceful));
@@ -232,6 +240,10 @@ export class Service {
   private spawn(userAsked: boolean): void {
     if (this.hooks.closing()) {
       if (userAsked) throw new AdiError(ErrorCode.UNAVAILABLE, `cannot start ${this.name}: the daemon is shutting down`);
+      return;
+    }
+    if (this.retired) {
+      if (userAsked) throw new AdiError(ErrorCode.NOT_FOUND, `cannot start ${this.name}: it was removed (its plugin no longer declares it)`);
       return;
     }
     this.setState(ServiceState.STARTING);
