@@ -3,11 +3,20 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
-import { execute, spawnErrorCode } from "../../src/daemon/privilege/executor.ts";
+import { execute, MAX_OUTPUT_BYTES, spawnErrorCode, type CommandResultInit } from "../../src/daemon/privilege/executor.ts";
+import { encodeResponseFrame, FRAME_HEADER_BYTES, MAX_RESPONSE_FRAME } from "../../src/protocol/index.ts";
 import { liveProcesses } from "../../src/util/proc-stat.ts";
 import { pidAlive, tempHome } from "../helpers/env.ts";
 import { PrivilegeHarness, pluginCaller } from "./harness.ts";
-import { privilegeSkipReason, skipNotice, text } from "./fixtures.ts";
+import { daemonWithoutIsolation, privilegeSkipReason, skipNotice, text } from "./fixtures.ts";
+
+/** Body bytes of the response frame carrying `result` (the largest id: its varint is the widest). */
+function resultFrameBytes(result: CommandResultInit): number {
+  return encodeResponseFrame({ id: 0xffffffff, kind: { case: "commandResult", value: result } }).length - FRAME_HEADER_BYTES;
+}
+
+/** A command writing `bytes` zeros to stdout, then as many to stderr, then exiting 3. */
+const bothStreams = (bytes: number) => ["/bin/sh", "-c", `head -c ${bytes} /dev/zero; head -c ${bytes} /dev/zero >&2; exit 3`];
 
 /** Pids of live processes whose argv is exactly `argv` (a unique sleep duration marks a test's own). */
 function pidsRunning(argv: string[]): number[] {
@@ -80,6 +89,22 @@ describe("executor", () => {
     expect(r.stderrTruncated).toBe(false);
   });
 
+  test("both streams over the cap: each is cut at it, and the result still fits one response frame", async () => {
+    const r = await execute({ argv: bothStreams(9_000_000) });
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout?.length).toBe(MAX_OUTPUT_BYTES);
+    expect(r.stderr?.length).toBe(MAX_OUTPUT_BYTES);
+    expect(r.stdoutTruncated).toBe(true);
+    expect(r.stderrTruncated).toBe(true);
+    expect(resultFrameBytes(r)).toBeLessThanOrEqual(MAX_RESPONSE_FRAME);
+    // Every other field at its widest (a negative exit code is a 10-byte varint) still fits, with room to spare.
+    const widest = { ...r, exitCode: -1, signal: "SIGRTMIN+15".repeat(10), timedOut: true, durationMs: 0xffffffff };
+    expect(resultFrameBytes(widest)).toBeLessThanOrEqual(MAX_RESPONSE_FRAME - 1024);
+    // A bigger cap asked for is held to the frame's.
+    const asked = await execute({ argv: bothStreams(9_000_000), maxOutputBytes: 9_000_000 });
+    expect([asked.stdout?.length, asked.stderr?.length]).toEqual([MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES]);
+  });
+
   test("a timeout ends the whole process group, grandchildren included", async () => {
     const r = await execute({ argv: ["/bin/sh", "-c", "sleep 30 & echo $!; sleep 30"], timeoutMs: 300 });
     expect(r.timedOut).toBe(true);
@@ -141,6 +166,22 @@ describe("executor", () => {
     }
     expect(spawnErrorCode("EAGAIN")).toBe(ErrorCode.RESOURCE_EXHAUSTED);
     expect(spawnErrorCode(undefined)).toBe(ErrorCode.INTERNAL);
+  });
+});
+
+describe("run through the daemon (isolation off: as the owner)", () => {
+  const daemonOf = daemonWithoutIsolation();
+
+  test("both streams over the cap: the caller gets its exit code and both outputs cut, not RESOURCE_EXHAUSTED", async () => {
+    const client = daemonOf().client();
+    try {
+      const r = await client.run("/bin/sh", bothStreams(9_000_000).slice(1));
+      expect(r.exitCode).toBe(3);
+      expect([r.stdout.length, r.stderr.length]).toEqual([MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES]);
+      expect([r.stdoutTruncated, r.stderrTruncated]).toEqual([true, true]);
+    } finally {
+      client.close();
+    }
   });
 });
 

@@ -2,13 +2,26 @@ import type { CommandResultInit } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { FIXED_ENV } from "./resolve-command.ts";
 import { joinChunks } from "../../protocol/write-queue.ts";
+import { MAX_RESPONSE_FRAME } from "../../protocol/limits.ts";
 
 export type { CommandResultInit };
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
-/** Per stream; keeps a result well inside the 16 MiB response frame together with the other stream. */
-export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+/**
+ * Room a command result's response keeps, beside its two outputs' bytes, for
+ * everything else in it: the envelope (id, the oneof's tag and length), the
+ * outputs' tags and lengths, exit code, signal name, flags, duration. All of
+ * that is under 100 bytes; this leaves far more.
+ */
+export const RESULT_FIELDS_ALLOWANCE = 64 * 1024;
+/**
+ * Per stream (8 MiB less 32 KiB: 8,355,840 bytes): both streams full and the
+ * other fields still fit one response frame, so a caller always gets its
+ * result. At exactly 8 MiB each, the result would be 27 bytes over the frame
+ * limit and the caller would get RESOURCE_EXHAUSTED instead.
+ */
+export const MAX_OUTPUT_BYTES = (MAX_RESPONSE_FRAME - RESULT_FIELDS_ALLOWANCE) / 2;
 /** After TERM on timeout, how long before KILL (sudo relays TERM to a command we may not signal ourselves). */
 const KILL_GRACE_MS = 1_000;
 
@@ -18,6 +31,7 @@ export interface ExecSpec {
   uid?: number;
   gid?: number;
   timeoutMs?: number;
+  /** Per stream; at most (and by default) MAX_OUTPUT_BYTES. */
   maxOutputBytes?: number;
 }
 
@@ -121,7 +135,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
  */
 export async function execute(spec: ExecSpec): Promise<CommandResultInit> {
   const timeoutMs = Math.min(spec.timeoutMs || DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
-  const cap = spec.maxOutputBytes ?? MAX_OUTPUT_BYTES;
+  const cap = Math.min(spec.maxOutputBytes ?? MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES);
   const started = performance.now();
   let proc;
   try {
