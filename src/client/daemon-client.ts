@@ -40,6 +40,11 @@ export type SudoRunResult = { allowed: true; result: CommandResult } | { allowed
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What the calls {@link DaemonClient.close} finds waiting get, including those waiting for a connection being opened. */
+function clientClosedError(): AdiError {
+  return new AdiError(ErrorCode.CANCELLED, "the client was closed");
+}
+
 /**
  * The client plugins and the CLI use to talk to the daemon.
  *
@@ -70,6 +75,8 @@ export class DaemonClient {
   private readonly launcher?: string[];
   private conn: ClientConnection | null = null;
   private connecting: Promise<ClientConnection> | null = null;
+  /** Counts close() calls: a connection opened before the latest one is closed as it arrives. */
+  private closes = 0;
 
   /** Nothing is opened yet: the first call connects. See {@link DaemonClientOptions} for the defaults. */
   constructor(opts: DaemonClientOptions = {}) {
@@ -125,8 +132,15 @@ export class DaemonClient {
     throw new AdiError(ErrorCode.UNAVAILABLE, `the daemon did not answer within ${START_DEADLINE_MS} ms of being started`);
   }
 
-  /** Close the connection; pending calls reject with CANCELLED. */
+  /**
+   * Close the connection; pending calls reject with CANCELLED and open
+   * streams end. A connection still being opened is closed as soon as it is,
+   * carrying nothing (its socket would keep the process alive), and the calls
+   * waiting for it reject too. A later call connects again.
+   */
   close(): void {
+    this.closes++;
+    this.connecting = null;
     this.conn?.close();
     this.conn = null;
   }
@@ -280,50 +294,71 @@ export class DaemonClient {
     return this.connection().then((conn) => conn.call(request, timeoutMs));
   }
 
+  /**
+   * The request goes out at once on an open connection, else once one is
+   * open, unless the iterator was left before then: then it is never sent,
+   * and the daemon holds no stream slot for it. Once sent, leaving the
+   * iterator forgets its id and sends cancel_stream.
+   */
   private stream<T>(
     request: RequestKindInit,
     onKind: (kind: Response["kind"], push: (item: T) => void) => void,
   ): AsyncIterableIterator<T> {
     let conn: ClientConnection | null = null;
     let id = 0;
+    let left = false;
     const iterator = new PushIterator<T>(() => {
+      left = true;
       if (!conn || !id) return;
       conn.forget(id);
       if (conn.isOpen) conn.send({ case: "cancelStream", value: { streamId: id } }, () => true, () => {}, this.timeoutMs);
     });
-    this.connection().then(
-      (c) => {
-        conn = c;
-        id = c.send(
-          request,
-          (response) => {
-            const kind = response.kind;
-            if (kind.case === "error") {
-              iterator.end(new AdiError(kind.value.code, kind.value.message));
-              return true;
-            }
-            if (kind.case === "streamEnd") {
-              iterator.end();
-              return true;
-            }
-            onKind(kind, (item) => iterator.push(item));
-            return false;
-          },
-          (err) => iterator.end(err),
-          0,
-        );
-      },
-      (err: AdiError) => iterator.end(err),
-    );
+    const send = (c: ClientConnection) => {
+      // Left while the connection was opening: the request is not sent at all.
+      if (left) return;
+      conn = c;
+      id = c.send(
+        request,
+        (response) => {
+          const kind = response.kind;
+          if (kind.case === "error") {
+            iterator.end(new AdiError(kind.value.code, kind.value.message));
+            return true;
+          }
+          if (kind.case === "streamEnd") {
+            iterator.end();
+            return true;
+          }
+          onKind(kind, (item) => iterator.push(item));
+          return false;
+        },
+        (err) => iterator.end(err),
+        0,
+      );
+    };
+    if (this.conn?.isOpen) send(this.conn);
+    else this.connection().then(send, (err: AdiError) => iterator.end(err));
     return iterator;
   }
 
-  private async connection(): Promise<ClientConnection> {
-    if (this.conn?.isOpen) return this.conn;
-    this.connecting ??= ClientConnection.open(this.socketPath).finally(() => {
-      this.connecting = null;
-    });
-    this.conn = await this.connecting;
-    return this.conn;
+  private connection(): Promise<ClientConnection> {
+    if (this.conn?.isOpen) return Promise.resolve(this.conn);
+    if (this.connecting) return this.connecting;
+    const closes = this.closes;
+    const connecting: Promise<ClientConnection> = ClientConnection.open(this.socketPath)
+      .then((conn) => {
+        // close() came while it was opening: it carries nothing and is closed at once.
+        if (this.closes !== closes) {
+          conn.close();
+          throw clientClosedError();
+        }
+        this.conn = conn;
+        return conn;
+      })
+      .finally(() => {
+        if (this.connecting === connecting) this.connecting = null;
+      });
+    this.connecting = connecting;
+    return connecting;
   }
 }
