@@ -5,6 +5,7 @@ import {
   FrameDecoder,
   MAX_REQUEST_FRAME,
   MAX_RESPONSE_FRAME,
+  OUTPUT_HIGH_WATER_BYTES,
   WriteQueue,
   encodeResponseFrame,
   encodeResponseFrameShared,
@@ -16,7 +17,10 @@ import type { Caller } from "./caller.ts";
 /**
  * A client that stops reading is cut off once this much output waits for it,
  * so one stalled reader can never grow the daemon's memory without bound.
- * Log followers stay far below it: they skip lines first (see log fan-out).
+ * Reading its requests stops at OUTPUT_HIGH_WATER_BYTES already: only the
+ * answers to requests read before that (one read's worth, or a few big ones)
+ * can reach this. Log followers stay far below it: they skip lines first
+ * (see log fan-out).
  */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /**
@@ -34,6 +38,9 @@ export class Connection {
   readonly out: WriteQueue;
   private readonly streams = new Map<number, () => void>();
   private closed = false;
+  private paused = false;
+  /** Set by the server: called when reading resumes (its half-frame deadline was off meanwhile). */
+  onReadResumed: (() => void) | undefined;
   /**
    * Set by the server while it dispatches a read that held one request: its
    * synchronous reply is written at once, not copied and queued for the end
@@ -46,11 +53,38 @@ export class Connection {
     private readonly socket: Socket<Connection>,
     readonly caller: Caller,
   ) {
-    this.out = new WriteQueue(socket);
+    this.out = new WriteQueue(socket, {
+      bytes: OUTPUT_HIGH_WATER_BYTES,
+      above: () => this.pauseReading(),
+      below: () => this.resumeReading(),
+    });
   }
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * True while the connection's requests are left unread (in the kernel,
+   * then in the peer's full socket) because more than OUTPUT_HIGH_WATER_BYTES
+   * of output wait for it. Requests already read are still answered.
+   */
+  get isReadPaused(): boolean {
+    return this.paused;
+  }
+
+  private pauseReading(): void {
+    if (this.closed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.closed) return;
+    this.socket.resume();
+    this.onReadResumed?.();
   }
 
   /** A response as a message or a plain init object (encoded as is: no create() copy). */

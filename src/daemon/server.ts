@@ -73,6 +73,10 @@ export function startServer(opts: ServerOptions): Server {
           return;
         }
         const conn = new Connection(socket as unknown as Socket<Connection>, caller);
+        // A frame begun before reading paused gets its full time once reading resumes.
+        conn.onReadResumed = () => {
+          if (conn.decoder.pending > 0) startDeadline(socket.data, conn, true);
+        };
         socket.data.conn = conn;
         connections.add(conn);
       },
@@ -105,12 +109,7 @@ export function startServer(opts: ServerOptions): Server {
         // A peer that sends half a frame and stalls is cut off after the deadline;
         // one that completes frames is making progress, so its clock restarts.
         if (conn.decoder.pending > 0) {
-          if (frames.length > 0) state.deadline?.refresh();
-          state.deadline ??= setTimeout(() => {
-            logger.warn("connection closed: frame not completed in time", { ms: readDeadlineMs });
-            conn.send(errorResponse(0, new AdiError(ErrorCode.DEADLINE_EXCEEDED, "frame not completed in time")));
-            conn.close();
-          }, readDeadlineMs);
+          startDeadline(state, conn, frames.length > 0);
         } else if (state.deadline) {
           clearTimeout(state.deadline);
           state.deadline = undefined;
@@ -132,6 +131,20 @@ export function startServer(opts: ServerOptions): Server {
       },
     },
   });
+
+  /** The peer has begun a frame: it has readDeadlineMs to complete it (from now again, with `restart`). */
+  function startDeadline(state: SocketState, conn: Connection, restart: boolean): void {
+    if (restart) state.deadline?.refresh();
+    state.deadline ??= setTimeout(() => {
+      state.deadline = undefined;
+      // While its requests are left unread (too much output waits) the stall is the daemon's,
+      // not the peer's: the clock starts again when reading resumes (onReadResumed).
+      if (conn.isReadPaused) return;
+      logger.warn("connection closed: frame not completed in time", { ms: readDeadlineMs });
+      conn.send(errorResponse(0, new AdiError(ErrorCode.DEADLINE_EXCEEDED, "frame not completed in time")));
+      conn.close();
+    }, readDeadlineMs);
+  }
 
   function protocolError(conn: Connection, err: unknown): void {
     const error = AdiError.from(err);

@@ -16,3 +16,13 @@ export const MAX_RESPONSE_FRAME = 16 * 1024 * 1024;
  * one of its own, so a rare huge frame does not pin its memory.
  */
 export const REUSED_FRAME_BUFFER_MAX = 256 * 1024;
+/**
+ * The daemon stops reading a connection's requests while more than this much
+ * output waits for it, and reads on once it is back at or under it: a peer
+ * that pipelines requests and does not read their answers is held up by its
+ * own full socket, not by the daemon's memory. Above what log follows and
+ * event watches let wait for a slow reader (4 MiB, then they skip: see
+ * FOLLOWER_MAX_QUEUED_BYTES, plus one frame of at most 1 MiB), so a stream
+ * never stops its connection's other requests from being read.
+ */
+export const OUTPUT_HIGH_WATER_BYTES = 8 * 1024 * 1024;

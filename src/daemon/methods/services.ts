@@ -161,11 +161,12 @@ export function serviceMethods(manager: ServiceManager): Methods {
           conn.sendFrame(id, encodeLogsFrame(id, backlog));
           return undefined;
         }
-        // Registered before anything is sent (it may refuse); cancelling calls `end`, defined below.
-        conn.openStream(id, () => end("cancelled"));
-        if (backlog.length > 0) sendBacklog(conn, id, backlog);
-
+        // Everything cancelling calls is defined before the stream is registered: sending the
+        // backlog may take the connection over its output cap, and closing it cancels the stream
+        // there and then (an `end` not yet defined threw, out of the connection's close).
         let ended = false;
+        let unfollow = () => {};
+        const follower = new SlowFollowerGuard(conn, id, service.name);
         const end = (reason: string) => {
           if (ended) return;
           ended = true;
@@ -173,13 +174,14 @@ export function serviceMethods(manager: ServiceManager): Methods {
           follower.close();
           conn.reply(id, { case: "streamEnd", value: { reason } });
         };
-        const follower = new SlowFollowerGuard(conn, id, service.name);
-        const unfollow = service.log.follow(
-          (batch) => {
-            // A connection that closed before its stream was registered is never cancelled: drop it here.
-            if (conn.isClosed) end("disconnected");
-            else follower.offer(batch);
-          },
+        // Registered before anything is sent (it may refuse).
+        conn.openStream(id, () => end("cancelled"));
+        if (backlog.length > 0) sendBacklog(conn, id, backlog);
+        // Ended by that close, or the connection closed before the stream was registered (its
+        // close cancelled only the streams it had): nothing to follow, no listener left behind.
+        if (ended || conn.isClosed) return undefined;
+        unfollow = service.log.follow(
+          (batch) => follower.offer(batch),
           (reason) => {
             conn.forgetStream(id);
             end(reason);
@@ -191,16 +193,19 @@ export function serviceMethods(manager: ServiceManager): Methods {
     watchEvents: {
       access: "any",
       handle: ({ id, caller, conn }) => {
+        // As for a log follow: what cancelling calls exists before the stream is registered.
         let ended = false;
-        // Registered first (it may refuse); cancelling calls `unsubscribe`, defined below.
+        let unsubscribe = () => {};
+        // Registered first (it may refuse).
         conn.openStream(id, () => {
           if (ended) return;
           ended = true;
           unsubscribe();
           conn.reply(id, { case: "streamEnd", value: { reason: "cancelled" } });
         });
-        const unsubscribe = manager.onEvent((event) => {
-          if (conn.isClosed) return void unsubscribe();
+        // A connection closed before the stream was registered never cancels it: nothing to watch.
+        if (conn.isClosed) return undefined;
+        unsubscribe = manager.onEvent((event) => {
           if (conn.out.queuedBytes > FOLLOWER_MAX_QUEUED_BYTES) return;
           if (caller.role !== "admin" && (!caller.plugin || manager.pluginOf(event.service ?? "") !== caller.plugin)) return;
           conn.reply(id, { case: "event", value: event });
