@@ -41,6 +41,18 @@ export function withDaemonAllocatorEnv<T extends Record<string, string | undefin
 }
 
 /**
+ * A daemon started from inside a service (a plugin starting one for another
+ * ADI_HOME) must not carry that service's generation marker
+ * (ADI_SERVICE_INSTANCE): stopping the service would kill that daemon
+ * with the service's other descendants.
+ */
+function withoutServiceMarker<T extends Record<string, string | undefined>>(env: T): T {
+  const out: Record<string, string | undefined> = { ...env };
+  delete out.ADI_SERVICE_INSTANCE;
+  return out as T;
+}
+
+/**
  * Start `adi daemon run --background` detached (its own session, no stdio),
  * so it outlives this process and the terminal. Resolves with the child's
  * exit promise so the caller notices a daemon that died during start-up.
@@ -49,7 +61,7 @@ export function spawnDaemon(launcher: string[], env: Record<string, string | und
   const proc = Bun.spawn([...launcher, "daemon", "run", "--background"], {
     detached: true,
     stdio: ["ignore", "ignore", "ignore"],
-    env: withAbsolutePaths(withDaemonAllocatorEnv(env)),
+    env: withoutServiceMarker(withAbsolutePaths(withDaemonAllocatorEnv(env))),
     cwd: "/",
   });
   proc.unref();

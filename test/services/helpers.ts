@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { liveProcesses } from "../../src/util/proc-stat.ts";
 import { join } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
@@ -93,4 +93,15 @@ export async function waitForState(d: TestDaemon, name: string, state: number, t
     `${name} to reach state ${state} (last ${String(last)})`,
   );
   return (await serviceInfo(d, name))!;
+}
+
+/** A file's text, or "" while it does not exist. */
+export const readIfThere = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
+
+/** The pids a service wrote to `path`, one a line, once there are `count`; each is killed at `d`'s cleanup whatever happens. */
+export async function pidsIn(d: TestDaemon, path: string, count: number): Promise<number[]> {
+  await waitFor(() => readIfThere(path).split("\n").filter(Boolean).length >= count, 5_000, `${count} pid(s) in ${path}`);
+  const pids = readIfThere(path).split("\n").filter(Boolean).map(Number);
+  for (const pid of pids) d.extraPids.add(pid);
+  return pids;
 }

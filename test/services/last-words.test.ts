@@ -22,9 +22,10 @@ const realSpawn = spawnModule.spawnDetached;
 mock.module("../../src/daemon/services/spawn.ts", () => ({
   ...spawnModule,
   spawnDetached: (...args: Parameters<typeof realSpawn>) => {
-    const proc = realSpawn(...args);
+    const spawned = realSpawn(...args);
+    const { proc } = spawned;
     const armed = late;
-    if (armed === null) return proc;
+    if (armed === null) return spawned;
     late = null;
     const stdout = new ReadableStream<Uint8Array>({
       async start(controller) {
@@ -35,7 +36,7 @@ mock.module("../../src/daemon/services/spawn.ts", () => ({
         if (!armed.holds) controller.close();
       },
     });
-    return {
+    const wrapped = {
       pid: proc.pid,
       exited: proc.exited,
       get exitCode() {
@@ -47,6 +48,7 @@ mock.module("../../src/daemon/services/spawn.ts", () => ({
       stdout,
       stderr: proc.stderr,
     } as unknown as Subprocess<"ignore", "pipe", "pipe">;
+    return { proc: wrapped, startTime: spawned.startTime };
   },
 }));
 const { preparePaths } = await import("../../src/daemon/instance.ts");

@@ -18,7 +18,9 @@ mock.module("../../src/util/proc-stat.ts", () => ({
     return realLiveProcesses();
   },
 }));
-const { groupGone, isServiceSession, killGroupQuick, killSession, sessionMembers, signalSession } = await import("../../src/daemon/services/process-group.ts");
+const { environValue, groupGone, isServiceSession, killGroupQuick, killSession, processStartTime, recordInstance, sessionMembers, signalSession } = await import(
+  "../../src/daemon/services/process-group.ts"
+);
 
 const onLinux = process.platform === "linux";
 if (!onLinux) console.log("skipped: sessionMembers scans /proc, which only Linux has");
@@ -97,4 +99,51 @@ test.skipIf(!onLinux)("killSession sweeps that come together share scans; a lone
   const lone = scans;
   expect(await killSession(children[0]!.pid, 1_000)).toBe(true);
   expect(scans - lone).toBe(1);
+});
+
+test("environValue: the first KEY= entry of an environ block, never a longer name's tail", () => {
+  const block = Buffer.from("XADI_SERVICE_INSTANCE=no\0PATH=/bin\0ADI_SERVICE_INSTANCE=abc\0ADI_SERVICE_INSTANCE=second\0EMPTY=\0", "utf8");
+  expect(environValue(block, "ADI_SERVICE_INSTANCE")).toBe("abc");
+  expect(environValue(block, "PATH")).toBe("/bin");
+  expect(environValue(block, "EMPTY")).toBe("");
+  expect(environValue(block, "MISSING")).toBeNull();
+  expect(environValue(Buffer.from("A=1"), "A")).toBe("1"); // no trailing NUL
+  expect(environValue(Buffer.alloc(0), "A")).toBeNull();
+});
+
+test.skipIf(!onLinux)("killSession reaches a descendant that left the session by the generation's marker, and nothing with another marker", async () => {
+  const extra: number[] = [];
+  try {
+    const mine = "0123456789abcdef0123456789abcdef";
+    const theirs = "fedcba9876543210fedcba9876543210";
+    const env = (token: string) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", ADI_SERVICE_INSTANCE: token });
+    // The leader's grandchild starts a session of its own and prints its pid.
+    const leader = Bun.spawn(["/bin/sh", "-c", "setsid /bin/sh -c 'echo $$; exec sleep 30' & exec sleep 30"], {
+      detached: true,
+      env: env(mine),
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    started.push(leader);
+    const { value } = await leader.stdout.getReader().read();
+    const escaped = Number(new TextDecoder().decode(value).trim());
+    extra.push(escaped);
+    // Another generation (its own session and marker), started later.
+    const other = Bun.spawn(["/bin/sleep", "30"], { detached: true, env: env(theirs), stdio: ["ignore", "ignore", "ignore"] });
+    started.push(other);
+    await Bun.sleep(50);
+    const startTime = processStartTime(leader.pid)!;
+    expect(sessionMembers(leader.pid, startTime)).not.toContain(escaped); // no marker known yet: the session only
+    recordInstance(leader.pid, startTime, mine);
+    await Promise.resolve();
+    expect(sessionMembers(leader.pid, startTime)).toContain(escaped);
+    expect(await killSession(leader.pid, 2_000, startTime)).toBe(true);
+    expect(processAlive(escaped)).toBe(false);
+    expect(processAlive(other.pid)).toBe(true);
+  } finally {
+    for (const pid of extra) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+  }
 });

@@ -6,12 +6,13 @@ import { loadPlugins, type PluginManifest } from "../../plugins/manifest.ts";
 import type { Logger } from "../logger.ts";
 import { loadDaemonConfig, type DaemonConfig } from "./daemon-config.ts";
 import type { BackoffOptions } from "./policy.ts";
+import { instanceOf } from "./process-group.ts";
 import { reapLeftovers } from "./recovery.ts";
 import { RESERVED_NAMES, specFromConfig, specFromPlugin, specFromState } from "./service-config.ts";
 import { ServiceLog } from "./service-log.ts";
 import { Service, type ServiceEventInit, type ServiceInfoInit } from "./service.ts";
 import { sameProcess, sameSpec, type ServiceSpec } from "./spec.ts";
-import { readState, writeState, type PersistedState } from "./state-store.ts";
+import { readState, writeState, type PersistedChild, type PersistedState } from "./state-store.ts";
 
 export interface ServiceManagerOptions {
   paths: AdiPaths;
@@ -312,7 +313,13 @@ export class ServiceManager {
     }
     const children = [...this.everyService()]
       .filter((s) => s.child !== null)
-      .map((s) => ({ name: s.name, pid: s.child!.pid, pgid: s.child!.pid, sid: s.child!.pid, startTime: s.child!.startTime }));
+      .map((s) => {
+        const child = s.child!;
+        const record: PersistedChild = { name: s.name, pid: child.pid, pgid: child.pid, sid: child.pid, startTime: child.startTime };
+        const instance = instanceOf(child.pid, child.startTime);
+        if (instance !== null) record.instance = instance;
+        return record;
+      });
     this.state = { version: 1, services, children };
     try {
       writeState(this.opts.paths.stateFile, this.state);

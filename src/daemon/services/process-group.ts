@@ -1,12 +1,16 @@
+import { readFileSync } from "node:fs";
 import { liveProcesses, readProcStat } from "../../util/proc-stat.ts";
 import { killTreeWindows } from "../../util/windows-kill.ts";
-import { isSignallableId } from "./state-store.ts";
+import { isInstanceToken, isSignallableId } from "./state-store.ts";
 
 /**
  * Process-group and session helpers. Every service runs in its own session
  * (Bun.spawn `detached` = setsid, so pid = pgid = sid); signalling the group
  * reaches every descendant that did not create its own group, and scanning
  * /proc for the session catches those that did (but stayed in the session).
+ * A descendant that left the session too (setsid, daemon(3), `redis-server
+ * --daemonize yes`) is found by the generation's marker in its environment
+ * (INSTANCE_VAR below), read from /proc/PID/environ.
  */
 
 const hasProc = process.platform === "linux";
@@ -40,6 +44,7 @@ function processesNow(fresh = false): Processes {
   }
   const processes = liveProcesses();
   snapshot = { processes, at: performance.now() };
+  pruneMarkers(processes);
   return processes;
 }
 
@@ -81,14 +86,123 @@ function sweepScan(): Promise<Processes> {
   return nextSweep;
 }
 
-function membersOf(processes: Processes, sid: number, minStartTime: number): number[] {
-  return processes.filter(({ stat }) => (stat.session === sid || stat.pgrp === sid) && stat.startTime >= minStartTime).map(({ pid }) => pid);
+/**
+ * The variable that marks every process of one service generation: spawn.ts
+ * sets it to a fresh random token, which every descendant inherits, whatever
+ * session or group it moves to. A process that clears its environment (or
+ * execs with another one) loses it; so does one whose environ the daemon may
+ * not read (another uid, or not dumpable, for a daemon without CAP_SYS_PTRACE).
+ */
+export const INSTANCE_VAR = "ADI_SERVICE_INSTANCE";
+
+/** A generation's marker, by its session id; the leader's start time guards against a reused pid. */
+const instances = new Map<number, { startTime: number; token: string }>();
+
+/** Remember the marker of the generation whose leader `sid` started at `startTime` (spawn.ts); forgotten once it is all gone. */
+export function recordInstance(sid: number, startTime: number, token: string): void {
+  if (hasProc && startTime > 0 && isInstanceToken(token)) instances.set(sid, { startTime, token });
 }
 
-/** Live (not zombie) processes in session `sid` or process group `sid`. */
+/** The marker of the generation whose leader `sid` started at `minStartTime`, while any of it lives (state.json records it). */
+export function instanceOf(sid: number, minStartTime: number): string | null {
+  const entry = instances.get(sid);
+  return entry !== undefined && minStartTime > 0 && entry.startTime === minStartTime ? entry.token : null;
+}
+
+function forgetInstance(sid: number, minStartTime: number): void {
+  if (instances.get(sid)?.startTime === minStartTime) instances.delete(sid);
+}
+
+/** The first `KEY=` entry of a NUL-separated environment block, or null. */
+export function environValue(environ: Buffer, key: string): string | null {
+  const needle = `${key}=`;
+  for (let i = environ.indexOf(needle); i !== -1; i = environ.indexOf(needle, i + 1)) {
+    if (i !== 0 && environ[i - 1] !== 0) continue;
+    const end = environ.indexOf(0, i + needle.length);
+    return environ.toString("utf8", i + needle.length, end === -1 ? environ.length : end);
+  }
+  return null;
+}
+
+/**
+ * Each process's marker, read from /proc/PID/environ once in its life (pid
+ * + start time name one process). Only processes that started no earlier
+ * than the generation's leader and are outside its group and session are
+ * read, but on a host whose services started first that is most of them,
+ * and stops scan often: read on every scan, they cost a lone stop ≈ 3 ms
+ * more with 150 such processes (≈ 20 µs each; docs/services.md, "Cost").
+ * An environment changes only by exec: a process seen with a marker is kept
+ * as marked, which it is (a descendant of the generation). Not kept, and so
+ * read again next time: a failed read (gone, or not ours to read: it may
+ * become readable) and an empty one (a process in the middle of exec). A
+ * kernel thread (ESRCH) is kept as unmarked. Pruned to the live processes
+ * when it grows past twice their number.
+ */
+const markerCache = new Map<number, { startTime: number; marker: string | null }>();
+
+function markerOf(pid: number, startTime: number): string | null {
+  if (pid === process.pid) return null;
+  const hit = markerCache.get(pid);
+  if (hit !== undefined && hit.startTime === startTime) return hit.marker;
+  let environ: Buffer;
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") markerCache.set(pid, { startTime, marker: null });
+    return null;
+  }
+  const marker = environValue(environ, INSTANCE_VAR);
+  if (environ.length > 0) markerCache.set(pid, { startTime, marker });
+  return marker;
+}
+
+function pruneMarkers(processes: Processes): void {
+  if (markerCache.size <= 2 * processes.length + 64) return;
+  const live = new Set(processes.map(({ pid }) => pid));
+  for (const pid of markerCache.keys()) if (!live.has(pid)) markerCache.delete(pid);
+}
+
+/**
+ * The generation's live processes: its session and group, and (with its
+ * marker) those that left both. Never the daemon itself, which may carry a
+ * marker if it was started from inside a service.
+ */
+function membersOf(processes: Processes, sid: number, minStartTime: number, marker = instanceOf(sid, minStartTime)): number[] {
+  const out: number[] = [];
+  for (const { pid, stat } of processes) {
+    if (stat.startTime < minStartTime) continue;
+    if (stat.session === sid || stat.pgrp === sid) out.push(pid);
+    else if (marker !== null && markerOf(pid, stat.startTime) === marker) out.push(pid);
+  }
+  return out;
+}
+
+/** Live (not zombie) processes in session `sid` or process group `sid`, and those carrying its generation's marker. */
 export function sessionMembers(sid: number, minStartTime = 0): number[] {
   if (!isServiceSession(sid)) return [];
   return membersOf(processesNow(), sid, minStartTime);
+}
+
+/**
+ * KILL every live process carrying one of the markers `tokens` (never the
+ * daemon) until none is left; the pids it found, and whether nothing
+ * survived `timeoutMs`. For a crashed daemon's leftovers (recovery.ts).
+ */
+export async function killMarked(tokens: ReadonlySet<string>, timeoutMs = 5_000): Promise<{ found: number[]; gone: boolean }> {
+  const found = new Set<number>();
+  if (tokens.size === 0 || !hasProc) return { found: [], gone: true };
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const processes = await sweepScan();
+    const left = processes.filter(({ pid, stat }) => tokens.has(markerOf(pid, stat.startTime) ?? "")).map(({ pid }) => pid);
+    if (left.length === 0) return { found: [...found], gone: true };
+    if (performance.now() > deadline) return { found: [...found], gone: false };
+    for (const pid of left) {
+      found.add(pid);
+      kill(pid, "SIGKILL");
+    }
+    await Bun.sleep(10);
+  }
 }
 
 /**
@@ -119,19 +233,64 @@ export function signalSession(sid: number, signal: NodeJS.Signals, minStartTime 
  * KILL everything in the session and wait until nothing of it is alive
  * (zombies count as gone: their parent may be a non-reaping init). The group
  * goes first (cheap), then /proc is scanned for members that left the group
- * but not the session. Returns false if something survived `timeoutMs`.
+ * but not the session, and for the generation's marked processes that left
+ * both. Returns false if something survived `timeoutMs`.
+ *
+ * `graceMs`: first give the session that long to end by itself, sending
+ * nothing (a stop: the stop signal went to all of it, and a worker may still
+ * be finishing after the main process exited); KILL only what is left then.
  */
-export async function killSession(sid: number, timeoutMs = 2_000, minStartTime = 0): Promise<boolean> {
+export async function killSession(sid: number, timeoutMs = 2_000, minStartTime = 0, graceMs = 0): Promise<boolean> {
   if (!isServiceSession(sid)) return true;
+  const marker = instanceOf(sid, minStartTime);
+  if (graceMs > 0 && (await sessionEnds(sid, graceMs, minStartTime, marker))) {
+    forgetInstance(sid, minStartTime);
+    return true;
+  }
   const deadline = performance.now() + timeoutMs;
   await killGroupQuick(sid);
   for (;;) {
-    const left = hasProc ? membersOf(await sweepScan(), sid, minStartTime) : groupGone(sid) ? [] : [sid];
-    if (left.length === 0) return true;
+    const left = hasProc ? membersOf(await sweepScan(), sid, minStartTime, marker) : groupGone(sid) ? [] : [sid];
+    if (left.length === 0) {
+      forgetInstance(sid, minStartTime);
+      return true;
+    }
     if (performance.now() > deadline) return false;
     kill(group(sid), "SIGKILL");
     for (const pid of left) kill(pid, "SIGKILL");
     await Bun.sleep(10);
+  }
+}
+
+/**
+ * Wait, sending nothing, until nothing of the generation is alive; false if
+ * something still is after `timeoutMs`. The group is polled with kill(0)
+ * (cheap), from 1 ms apart up to 50; /proc is scanned (shared, as
+ * killSession's sweeps) when the group is found empty, and every 20 ms up
+ * to 200 ms regardless: a group that holds only zombies of a non-reaping
+ * init is never "gone" to kill(0), and processes outside it are seen only by
+ * a scan. So the usual stop (every process ends on the signal together)
+ * costs one scan, as the KILL it replaces did.
+ */
+async function sessionEnds(sid: number, timeoutMs: number, minStartTime: number, marker: string | null): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  let pause = 1;
+  let scanPause = 20;
+  let nextScan = performance.now() + scanPause;
+  let wasGone = false;
+  for (;;) {
+    const gone = groupGone(sid);
+    if ((gone && !wasGone) || performance.now() >= nextScan) {
+      const left = hasProc ? membersOf(await sweepScan(), sid, minStartTime, marker) : gone ? [] : [sid];
+      if (left.length === 0) return true;
+      scanPause = Math.min(scanPause * 2, 200);
+      nextScan = performance.now() + scanPause;
+    }
+    wasGone = gone;
+    const now = performance.now();
+    if (now >= deadline) return false;
+    await Bun.sleep(Math.max(1, Math.min(pause, deadline - now, nextScan - now)));
+    pause = Math.min(pause * 2, 50);
   }
 }
 

@@ -1,5 +1,5 @@
 import { readProcStat } from "../../util/proc-stat.ts";
-import { killSession } from "./process-group.ts";
+import { killMarked, killSession } from "./process-group.ts";
 import type { PersistedChild } from "./state-store.ts";
 
 /**
@@ -10,17 +10,24 @@ import type { PersistedChild } from "./state-store.ts";
  * That way no service runs twice and no orphan is left.
  *
  * A record names a process by pid + /proc start time, so a reused pid is
- * never touched: when the pid now belongs to another process, the record is
- * skipped altogether. Nothing of the old session can be left then (the
+ * never touched: when the pid now belongs to another process, the record's
+ * session is skipped. Nothing of the old session can be left then (the
  * kernel does not hand out a pid that is still some group's or session's
  * id), and its id may now name the new process's group: killing -sid
  * would reach a stranger's group. When the leader is gone, its session and
  * group (whose ids nobody else can hold meanwhile) are killed, members
  * started no earlier than the leader only.
+ *
+ * Descendants that left the session (setsid, daemon(3)) carry their
+ * generation's marker (process-group.ts INSTANCE_VAR), which the record
+ * holds: every process carrying a recorded marker is KILLed too, whatever
+ * became of its leader (a random 128-bit token names nothing else).
  */
 export async function reapLeftovers(children: PersistedChild[], log: (msg: string, fields: Record<string, unknown>) => void): Promise<void> {
-  await Promise.all(
-    children.map(async (c) => {
+  const markers = new Set<string>();
+  for (const c of children) if (c.instance !== undefined) markers.add(c.instance);
+  await Promise.all([
+    ...children.map(async (c) => {
       if (!c.startTime) {
         // Without /proc (not Linux) the record cannot prove the pid is still ours: leave it rather than kill a stranger.
         log("leftover record skipped: its start time is unknown", { service: c.name, pid: c.pid });
@@ -35,5 +42,8 @@ export async function reapLeftovers(children: PersistedChild[], log: (msg: strin
       const gone = await killSession(c.sid, 5_000, c.startTime);
       if (sameLeader) log("killed a service left running by a previous daemon", { service: c.name, pid: c.pid, clean: gone });
     }),
-  );
+    killMarked(markers).then(({ found, gone }) => {
+      if (found.length > 0) log("killed processes that left a previous daemon's service session", { pids: found, clean: gone });
+    }),
+  ]);
 }

@@ -4,7 +4,7 @@ import { AdiError, ErrorCode } from "../../errors.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { watchHealth } from "./health.ts";
 import { decideRestart, describeExit, DEFAULT_BACKOFF, type BackoffOptions } from "./policy.ts";
-import { killGroupQuick, killSession, processStartTime, signalSession } from "./process-group.ts";
+import { killGroupQuick, killSession, signalSession } from "./process-group.ts";
 import type { ServiceLog } from "./service-log.ts";
 import type { ServiceSpec } from "./spec.ts";
 import { signalName, spawnDetached } from "./spawn.ts";
@@ -22,10 +22,10 @@ const SWEEP_DELAY_MS = 250;
  * writes (on SIGTERM, say) are in the pipes when it exits, and the exit can
  * be seen before they are read: `adi daemon stop web && adi daemon logs web`
  * then missed them, and "exited" was logged in the middle of them. The pipes
- * end as soon as nothing holds them, normally at once. A process that left
- * the session (a daemonized grandchild) can hold them for good, and after a
- * crash one that left the group holds them until the sweep SWEEP_DELAY_MS
- * later: such an exit waits the whole bound.
+ * end as soon as nothing holds them, normally at once. After a crash, one
+ * that left the group (or the session, with the generation's marker) holds
+ * them until the sweep SWEEP_DELAY_MS later, and one the marker cannot
+ * reach (process-group.ts) for good: such an exit waits the whole bound.
  */
 const DRAIN_WAIT_MS = 100;
 
@@ -248,9 +248,9 @@ export class Service {
     }
     this.setState(ServiceState.STARTING);
     const { spec } = this;
-    let proc: Subprocess<"ignore", "pipe", "pipe">;
+    let spawned: ReturnType<typeof spawnDetached>;
     try {
-      proc = spawnDetached(spec, this.hooks.env(spec), this.hooks.runAs(spec));
+      spawned = spawnDetached(spec, this.hooks.env(spec), this.hooks.runAs(spec));
     } catch (err) {
       const reason = `spawn failed: ${(err as Error).message}`;
       this.fail(reason);
@@ -259,10 +259,11 @@ export class Service {
     }
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
+    const { proc, startTime } = spawned;
     const child: Child = {
       proc,
       pid: proc.pid,
-      startTime: processStartTime(proc.pid) ?? 0,
+      startTime,
       startedAt: performance.now(),
       stopping: false,
       handled: false,
@@ -287,12 +288,18 @@ export class Service {
     child.handled = true;
     const ranMs = performance.now() - child.startedAt;
     this.stopHealth();
-    // Nothing of the session may outlive its leader. A stop waits until the
-    // whole session is gone. A crash restart waits only for the process group
-    // (cheap); members that left the group but not the session are swept by a
-    // /proc scan right after, which never touches the new generation (it has
-    // its own session).
-    if (child.stopping || !(await killGroupQuick(child.pid))) await killSession(child.pid, 2_000, child.startTime);
+    // Nothing of the service may outlive its leader: neither its session nor a
+    // descendant that left it but carries the generation's marker
+    // (process-group.ts). A stop waits until all of it is gone, KILLing
+    // nothing here: the stop signal went to all of it, and a worker may still
+    // be finishing after the leader exited. stopNow KILLs what is left when
+    // the stop timeout, counted from the signal, runs out (at once when
+    // forced); the grace given here only bounds a stop that never does.
+    // A crash restart waits only for the process group (cheap); the rest is
+    // swept by a /proc scan right after, which never touches the new
+    // generation (its own session and marker).
+    if (child.stopping) await killSession(child.pid, 2_000, child.startTime, this.spec.stopTimeoutMs);
+    else if (!(await killGroupQuick(child.pid))) await killSession(child.pid, 2_000, child.startTime);
     else setTimeout(() => void killSession(child.pid, 2_000, child.startTime), SWEEP_DELAY_MS);
     let waited: Timer | undefined;
     await Promise.race([child.drained, new Promise((r) => (waited = setTimeout(r, DRAIN_WAIT_MS)))]);
@@ -359,8 +366,12 @@ export class Service {
     child.stopping = true;
     this.setState(ServiceState.STOPPING);
     this.stopHealth();
+    // `done` comes once the leader has exited and nothing of the service is
+    // left (onExit), so the stop timeout covers all of it, not the leader only.
+    // killSession KILLs again whatever is found until nothing is left: onExit,
+    // for a stop, only waits.
     if (force) {
-      signalSession(child.pid, "SIGKILL", child.startTime);
+      await killSession(child.pid, 2_000, child.startTime);
     } else {
       signalSession(child.pid, this.spec.stopSignal, child.startTime);
       const timeout = this.spec.stopTimeoutMs;
@@ -372,7 +383,7 @@ export class Service {
       clearTimeout(timer);
       if (timedOut) {
         this.log.system(`still running ${timeout} ms after ${this.spec.stopSignal}: sending SIGKILL`);
-        signalSession(child.pid, "SIGKILL", child.startTime);
+        await killSession(child.pid, 2_000, child.startTime);
       }
     }
     await child.done;

@@ -1,26 +1,35 @@
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import type { Subprocess } from "bun";
+import { INSTANCE_VAR, processStartTime, recordInstance } from "./process-group.ts";
 import type { ServiceSpec } from "./spec.ts";
 
 /**
  * Spawn a service's main process in its own session (pid = pgid = sid), with
- * piped stdout/stderr. Throws an Error whose message is fit for `last_error`
- * (Bun reports a missing cwd as a missing binary, so the cwd is checked first).
+ * piped stdout/stderr, and its /proc start time (0 where unknown). Throws an
+ * Error whose message is fit for `last_error` (Bun reports a missing cwd as
+ * a missing binary, so the cwd is checked first).
+ *
+ * The environment gets INSTANCE_VAR = a fresh random token (the definition
+ * cannot override it), remembered with the leader's pid and start time: the
+ * stop, restart and crash sweeps also reach descendants that left the
+ * session but still carry it (process-group.ts).
  */
 export function spawnDetached(
   spec: ServiceSpec,
   env: Record<string, string>,
   ids: { uid: number; gid: number } | null,
-): Subprocess<"ignore", "pipe", "pipe"> {
+): { proc: Subprocess<"ignore", "pipe", "pipe">; startTime: number } {
   if (spec.workingDir !== undefined && !isDirectory(spec.workingDir)) {
     throw new Error(`working directory ${spec.workingDir} does not exist`);
   }
   const argv0 = spec.argv[0] ?? "";
+  const token = newInstanceToken();
+  let proc: Subprocess<"ignore", "pipe", "pipe">;
   try {
-    return Bun.spawn(spec.argv, {
+    proc = Bun.spawn(spec.argv, {
       cwd: spec.workingDir,
-      env,
+      env: { ...env, [INSTANCE_VAR]: token },
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -33,6 +42,17 @@ export function spawnDetached(
     if (code === "EACCES") throw new Error(`permission denied: ${argv0} is not executable`);
     throw err;
   }
+  // Read once, here: the record's proof that a pid is still this process, and the marker's key.
+  const startTime = processStartTime(proc.pid) ?? 0;
+  recordInstance(proc.pid, startTime, token);
+  return { proc, startTime };
+}
+
+/** 32 random hex digits. Web Crypto, not node:crypto: loading that costs the daemon ≈ 20 ms of start and 2 MB (bench/README.md). */
+function newInstanceToken(): string {
+  let hex = "";
+  for (const byte of crypto.getRandomValues(new Uint8Array(16))) hex += byte.toString(16).padStart(2, "0");
+  return hex;
 }
 
 /** Bun's signalCode may be a name or a number. */

@@ -18,6 +18,8 @@ export interface PersistedChild {
   pgid: number;
   sid: number;
   startTime: number;
+  /** The generation's marker (process-group.ts INSTANCE_VAR): finds what left its session after a crash. */
+  instance?: string;
 }
 
 export interface PersistedState {
@@ -40,6 +42,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  */
 export const isSignallableId = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 1 && v <= 0x7fffffff;
 
+/** A generation's marker as spawn.ts makes it: 32 hex digits. Anything else, from a record or an environment, is ignored. */
+export const isInstanceToken = (v: unknown): v is string => typeof v === "string" && /^[0-9a-f]{32}$/.test(v);
+
 /**
  * A child record as the daemon writes it, or null. A service leads its own
  * session and group (pid = pgid = sid): recovery proves the pid is still
@@ -49,7 +54,9 @@ export const isSignallableId = (v: unknown): v is number => typeof v === "number
 function childRecord(v: unknown): PersistedChild | null {
   if (!isObject(v) || typeof v.name !== "string" || !isSignallableId(v.pid) || v.pgid !== v.pid || v.sid !== v.pid) return null;
   if (typeof v.startTime !== "number" || !Number.isFinite(v.startTime) || v.startTime < 0) return null;
-  return { name: v.name, pid: v.pid, pgid: v.pgid, sid: v.sid, startTime: v.startTime };
+  const record: PersistedChild = { name: v.name, pid: v.pid, pgid: v.pgid, sid: v.sid, startTime: v.startTime };
+  if (isInstanceToken(v.instance)) record.instance = v.instance;
+  return record;
 }
 
 /**
