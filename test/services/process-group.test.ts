@@ -10,12 +10,14 @@ import { processAlive } from "../../src/util/process-alive.ts";
 // which is harmless as long as the wrapper only counts.
 
 let scans = 0;
+/** Processes a test adds to every scan (a stranger that took a freed id), none unless a test sets them. */
+let strangers: Array<{ pid: number; stat: procStat.ProcStat }> = [];
 const realLiveProcesses = procStat.liveProcesses;
 mock.module("../../src/util/proc-stat.ts", () => ({
   ...procStat,
   liveProcesses: () => {
     scans++;
-    return realLiveProcesses();
+    return [...realLiveProcesses(), ...strangers];
   },
 }));
 const { environValue, groupGone, isServiceSession, killGroupQuick, killSession, processStartTime, recordInstance, sessionMembers, signalSession } = await import(
@@ -140,6 +142,42 @@ test.skipIf(!onLinux)("killSession reaches a descendant that left the session by
     expect(processAlive(escaped)).toBe(false);
     expect(processAlive(other.pid)).toBe(true);
   } finally {
+    for (const pid of extra) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+  }
+});
+
+test.skipIf(!onLinux)("once the session is gone while marked processes live on, its id is neither matched nor signalled: it may lead a stranger's group", async () => {
+  const extra: number[] = [];
+  try {
+    const mine = "00112233445566778899aabbccddeeff";
+    const leader = Bun.spawn(["/bin/sh", "-c", "setsid /bin/sh -c 'echo $$; exec sleep 30' & exec sleep 30"], {
+      detached: true,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ADI_SERVICE_INSTANCE: mine },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    started.push(leader);
+    const { value } = await leader.stdout.getReader().read();
+    const escaped = Number(new TextDecoder().decode(value).trim());
+    extra.push(escaped);
+    const startTime = processStartTime(leader.pid)!;
+    recordInstance(leader.pid, startTime, mine);
+    leader.kill("SIGKILL");
+    await leader.exited;
+    await Bun.sleep(20);
+    expect(sessionMembers(leader.pid, startTime)).toEqual([escaped]); // the session is seen gone
+    // A newer process now holds the id as its group's: a pid handed out again.
+    const stat = { ...procStat.readProcStat(process.pid)!, pgrp: leader.pid, session: 4_000_001, startTime: startTime + 1_000 };
+    strangers = [{ pid: 4_000_001, stat }];
+    await Promise.resolve();
+    expect(sessionMembers(leader.pid, startTime)).toEqual([escaped]);
+    expect(await killSession(leader.pid, 2_000, startTime)).toBe(true);
+    expect(processAlive(escaped)).toBe(false);
+  } finally {
+    strangers = [];
     for (const pid of extra) {
       try {
         process.kill(pid, "SIGKILL");

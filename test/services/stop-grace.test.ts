@@ -130,4 +130,22 @@ describe("stop: the whole service gets the stop timeout", () => {
       client.close();
     }
   });
+
+  test("a health check's stop gives the worker its stop timeout too", async () => {
+    const d = newDaemon();
+    await d.start();
+    const { args, out } = slowWorkerService(d);
+    const client = d.client({ timeoutMs: 20_000 });
+    try {
+      const health = { intervalMs: 100, timeoutMs: 50, failureThreshold: 1, probe: { case: "tcp" as const, value: "127.0.0.1:1" } };
+      await client.startService("sick", { command: "sh", args, stopTimeoutMs: 10_000, restartOnFailure: false, health });
+      const [worker] = await pidsIn(d, `${out}.pid`, 1);
+      // Condemned, its main process exits on TERM at once: the worker used to be KILLed with the group then.
+      await waitFor(() => readIfThere(out) === "done\n", 10_000, "the worker to finish");
+      await waitFor(() => !pidAlive(worker!), 5_000, "the worker gone");
+      expect((await waitForState(d, "sick", ServiceState.FAILED)).lastError).toContain("unhealthy");
+    } finally {
+      client.close();
+    }
+  });
 });

@@ -82,7 +82,7 @@ export class ServiceManager {
     this.scanPlugins();
     this.writeNow();
     this.liveness = setInterval(() => {
-      for (const s of this.services.values()) s.checkAlive();
+      for (const s of this.everyService()) s.checkAlive();
     }, this.opts.livenessIntervalMs ?? 5_000);
   }
 
@@ -175,7 +175,7 @@ export class ServiceManager {
 
   /** SIGHUP: every service log reopens its path (logrotate renamed the old file). */
   reopenLogs(): void {
-    for (const service of this.services.values()) service.log.reopenFile();
+    for (const service of this.everyService()) service.log.reopenFile();
   }
 
   /** Daemon shutdown: stop every service (graceful: stop signal + timeout; else KILL) without changing what should run. */

@@ -95,8 +95,14 @@ function sweepScan(): Promise<Processes> {
  */
 export const INSTANCE_VAR = "ADI_SERVICE_INSTANCE";
 
-/** A generation's marker, by its session id; the leader's start time guards against a reused pid. */
-const instances = new Map<number, { startTime: number; token: string }>();
+/**
+ * A generation's marker, by its session id; the leader's start time guards
+ * against a reused pid. `sidFree`: a scan found nothing of the session or
+ * group left (or the pid taken by another process) while marked processes
+ * live on: from then on the id may be handed out again, so it is never
+ * signalled or matched any more, only the marked processes are.
+ */
+const instances = new Map<number, { startTime: number; token: string; sidFree?: boolean }>();
 
 /** Remember the marker of the generation whose leader `sid` started at `startTime` (spawn.ts); forgotten once it is all gone. */
 export function recordInstance(sid: number, startTime: number, token: string): void {
@@ -107,6 +113,12 @@ export function recordInstance(sid: number, startTime: number, token: string): v
 export function instanceOf(sid: number, minStartTime: number): string | null {
   const entry = instances.get(sid);
   return entry !== undefined && minStartTime > 0 && entry.startTime === minStartTime ? entry.token : null;
+}
+
+/** May `sid` still be signalled as this generation's group? Not once its session was seen gone (instances). */
+function sidIsOurs(sid: number, minStartTime: number): boolean {
+  const entry = instances.get(sid);
+  return !(entry !== undefined && entry.startTime === minStartTime && entry.sidFree === true);
 }
 
 function forgetInstance(sid: number, minStartTime: number): void {
@@ -134,8 +146,9 @@ export function environValue(environ: Buffer, key: string): string | null {
  * An environment changes only by exec: a process seen with a marker is kept
  * as marked, which it is (a descendant of the generation). Not kept, and so
  * read again next time: a failed read (gone, or not ours to read: it may
- * become readable) and an empty one (a process in the middle of exec). A
- * kernel thread (ESRCH) is kept as unmarked. Pruned to the live processes
+ * become readable) and an empty one (a process in the middle of exec, or a
+ * kernel thread on older kernels). A read that fails with ESRCH (a kernel
+ * thread on newer ones) is kept as unmarked. Pruned to the live processes
  * when it grows past twice their number.
  */
 const markerCache = new Map<number, { startTime: number; marker: string | null }>();
@@ -168,12 +181,21 @@ function pruneMarkers(processes: Processes): void {
  * marker if it was started from inside a service.
  */
 function membersOf(processes: Processes, sid: number, minStartTime: number, marker = instanceOf(sid, minStartTime)): number[] {
+  const entry = marker === null ? undefined : instances.get(sid);
+  // Marked processes can keep a stop or sweep going after the session is gone, for as long as the
+  // stop timeout: once nothing holds the id, a new process may get it and lead a stranger's group.
+  let bySid = entry?.sidFree !== true;
+  if (bySid && entry !== undefined && processes.some(({ pid, stat }) => pid === sid && stat.startTime !== minStartTime)) bySid = false;
   const out: number[] = [];
+  let sessionLeft = false;
   for (const { pid, stat } of processes) {
     if (stat.startTime < minStartTime) continue;
-    if (stat.session === sid || stat.pgrp === sid) out.push(pid);
-    else if (marker !== null && markerOf(pid, stat.startTime) === marker) out.push(pid);
+    if (bySid && (stat.session === sid || stat.pgrp === sid)) {
+      out.push(pid);
+      sessionLeft = true;
+    } else if (marker !== null && markerOf(pid, stat.startTime) === marker) out.push(pid);
   }
+  if (entry !== undefined && !sessionLeft) entry.sidFree = true;
   return out;
 }
 
@@ -188,13 +210,14 @@ export function sessionMembers(sid: number, minStartTime = 0): number[] {
  * daemon) until none is left; the pids it found, and whether nothing
  * survived `timeoutMs`. For a crashed daemon's leftovers (recovery.ts).
  */
-export async function killMarked(tokens: ReadonlySet<string>, timeoutMs = 5_000): Promise<{ found: number[]; gone: boolean }> {
+export async function killMarked(tokens: ReadonlySet<string>, minStartTime: number, timeoutMs = 5_000): Promise<{ found: number[]; gone: boolean }> {
   const found = new Set<number>();
   if (tokens.size === 0 || !hasProc) return { found: [], gone: true };
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const processes = await sweepScan();
-    const left = processes.filter(({ pid, stat }) => tokens.has(markerOf(pid, stat.startTime) ?? "")).map(({ pid }) => pid);
+    // Only what started after the oldest recorded leader can descend from one: the others' environ is not read.
+    const left = processes.filter(({ pid, stat }) => stat.startTime >= minStartTime && tokens.has(markerOf(pid, stat.startTime) ?? "")).map(({ pid }) => pid);
     if (left.length === 0) return { found: [...found], gone: true };
     if (performance.now() > deadline) return { found: [...found], gone: false };
     for (const pid of left) {
@@ -248,7 +271,7 @@ export async function killSession(sid: number, timeoutMs = 2_000, minStartTime =
     return true;
   }
   const deadline = performance.now() + timeoutMs;
-  await killGroupQuick(sid);
+  if (sidIsOurs(sid, minStartTime)) await killGroupQuick(sid);
   for (;;) {
     const left = hasProc ? membersOf(await sweepScan(), sid, minStartTime, marker) : groupGone(sid) ? [] : [sid];
     if (left.length === 0) {
@@ -256,7 +279,7 @@ export async function killSession(sid: number, timeoutMs = 2_000, minStartTime =
       return true;
     }
     if (performance.now() > deadline) return false;
-    kill(group(sid), "SIGKILL");
+    if (sidIsOurs(sid, minStartTime)) kill(group(sid), "SIGKILL");
     for (const pid of left) kill(pid, "SIGKILL");
     await Bun.sleep(10);
   }

@@ -25,7 +25,12 @@ import type { PersistedChild } from "./state-store.ts";
  */
 export async function reapLeftovers(children: PersistedChild[], log: (msg: string, fields: Record<string, unknown>) => void): Promise<void> {
   const markers = new Set<string>();
-  for (const c of children) if (c.instance !== undefined) markers.add(c.instance);
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const c of children) {
+    if (c.instance === undefined || !c.startTime) continue;
+    markers.add(c.instance);
+    oldest = Math.min(oldest, c.startTime);
+  }
   await Promise.all([
     ...children.map(async (c) => {
       if (!c.startTime) {
@@ -42,7 +47,7 @@ export async function reapLeftovers(children: PersistedChild[], log: (msg: strin
       const gone = await killSession(c.sid, 5_000, c.startTime);
       if (sameLeader) log("killed a service left running by a previous daemon", { service: c.name, pid: c.pid, clean: gone });
     }),
-    killMarked(markers).then(({ found, gone }) => {
+    killMarked(markers, oldest).then(({ found, gone }) => {
       if (found.length > 0) log("killed processes that left a previous daemon's service session", { pids: found, clean: gone });
     }),
   ]);

@@ -56,6 +56,8 @@ export interface Child {
   startedAt: number;
   /** A stop was asked for: the exit is expected, no restart. */
   stopping: boolean;
+  /** performance.now() by which what is left of it is KILLed: set with the stop signal (a stop, a health check's), sooner when forced. */
+  killBy?: number;
   /** Set when a health probe condemned it: the exit counts as a failure. */
   unhealthy?: string;
   /** performance.now() of its last passing health probe, if any. */
@@ -290,15 +292,14 @@ export class Service {
     this.stopHealth();
     // Nothing of the service may outlive its leader: neither its session nor a
     // descendant that left it but carries the generation's marker
-    // (process-group.ts). A stop waits until all of it is gone, KILLing
-    // nothing here: the stop signal went to all of it, and a worker may still
-    // be finishing after the leader exited. stopNow KILLs what is left when
-    // the stop timeout, counted from the signal, runs out (at once when
-    // forced); the grace given here only bounds a stop that never does.
+    // (process-group.ts). After a stop signal (a stop, or a health check's)
+    // it waits until all of it is gone, KILLing nothing before `killBy`: the
+    // signal went to all of it, and a worker may still be finishing after the
+    // leader exited. Then what is left is KILLed (stopNow does so too).
     // A crash restart waits only for the process group (cheap); the rest is
     // swept by a /proc scan right after, which never touches the new
     // generation (its own session and marker).
-    if (child.stopping) await killSession(child.pid, 2_000, child.startTime, this.spec.stopTimeoutMs);
+    if (child.killBy !== undefined) await killSession(child.pid, 2_000, child.startTime, Math.max(0, child.killBy - performance.now()));
     else if (!(await killGroupQuick(child.pid))) await killSession(child.pid, 2_000, child.startTime);
     else setTimeout(() => void killSession(child.pid, 2_000, child.startTime), SWEEP_DELAY_MS);
     let waited: Timer | undefined;
@@ -364,6 +365,8 @@ export class Service {
       return;
     }
     child.stopping = true;
+    // A forced stop gives nothing a grace: what the KILL loop below cannot end is not waited on for a stop timeout more.
+    child.killBy = performance.now() + (force ? 0 : this.spec.stopTimeoutMs);
     this.setState(ServiceState.STOPPING);
     this.stopHealth();
     // `done` comes once the leader has exited and nothing of the service is
@@ -405,6 +408,8 @@ export class Service {
       failed: (problem, failures) => this.log.system(`health check failed (${failures}/${health.failureThreshold}): ${problem}`),
       unhealthy: (problem) => {
         child.unhealthy = problem;
+        // As for a stop: after the main process exits, the rest keeps the stop timeout to finish.
+        child.killBy = performance.now() + this.spec.stopTimeoutMs;
         this.emit(EventKind.UNHEALTHY, { message: problem });
         // Asked to stop like a user stop would; its exit then goes through the restart policy.
         signalSession(child.pid, this.spec.stopSignal, child.startTime);
