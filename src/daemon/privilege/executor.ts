@@ -14,7 +14,7 @@ export const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
  * outputs' tags and lengths, exit code, signal name, flags, duration. All of
  * that is under 100 bytes; this leaves far more.
  */
-export const RESULT_FIELDS_ALLOWANCE = 64 * 1024;
+const RESULT_FIELDS_ALLOWANCE = 64 * 1024;
 /**
  * Per stream (8 MiB less 32 KiB: 8,355,840 bytes): both streams full and the
  * other fields still fit one response frame, so a caller always gets its
