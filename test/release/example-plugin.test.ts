@@ -54,7 +54,7 @@ async function pluginLog(client: DaemonClient): Promise<string[]> {
 async function runExample(daemon: TestDaemon): Promise<{ calls: Record<string, string>; client: DaemonClient }> {
   const install = await daemon.cli(["plugin", "install", pluginSrc, "--yes"]);
   expect(install.code).toBe(0);
-  expect(install.stdout).toContain("id -u");
+  expect(install.stderr).toContain("id -u"); // the approval dialogue is on stderr
   await daemon.start();
   const client = daemon.client();
   await client.startService("hello");
