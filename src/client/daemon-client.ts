@@ -106,7 +106,9 @@ export class DaemonClient {
    * `launcher` option, else ADI_BIN, else `adi` on PATH. Rejects with
    * UNAVAILABLE when the daemon exits or does not answer within 5 s, and as
    * isRunning does, without starting one, when a daemon is there with its
-   * listen queue full.
+   * listen queue full. Once it has launched one, a full queue is waited on
+   * (a daemon busy at its start while many clients race): RESOURCE_EXHAUSTED
+   * only if the queue is still full at the deadline.
    */
   async ensureRunning(): Promise<void> {
     if (await this.isRunning()) return;
@@ -118,8 +120,15 @@ export class DaemonClient {
     });
     const deadline = performance.now() + START_DEADLINE_MS;
     let delay = 2;
+    let busy: AdiError | null = null;
     while (performance.now() < deadline) {
-      if (await this.isRunning()) return;
+      try {
+        if (await this.isRunning()) return;
+        busy = null;
+      } catch (err) {
+        if (!(err instanceof AdiError && err.code === ErrorCode.RESOURCE_EXHAUSTED)) throw err;
+        busy = err;
+      }
       if (earlyExit !== null && earlyExit !== 0) {
         throw new AdiError(
           ErrorCode.UNAVAILABLE,
@@ -129,7 +138,7 @@ export class DaemonClient {
       await sleep(delay);
       delay = Math.min(delay * 2, 50);
     }
-    throw new AdiError(ErrorCode.UNAVAILABLE, `the daemon did not answer within ${START_DEADLINE_MS} ms of being started`);
+    throw busy ?? new AdiError(ErrorCode.UNAVAILABLE, `the daemon did not answer within ${START_DEADLINE_MS} ms of being started`);
   }
 
   /**

@@ -1,7 +1,7 @@
 // The CLI's blocking round trip (src/client/blocking-socket.ts) must answer and
 // fail exactly as DaemonClient does: same answers, same error codes and messages.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { blockingRoundTrip } from "../../src/client/blocking-socket.ts";
 import { queueFullError } from "../../src/client/connection.ts";
@@ -217,6 +217,61 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
       await child.exited;
       killCarrying(`ADI_HOME=${stuck.home}`);
       stuck.cleanup();
+    }
+  });
+
+  test("ensureRunning: a freshly launched daemon whose queue is full for a moment is waited for, not reported", async () => {
+    // The launcher binds the socket with a queue of one, already full (a daemon busy at its start
+    // while many clients race), then after 400 ms listens for real and answers ping. The poll used
+    // to stop at the first RESOURCE_EXHAUSTED and fail a start that was about to succeed.
+    const t = tempHome();
+    mkdirSync(t.home, { recursive: true, mode: 0o700 });
+    const path = join(t.home, "daemon.sock");
+    const pidFile = join(t.home, "launched.pid");
+    const launcher = join(t.home, "launcher.ts");
+    const src = (m: string) => JSON.stringify(join(import.meta.dir, "../../src", m));
+    writeFileSync(
+      launcher,
+      `import { dlopen, FFIType, ptr } from "bun:ffi";
+      import { unlinkSync, writeFileSync } from "node:fs";
+      import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from ${src("client/sockaddr.ts")};
+      import { FrameDecoder, MAX_REQUEST_FRAME, decodeRequest, encodeResponseFrame } from ${src("protocol/index.ts")};
+      writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+      const { symbols: c } = dlopen("libc.so.6", {
+        socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+        listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+        close: { args: [FFIType.i32], returns: FFIType.i32 },
+      });
+      const path = ${JSON.stringify(path)};
+      const addr = sockaddrUn(path);
+      const listener = c.socket(AF_UNIX, 1, 0);
+      if (c.bind(listener, ptr(addr), addr.length) !== 0 || c.listen(listener, 0) !== 0) process.exit(9);
+      const waiting = c.socket(AF_UNIX, SOCK_STREAM_NONBLOCK, 0);
+      c.connect(waiting, ptr(addr), addr.length);
+      await Bun.sleep(400);
+      c.close(waiting);
+      c.close(listener);
+      unlinkSync(path);
+      Bun.listen({ unix: path, socket: {
+        open(s) { s.data = new FrameDecoder(MAX_REQUEST_FRAME); },
+        data(s, bytes) { for (const f of s.data.push(new Uint8Array(bytes))) s.write(encodeResponseFrame({ id: decodeRequest(f).id, kind: { case: "pong", value: {} } })); },
+      } });
+      setTimeout(() => process.exit(0), 20_000);`,
+    );
+    const client = new DaemonClient({ socketPath: path, launcher: [process.execPath, launcher] });
+    try {
+      await client.ensureRunning();
+      expect(await client.isRunning()).toBe(true);
+    } finally {
+      client.close();
+      if (existsSync(pidFile)) {
+        try {
+          process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+        } catch {}
+      }
+      t.cleanup();
     }
   });
 
