@@ -60,12 +60,16 @@ function checkAbsolute(env: Env): void {
  * ADI_HOME and its own subdirectories are made 0700 on every start (they
  * become 0711 again once isolation shares them: privilege/socket-access.ts);
  * the directories of the PID file, the daemon log and the socket are only
- * created when missing, unless they are one of those.
+ * created when missing, unless they are one of those. `tighten` false: only
+ * create what is missing. That is all a daemon may do before it holds the
+ * lock: one that then finds another running must leave the running one's
+ * modes alone (made 0700 under it, its plugin services, running as ADI_USER,
+ * could no longer reach the socket or their own binaries).
  */
-export function preparePaths(paths: AdiPaths): void {
+export function preparePaths(paths: AdiPaths, tighten = true): void {
   checkAbsolute(process.env);
   const layout = [paths.home, paths.logDir, paths.serviceLogDir, paths.pluginDir];
-  for (const dir of layout) ensurePrivateDir(dir);
+  for (const dir of layout) ensurePrivateDir(dir, !tighten);
   const elsewhere = [dirname(paths.pidFile), dirname(paths.daemonLog)];
   if (!isAbstractSocket(paths.socket) && !isNamedPipe(paths.socket)) elsewhere.push(dirname(paths.socket));
   for (const dir of elsewhere) if (!layout.includes(dir)) ensurePrivateDir(dir, true);

@@ -71,7 +71,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   // A relative ADI_HOME means this directory: services, in theirs, are handed absolute paths (ADI_DAEMON_SOCKET).
   const paths = opts.paths ?? resolvePaths(withAbsolutePaths(process.env));
   const warnings = new Set<string>();
-  preparePaths(paths);
+  preparePaths(paths, false);
   const logger = createLogger(opts.background ? paths.daemonLog : null, process.env.ADI_LOG_LEVEL === "debug" ? "debug" : "info", (err) =>
     warnings.add(`daemon log ${paths.daemonLog} is not writable: ${err.message}`),
   );
@@ -81,6 +81,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     logger.info("a daemon is already running for this ADI_HOME", { socket: paths.socket });
     return 0;
   }
+  preparePaths(paths);
 
   const address = socketAddress(paths.socket);
   await clearStaleSocket(paths.socket, address);

@@ -94,6 +94,20 @@ describe("daemon lifecycle (compiled binary)", () => {
     expect(statSync(join(d.home, "logs", "daemon.log")).mode & 0o777).toBe(0o600);
   });
 
+  test("a second daemon that finds one running leaves the running one's directory modes alone", async () => {
+    const d = newDaemon();
+    await d.start();
+    // What isolation does once a plugin service runs as ADI_USER (privilege/socket-access.ts).
+    chmodSync(d.home, 0o711);
+    chmodSync(join(d.home, "plugins"), 0o711);
+    const second = Bun.spawn([...d.argv0, "daemon", "run"], { env: d.env, stdout: "ignore", stderr: "pipe" });
+    expect(await second.exited).toBe(0);
+    expect(await new Response(second.stderr).text()).toContain("a daemon is already running");
+    // It used to make them 0700 before it found the lock taken: the plugin services lost the socket.
+    expect(statSync(d.home).mode & 0o777).toBe(0o711);
+    expect(statSync(join(d.home, "plugins")).mode & 0o777).toBe(0o711);
+  });
+
   test("ten concurrent starts give one daemon and all exit 0", async () => {
     const d = newDaemon();
     const results = await Promise.all(Array.from({ length: 10 }, () => d.cli(["daemon", "start"])));

@@ -1,14 +1,15 @@
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths } from "../../src/config.ts";
 import { preparePaths } from "../../src/daemon/instance.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
 import { ServiceManager } from "../../src/daemon/services/manager.ts";
 import { reapLeftovers } from "../../src/daemon/services/recovery.ts";
-import { readState } from "../../src/daemon/services/state-store.ts";
+import { readState, writeState } from "../../src/daemon/services/state-store.ts";
 import { processAlive } from "../../src/util/process-alive.ts";
-import { tempHome } from "../helpers/env.ts";
+import { tempHome, waitFor } from "../helpers/env.ts";
+import { createServiceConfig } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 
 // state.json is the daemon's own file in the owner's 0700 ADI_HOME, but it may be edited by hand or
 // damaged. A bad entry must never be acted on: a child record with sid 1 made the next daemon call
@@ -121,4 +122,54 @@ test.skipIf(process.platform !== "linux")("a recorded pid that now belongs to an
     shell.kill("SIGKILL");
     await shell.exited;
   }
+});
+
+test("a state.json the daemon cannot use is kept aside, not overwritten with an empty state", async () => {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  const paths = resolvePaths(t.env);
+  preparePaths(paths);
+  const truncated = JSON.stringify({ version: 1, services: { web: { desired: true, adhoc: spec(["/bin/sleep", "30"]) } }, children: [] }).slice(0, 60);
+  writeFileSync(paths.stateFile, truncated);
+  const warnings = new Set<string>();
+  const manager = new ServiceManager({ paths, logger: createLogger(null, "error"), warnings, env: t.env, runAs: () => null });
+  cleanups.push(() => manager.stopAll(false));
+  await manager.init();
+  const aside = readdirSync(paths.home).filter((f) => f.startsWith("state.json.corrupt-"));
+  expect(aside.length).toBe(1);
+  expect(readFileSync(join(paths.home, aside[0]!), "utf8")).toBe(truncated);
+  expect([...warnings].join("\n")).toContain(`kept as ${join(paths.home, aside[0]!)}`);
+  expect(readState(paths.stateFile).problems).toEqual([]); // the daemon's own, valid state
+});
+
+test.skipIf(!Bun.which("prlimit"))("writeState never replaces the state with a short write (a full disk): the old file stays", () => {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  mkdirSync(t.home, { recursive: true, mode: 0o700 });
+  const path = join(t.home, "state.json");
+  writeState(path, { version: 1, services: { old: { desired: true } }, children: [] });
+  const before = readFileSync(path, "utf8");
+  // A file size limit of 1,000 bytes: the kernel takes the first 1,000 bytes of a larger write and
+  // refuses the rest (EFBIG), as a filling disk does with ENOSPC.
+  const script = `import { writeState } from ${JSON.stringify(join(import.meta.dir, "../../src/daemon/services/state-store.ts"))};
+    process.on("SIGXFSZ", () => {});
+    try { writeState(${JSON.stringify(path)}, { version: 1, services: { big: { desired: true, adhoc: { argv: ["${"x".repeat(5_000)}"] } } }, children: [] }); console.log("written"); }
+    catch (e) { console.log("refused " + e.message); }`;
+  const child = Bun.spawnSync(["prlimit", "--fsize=1000", process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  expect(child.stdout.toString()).toStartWith("refused EFBIG");
+  expect(readFileSync(path, "utf8")).toBe(before);
+  expect(existsSync(`${path}.tmp`)).toBe(false);
+});
+
+test("services get the home the daemon resolved, not a relative ADI_HOME (it would name another directory in theirs)", async () => {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  const paths = resolvePaths(t.env);
+  preparePaths(paths);
+  const manager = new ServiceManager({ paths, logger: createLogger(null, "error"), warnings: new Set(), env: { ...t.env, ADI_HOME: "./rel" }, runAs: () => null });
+  cleanups.push(() => manager.stopAll(false));
+  await manager.init();
+  await manager.start("env", createServiceConfig({ command: "/bin/sh", args: ["-c", 'echo "home=$ADI_HOME"'], workingDir: "/tmp", restartOnFailure: false }));
+  await waitFor(() => readFileSync(join(paths.serviceLogDir, "env.log"), "utf8").includes("home="), 5_000, "the service's line");
+  expect(readFileSync(join(paths.serviceLogDir, "env.log"), "utf8")).toContain(`home=${paths.home}\n`);
 });

@@ -57,6 +57,8 @@ export class ServiceManager {
     const env = opts.env ?? process.env;
     for (const key of INHERITED_ENV) if (env[key] !== undefined) this.baseEnv[key] = env[key]!;
     for (const [key, value] of Object.entries(env)) if (key.startsWith("LC_") && value !== undefined) this.baseEnv[key] = value;
+    // The home the daemon resolved: a relative ADI_HOME would name another directory in a service's own working directory.
+    if (this.baseEnv.ADI_HOME !== undefined) this.baseEnv.ADI_HOME = opts.paths.home;
   }
 
   /** Read config, manifests and state; kill what a crashed daemon left behind. Call before serving. */

@@ -71,14 +71,14 @@ export function readState(path: string): { state: PersistedState; problems: stri
     text = readFileSync(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: emptyState(), problems: [] };
-    return { state: emptyState(), problems: [`cannot read ${path}: ${(err as Error).message}`] };
+    return { state: emptyState(), problems: [`cannot read ${path}: ${(err as Error).message}${setAside(path)}`] };
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
     if (!isObject(doc) || doc.version !== 1 || !isObject(doc.services) || !Array.isArray(doc.children)) throw new Error("unexpected shape");
   } catch (err) {
-    return { state: emptyState(), problems: [`${path} is not valid state (${(err as Error).message}); starting from an empty state`] };
+    return { state: emptyState(), problems: [`${path} is not valid state (${(err as Error).message})${setAside(path)}`] };
   }
   const problems: string[] = [];
   const state = emptyState();
@@ -95,17 +95,45 @@ export function readState(path: string): { state: PersistedState; problems: stri
   return { state, problems };
 }
 
-/** Write atomically: a fresh 0600 file renamed over the old one (never follows a symlink). */
+/**
+ * A state file the daemon cannot use is moved aside before the daemon writes
+ * its own: a truncated file, a typo made by hand or a newer version's format
+ * would otherwise be replaced by an empty state at once, every ad-hoc
+ * definition and child record lost. Returns what to add to the problem.
+ */
+function setAside(path: string): string {
+  const aside = `${path}.corrupt-${Date.now()}`;
+  try {
+    renameSync(path, aside);
+    return `; kept as ${aside}, starting from an empty state`;
+  } catch (err) {
+    return `; starting from an empty state (it could not be kept: ${(err as Error).message})`;
+  }
+}
+
+/**
+ * Write atomically: a fresh 0600 file renamed over the old one (never follows
+ * a symlink), only once all of it is written: a short write (a full disk) must
+ * not replace the good state with a truncated one.
+ */
 export function writeState(path: string, state: PersistedState): void {
   const tmp = `${path}.tmp`;
   try {
     unlinkSync(tmp);
   } catch {}
+  const bytes = Buffer.from(JSON.stringify(state, null, 1));
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    writeSync(fd, JSON.stringify(state, null, 1));
-  } finally {
+    for (let offset = 0; offset < bytes.length; ) {
+      const n = writeSync(fd, bytes, offset);
+      if (n <= 0) throw new Error(`writing ${tmp} made no progress`);
+      offset += n;
+    }
+  } catch (err) {
     closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
   }
+  closeSync(fd);
   renameSync(tmp, path);
 }
