@@ -173,3 +173,22 @@ test("services get the home the daemon resolved, not a relative ADI_HOME (it wou
   await waitFor(() => readFileSync(join(paths.serviceLogDir, "env.log"), "utf8").includes("home="), 5_000, "the service's line");
   expect(readFileSync(join(paths.serviceLogDir, "env.log"), "utf8")).toContain(`home=${paths.home}\n`);
 });
+
+test("a start refused because the daemon is shutting down is not recorded as wanted", async () => {
+  const t = tempHome();
+  cleanups.push(t.cleanup);
+  const paths = resolvePaths(t.env);
+  preparePaths(paths);
+  const manager = new ServiceManager({ paths, logger: createLogger(null, "error"), warnings: new Set(), env: t.env, runAs: () => null });
+  cleanups.push(() => manager.stopAll(false));
+  await manager.init();
+  await manager.start("later", createServiceConfig({ command: "/bin/sleep", args: ["30"] }));
+  await manager.resolve("later").stop(false);
+  const shutdown = manager.stopAll(true);
+  await expect(manager.start("later")).rejects.toThrow("the daemon is shutting down");
+  await shutdown;
+  // It used to be marked wanted (and saved so with the next write), and the next daemon started it
+  // although the user was told it did not start.
+  expect(manager.resolve("later").desired).toBe(false);
+  expect(readState(paths.stateFile).state.services.later?.desired).toBe(false);
+});

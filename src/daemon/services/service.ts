@@ -158,6 +158,7 @@ export class Service {
       // An exit being handled (the session swept, the pipes drained: up to DRAIN_WAIT_MS) is no
       // running service: wait for it, or the start is lost when the exit then ends the service.
       if (this.child?.handled) await this.child.done;
+      this.refuseWhileClosing();
       this.desired = true;
       if (this.child) {
         this.hooks.changed();
@@ -179,11 +180,21 @@ export class Service {
   restart(): Promise<void> {
     return this.serialize(async () => {
       await this.hooks.spawnReady(this.spec);
+      this.refuseWhileClosing();
       this.desired = true;
       await this.stopNow(false);
       this.resetHistory();
       this.spawn(true);
     });
+  }
+
+  /**
+   * A start or restart during shutdown is refused before it records that the
+   * service is wanted: recorded, it would start with the next daemon although
+   * the user was told it did not start.
+   */
+  private refuseWhileClosing(): void {
+    if (this.hooks.closing()) throw new AdiError(ErrorCode.UNAVAILABLE, `cannot start ${this.name}: the daemon is shutting down`);
   }
 
   /** The service is being removed: stop it, and nothing may start it again (the manager forgets it first). */
