@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, renameSync, writeSync } from "node:fs";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -28,6 +28,15 @@ export function openAppendNoFollow(path: string): number {
 }
 
 /**
+ * The daemon log's size rotation, as a service log's (log-file.ts): when a
+ * line would take it past `maxBytes`, daemon.log becomes daemon.log.1 (and
+ * .1 becomes .2 …), `files` in all. Without it the log grew without bound, and
+ * with isolation on any local user could grow it: every refused connection
+ * is a line.
+ */
+export const DAEMON_LOG_ROTATION = { maxBytes: 10 * 1024 * 1024, files: 3 };
+
+/**
  * The daemon's own log: one line per event, written synchronously so a crash
  * never loses the line that explains it. `path` null = stderr (foreground).
  * If the file cannot be opened the logger falls back to stderr and says so
@@ -37,9 +46,11 @@ export function createLogger(
   path: string | null,
   minLevel: LogLevel = "info",
   onError: (err: Error) => void = () => {},
+  rotation = DAEMON_LOG_ROTATION,
 ): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   let fd = 2;
+  let size = 0;
   let writeFailed = false;
   const open = () => {
     if (path === null) return;
@@ -47,16 +58,27 @@ export function createLogger(
       const next = openAppendNoFollow(path);
       if (fd !== 2) closeSync(fd);
       fd = next;
+      size = fstatSync(fd).size;
     } catch (err) {
       onError(err as Error);
     }
+  };
+  const rotate = () => {
+    if (path === null) return;
+    for (let i = rotation.files - 1; i >= 1; i--) {
+      try {
+        renameSync(i === 1 ? path : `${path}.${i - 1}`, `${path}.${i}`);
+      } catch {}
+    }
+    open();
   };
   open();
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (order[level] < order[minLevel]) return;
     const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}${formatFields(fields)}\n`;
     try {
-      writeSync(fd, line);
+      if (fd !== 2 && size > 0 && size + line.length > rotation.maxBytes) rotate();
+      size += writeSync(fd, line);
     } catch (err) {
       // A full or vanished disk must not take the daemon down with it; say so once (status warnings).
       if (!writeFailed) {
