@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { argvProblem, DEFAULT_MAX_RESTARTS, envProblem, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
@@ -177,6 +177,29 @@ function parseToml(file: string, text: string): Table {
   }
 }
 
+/** A manifest larger than this is refused (a link to /dev/zero, or to a huge file, must not exhaust memory). */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/**
+ * A manifest's bytes: a regular file, never through a symlink, and never a
+ * FIFO or device (opened non-blocking, then checked). A plugin could ship its
+ * manifest as a symlink to a file its service may write, rename itself as
+ * another plugin and, hashed through the link, borrow that plugin's root
+ * approvals; a FIFO there blocked the daemon's event loop at the next
+ * sudo_run. Throws; the caller names the file.
+ */
+export function readManifestFile(path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${path}: not a regular file`);
+    if (st.size > MAX_MANIFEST_BYTES) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${path}: larger than ${MAX_MANIFEST_BYTES} bytes`);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Read `dir/plugin.toml`, else `dir/Cargo.toml` with `[package.metadata.plugin]`.
  * Throws AdiError(INVALID_ARGUMENT) naming the file and what is wrong.
@@ -189,7 +212,14 @@ export function parsePluginManifest(dir: string): PluginManifest {
   if (manifestPath === null) {
     throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${dir}: no plugin.toml (or Cargo.toml with [package.metadata.plugin])`);
   }
-  const bytes = readFileSync(manifestPath);
+  let bytes: Buffer;
+  try {
+    bytes = readManifestFile(manifestPath);
+  } catch (err) {
+    if (err instanceof AdiError) throw err;
+    const why = (err as NodeJS.ErrnoException).code === "ELOOP" ? "a symlink; a manifest must be a regular file" : (err as Error).message;
+    throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${manifestPath}: ${why}`);
+  }
   const doc = parseToml(manifestPath, bytes.toString("utf8"));
 
   let name: string | undefined;
@@ -250,6 +280,11 @@ export function loadPlugins(pluginDir: string): { plugins: PluginManifest[]; err
       if (st.isSymbolicLink()) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${dir}: is a symlink; a plugin must be a directory`);
       if (!st.isDirectory()) continue;
       const manifest = parsePluginManifest(dir);
+      // Install puts a plugin in the directory of its name: a manifest that names another plugin
+      // (edited after install) must not take that plugin's identity, services or approvals.
+      if (manifest.name !== entry) {
+        throw new ManifestError(manifest.manifestPath, `plugin name ${manifest.name} does not match its directory ${entry}; reinstall it`);
+      }
       if (pluginNames.has(manifest.name)) {
         throw new ManifestError(manifest.manifestPath, `plugin name ${manifest.name} is already used by another plugin`);
       }

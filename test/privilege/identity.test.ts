@@ -43,6 +43,10 @@ describe("identifyPeers", () => {
   const logger = createLogger(null, "error");
   const owner = 1000;
 
+  test.skipIf(process.platform !== "linux")("on Linux, credentials that could not be read refuse the peer, never make it an admin", () => {
+    expect(identifyPeers(owner, () => undefined, logger)(null)).toBeNull();
+  });
+
   test("a process in a plugin service's session acts as that plugin; others by uid", async () => {
     // A detached child leads its own session, like a managed service.
     const leader = Bun.spawn(["/bin/sh", "-c", "sleep 30 & echo $!; wait"], { detached: true, stdout: "pipe" });

@@ -52,6 +52,8 @@ describe("install refuses unsafe patterns (nothing is installed)", () => {
     ["launcher", "env id", /shell or launcher/],
     ["sudo", "sudo id", /shell or launcher/],
     ["interpreter", "python3 -c *", /shell or launcher/],
+    ["an alias of an editor (vim.basic)", "editor -es -c *", /shell or launcher/],
+    ["a launcher by another name", "linux64 *", /shell or launcher/],
     ["metacharacters", "id -u;reboot", /characters outside/],
     ["command substitution", "id $(reboot)", /characters outside/],
     ["non-canonical path", "/usr/bin/../bin/id", /not a canonical path/],

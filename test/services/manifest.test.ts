@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
 import { loadPlugins, parsePluginManifest } from "../../src/plugins/manifest.ts";
+import { installedManifestSha } from "../../src/daemon/privilege/manifest-sha.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -43,6 +44,35 @@ restart_on_failure = true
 max_restarts = 3
 privileged_commands = ["iptables -t nat -L"]
 `;
+
+describe("a plugin cannot take another's identity", () => {
+  test("a manifest that is a symlink, a FIFO or too large is refused, and hashes as no manifest", () => {
+    const root = mkdtempSync(join(tmpdir(), "adi-m-"));
+    dirs.push(root);
+    const real = join(root, "elsewhere.toml");
+    writeFileSync(real, 'name = "linked"\nversion = "1"\n');
+    mkdirSync(join(root, "linked"));
+    symlinkSync(real, join(root, "linked", "plugin.toml"));
+    expect(parseError(join(root, "linked")).message).toContain("a symlink; a manifest must be a regular file");
+    expect(installedManifestSha(root, "linked")).toBeNull(); // so no approval of it ever matches
+    mkdirSync(join(root, "piped"));
+    Bun.spawnSync(["mkfifo", join(root, "piped", "plugin.toml")]);
+    expect(parseError(join(root, "piped")).message).toContain("not a regular file"); // and did not block
+    pluginDir({ "plugin.toml": `name = "big"\nversion = "1"\n#${"x".repeat(1024 * 1024)}\n` }, root, "big");
+    expect(parseError(join(root, "big")).message).toContain("larger than");
+  });
+
+  test("a manifest naming another plugin than its directory is skipped, and the real one keeps its name", () => {
+    const root = mkdtempSync(join(tmpdir(), "adi-m-"));
+    dirs.push(root);
+    // "aaa" sorts first: renamed "victim", it used to push the real victim out as a duplicate.
+    pluginDir({ "plugin.toml": 'name = "victim"\nversion = "1"\n' }, root, "aaa");
+    pluginDir({ "plugin.toml": 'name = "victim"\nversion = "1"\n' }, root, "victim");
+    const { plugins, errors } = loadPlugins(root);
+    expect(plugins.map((p) => p.dir)).toEqual([join(root, "victim")]);
+    expect(errors.map((e) => e.message).join("\n")).toContain("plugin name victim does not match its directory aaa");
+  });
+});
 
 describe("plugin manifests", () => {
   test("plugin.toml: the DESIGN example parses completely", () => {

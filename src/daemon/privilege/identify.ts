@@ -23,8 +23,13 @@ export type FindBySession = (sid: number) => ServiceSession | undefined;
  */
 export function identifyPeers(ownerUid: number, findBySession: FindBySession, logger: Logger): IdentifyPeer {
   return (cred) => {
-    // Without peer credentials (not Linux) the 0600 socket is what keeps others out.
-    if (cred === null) return { role: "admin", uid: ownerUid, pid: 0, gid: 0 };
+    // Without peer credentials (not Linux) the 0600 socket is what keeps others out. On Linux they
+    // are always there: a failure to read them refuses the peer, never makes it an admin.
+    if (cred === null) {
+      if (process.platform !== "linux") return { role: "admin", uid: ownerUid, pid: 0, gid: 0 };
+      logger.warn("peer refused: its credentials could not be read");
+      return null;
+    }
     const service = serviceOf(cred.pid, cred.uid, findBySession);
     if (service?.plugin) return { role: "plugin", ...cred, plugin: service.plugin, service: service.name };
     if (cred.uid === ownerUid || cred.uid === 0) return { role: "admin", ...cred };

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { readManifestFile } from "../../plugins/manifest.ts";
 import { sha256Hex } from "../../util/sha256.ts";
 
 /** Plugin ids are one path component: never `..`, never a slash. */
@@ -17,7 +17,7 @@ export function installedManifestSha(pluginDir: string, plugin: string): string 
   if (!PLUGIN_NAME.test(plugin) || plugin.includes("..")) return null;
   for (const file of MANIFEST_FILES) {
     try {
-      return sha256Hex(readFileSync(join(pluginDir, plugin, file)));
+      return sha256Hex(readManifestFile(join(pluginDir, plugin, file)));
     } catch {}
   }
   return null;

@@ -35,13 +35,23 @@ const LAUNCHERS = new Set([
   "perl", "python", "node", "nodejs", "bun", "deno", "ruby", "irb", "php", "lua", "luajit", "tclsh", "wish",
   "awk", "gawk", "mawk", "nawk", "sed", "vi", "vim", "nvim", "less", "more", "man", "emacs", "nano", "ed",
   "ssh", "socat", "nc", "ncat", "tmux", "screen",
+  // Aliases and launchers a review found missing: editor/ex/view resolve to vim.basic; these run a command given to them.
+  "editor", "ex", "view", "rvim", "rview", "vimdiff", "sensible-editor", "pager", "sensible-pager", "most",
+  "setarch", "linux32", "linux64", "prlimit", "run-parts", "sg", "newgrp", "ssh-agent", "perf", "valgrind",
+  "firejail", "bwrap", "systemd-nspawn", "machinectl", "dbus-launch", "xdg-open", "openvt", "start-stop-daemon",
 ]);
 /** Versioned interpreters: python3, python3.11, perl5.36, ruby3.1, php8.2, lua5.4… */
 const VERSIONED = /^(python|perl|ruby|php|lua|node|pypy|jruby|tclsh|wish)[0-9.]*$/;
 
+/**
+ * By the basename, and by it without a variant suffix: Debian installs vim as
+ * vim.basic, vim.tiny, vim.nox (and `editor`, `ex` resolve there); a dynamic
+ * loader (ld-linux-x86-64.so.2, ld.so) runs any program it is given.
+ */
 export function isLauncher(name: string): boolean {
   const base = basename(name);
-  return LAUNCHERS.has(base) || VERSIONED.test(base);
+  const stem = base.split(".")[0]!;
+  return LAUNCHERS.has(base) || LAUNCHERS.has(stem) || VERSIONED.test(base) || VERSIONED.test(stem) || /^ld(-linux.*|64)?\.so/.test(base) || stem === "ld-linux" || stem.startsWith("ld-linux-");
 }
 
 function invalid(text: string, why: string): AdiError {
