@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServiceState } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
+import type { DaemonClient } from "../../src/client/index.ts";
 import type { TestDaemon } from "../helpers/daemon.ts";
 import { pidAlive, waitFor } from "../helpers/env.ts";
 import { cleanupDaemons, newDaemon, pidsIn, readIfThere, sessionProcesses, waitForState } from "./helpers.ts";
@@ -14,6 +15,17 @@ import { cleanupDaemons, newDaemon, pidsIn, readIfThere, sessionProcesses, waitF
 
 afterEach(cleanupDaemons);
 
+/** A fresh daemon and a client for `body`, closed after it (the daemon goes with cleanupDaemons). */
+async function withClient(body: (d: TestDaemon, client: DaemonClient) => Promise<void>): Promise<void> {
+  const d = newDaemon();
+  await d.start();
+  const client = d.client({ timeoutMs: 20_000 });
+  try {
+    await body(d, client);
+  } finally {
+    client.close();
+  }
+}
 
 /**
  * The main process (`exec sleep 1000`) dies on TERM at once; a worker in its
@@ -36,11 +48,8 @@ function slowWorkerService(d: TestDaemon): { args: string[]; out: string } {
 
 describe("stop: the whole service gets the stop timeout", () => {
   test("the main process exits on TERM at once: the stop waits for its worker to finish (1 s), which it used to KILL", async () => {
-    const d = newDaemon();
-    await d.start();
-    const { args, out } = slowWorkerService(d);
-    const client = d.client({ timeoutMs: 20_000 });
-    try {
+    await withClient(async (d, client) => {
+      const { args, out } = slowWorkerService(d);
       await client.startService("slow", { command: "sh", args, stopTimeoutMs: 10_000 });
       const { pid } = await waitForState(d, "slow", ServiceState.RUNNING);
       const [worker] = await pidsIn(d, `${out}.pid`, 1);
@@ -54,17 +63,12 @@ describe("stop: the whole service gets the stop timeout", () => {
       expect(pidAlive(worker!)).toBe(false);
       expect(sessionProcesses(pid)).toEqual([]);
       expect((await waitForState(d, "slow", ServiceState.STOPPED)).pid).toBe(0);
-    } finally {
-      client.close();
-    }
+    });
   });
 
   test("restart and daemon shutdown wait for it the same way", async () => {
-    const d = newDaemon();
-    await d.start();
-    const { args, out } = slowWorkerService(d);
-    const client = d.client({ timeoutMs: 20_000 });
-    try {
+    await withClient(async (d, client) => {
+      const { args, out } = slowWorkerService(d);
       await client.startService("slow", { command: "sh", args, stopTimeoutMs: 10_000 });
       const gen1 = (await waitForState(d, "slow", ServiceState.RUNNING)).pid;
       await pidsIn(d, `${out}.pid`, 1);
@@ -76,33 +80,28 @@ describe("stop: the whole service gets the stop timeout", () => {
       expect(sessionProcesses(gen1)).toEqual([]);
       await pidsIn(d, `${out}.pid`, 2);
       await Bun.sleep(100);
-    } finally {
-      client.close();
-    }
-    const daemonPid = d.pid()!;
-    expect((await d.cli(["daemon", "stop"])).code).toBe(0);
-    await waitFor(() => !pidAlive(daemonPid), 5_000, "daemon exit");
-    expect(readIfThere(out)).toBe("done\ndone\n");
-    for (const pid of await pidsIn(d, `${out}.pid`, 2)) expect(pidAlive(pid)).toBe(false);
+      const daemonPid = d.pid()!;
+      expect((await d.cli(["daemon", "stop"])).code).toBe(0);
+      await waitFor(() => !pidAlive(daemonPid), 5_000, "daemon exit");
+      expect(readIfThere(out)).toBe("done\ndone\n");
+      for (const pid of await pidsIn(d, `${out}.pid`, 2)) expect(pidAlive(pid)).toBe(false);
+    });
   });
 
   test("a worker that ignores TERM is KILLed when the stop timeout, counted from the signal, runs out; --force KILLs at once", async () => {
-    const d = newDaemon();
-    await d.start();
-    const script = join(d.home, "stubborn-worker.sh");
-    const pids = join(d.home, "stubborn.pid");
-    // The main process takes 0.6 s to exit on TERM; its worker ignores TERM.
-    writeFileSync(
-      script,
-      [
-        `sh -c 'trap "" TERM; echo $$ >> "$1"; while :; do sleep 0.1; done' worker "$1" &`,
-        `trap 'sleep 0.6; exit 0' TERM`,
-        "while :; do sleep 0.1; done",
-        "",
-      ].join("\n"),
-    );
-    const client = d.client({ timeoutMs: 20_000 });
-    try {
+    await withClient(async (d, client) => {
+      const script = join(d.home, "stubborn-worker.sh");
+      const pids = join(d.home, "stubborn.pid");
+      // The main process takes 0.6 s to exit on TERM; its worker ignores TERM.
+      writeFileSync(
+        script,
+        [
+          `sh -c 'trap "" TERM; echo $$ >> "$1"; while :; do sleep 0.1; done' worker "$1" &`,
+          `trap 'sleep 0.6; exit 0' TERM`,
+          "while :; do sleep 0.1; done",
+          "",
+        ].join("\n"),
+      );
       await client.startService("stubborn", { command: "sh", args: [script, pids], stopTimeoutMs: 1_000 });
       const { pid } = await waitForState(d, "stubborn", ServiceState.RUNNING);
       const [worker] = await pidsIn(d, pids, 1);
@@ -126,17 +125,12 @@ describe("stop: the whole service gets the stop timeout", () => {
       expect(elapsed).toBeLessThan(500);
       expect(pidAlive(worker2!)).toBe(false);
       expect(sessionProcesses(second)).toEqual([]);
-    } finally {
-      client.close();
-    }
+    });
   });
 
   test("a health check's stop gives the worker its stop timeout too", async () => {
-    const d = newDaemon();
-    await d.start();
-    const { args, out } = slowWorkerService(d);
-    const client = d.client({ timeoutMs: 20_000 });
-    try {
+    await withClient(async (d, client) => {
+      const { args, out } = slowWorkerService(d);
       const health = { intervalMs: 100, timeoutMs: 50, failureThreshold: 1, probe: { case: "tcp" as const, value: "127.0.0.1:1" } };
       await client.startService("sick", { command: "sh", args, stopTimeoutMs: 10_000, restartOnFailure: false, health });
       const [worker] = await pidsIn(d, `${out}.pid`, 1);
@@ -144,8 +138,6 @@ describe("stop: the whole service gets the stop timeout", () => {
       await waitFor(() => readIfThere(out) === "done\n", 10_000, "the worker to finish");
       await waitFor(() => !pidAlive(worker!), 5_000, "the worker gone");
       expect((await waitForState(d, "sick", ServiceState.FAILED)).lastError).toContain("unhealthy");
-    } finally {
-      client.close();
-    }
+    });
   });
 });
