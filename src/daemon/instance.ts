@@ -21,7 +21,7 @@ import { tryLockExclusive } from "./native.ts";
  * gone); the files in it are 0600 and the socket is bound under a 0177 umask.
  * It must still be this user's (for root, any directory is).
  */
-export function ensurePrivateDir(path: string, onlyIfCreated = false): void {
+function ensurePrivateDir(path: string, onlyIfCreated = false): void {
   const created = mkdirSync(path, { recursive: true, mode: 0o700 });
   // mkdir's mode passed through the umask: a directory made here is set again.
   if ((checkOwnDir(path) & 0o777) !== 0o700 && (!onlyIfCreated || created !== undefined)) chmodSync(path, 0o700);
