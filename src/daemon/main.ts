@@ -72,9 +72,12 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   const paths = opts.paths ?? resolvePaths(withAbsolutePaths(process.env));
   const warnings = new Set<string>();
   preparePaths(paths, false);
-  const logger = createLogger(opts.background ? paths.daemonLog : null, process.env.ADI_LOG_LEVEL === "debug" ? "debug" : "info", (err) =>
-    warnings.add(`daemon log ${paths.daemonLog} is not writable: ${err.message}`),
-  );
+  let logProblem: string | null = null;
+  const logger = createLogger(opts.background ? paths.daemonLog : null, process.env.ADI_LOG_LEVEL === "debug" ? "debug" : "info", (err) => {
+    if (logProblem) warnings.delete(logProblem);
+    logProblem = err && `daemon log ${paths.daemonLog} is not writable: ${err.message}`;
+    if (logProblem) warnings.add(logProblem);
+  });
 
   const lock = await acquireInstance(paths, logger);
   if (lock === "already-running") {
@@ -116,6 +119,7 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
         await services.stopAll(graceful);
         removePidFile(paths.pidFile, process.pid);
         server.stop();
+        privilege.audit.flush();
         closeSync(lock);
         logger.info("daemon stopped");
         resolveDone();
@@ -144,9 +148,10 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
 
   process.on("SIGTERM", () => void ctx.shutdown(true));
   process.on("SIGINT", () => void ctx.shutdown(true));
-  // logrotate: after a rename, SIGHUP makes every log (the daemon's and each service's) reopen its path.
+  // logrotate: after a rename, SIGHUP makes every log (the daemon's, the audit log and each service's) reopen its path.
   process.on("SIGHUP", () => {
     logger.reopen();
+    privilege.audit.reopen();
     services.reopenLogs();
     logger.info("log files reopened (SIGHUP)");
   });

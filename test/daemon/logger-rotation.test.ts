@@ -26,3 +26,39 @@ test("the daemon log rotates by size: daemon.log, .1 and .2, none past the limit
     t.cleanup();
   }
 });
+
+test("the limit counts bytes, not characters: lines of two-byte characters keep each file within it", () => {
+  const t = tempHome();
+  try {
+    mkdirSync(t.home, { recursive: true, mode: 0o700 });
+    const path = join(t.home, "daemon.log");
+    const logger = createLogger(path, "info", () => {}, { maxBytes: 1_000, files: 2 });
+    for (let i = 0; i < 50; i++) logger.warn("é".repeat(300), { n: i });
+    logger.close();
+    for (const file of [path, `${path}.1`]) expect(statSync(file).size, file).toBeLessThanOrEqual(1_000);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a log that cannot be written is reported once, retried after SIGHUP's reopen, and reported working again", () => {
+  const t = tempHome();
+  try {
+    const dir = join(t.home, "logs");
+    const path = join(dir, "daemon.log");
+    const problems: (string | null)[] = [];
+    const logger = createLogger(path, "info", (err) => problems.push(err && err.message));
+    logger.info("first");
+    logger.info("second");
+    expect(problems.length).toBe(1);
+    expect(problems[0]).toContain("ENOENT");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    logger.reopen();
+    logger.info("third");
+    logger.close();
+    expect(problems).toEqual([problems[0]!, null]);
+    expect(readFileSync(path, "utf8")).toEndWith("INFO  third\n");
+  } finally {
+    t.cleanup();
+  }
+});

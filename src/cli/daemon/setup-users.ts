@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
-import { chmodSync, closeSync, constants, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { resolvePaths } from "../../config.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { FIXED_ENV } from "../../daemon/privilege/resolve-command.ts";
 import { lookupUser } from "../../daemon/privilege/users.ts";
 import { out } from "../output.ts";
+import { writeAll } from "../../util/files.ts";
 
 const SUDOERS_DIR = "/etc/sudoers.d";
 
@@ -27,7 +28,11 @@ function installSudoers(path: string, content: string): void {
   const tmp = `${SUDOERS_DIR}/.adi-setup.${process.pid}.tmp`;
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o440);
   try {
-    writeSync(fd, content);
+    // All of it: a rule cut short by a full disk can still pass visudo and allow more (a command without its arguments allows any).
+    writeAll(fd, Buffer.from(content));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   } finally {
     closeSync(fd);
   }

@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { AdiError, ErrorCode } from "../../errors.ts";
+import { replaceFile } from "../../util/files.ts";
 
 /**
  * $ADI_HOME/approvals.json: what the user allowed at `adi plugin install`.
@@ -60,19 +61,9 @@ export function readApprovals(path: string, ownerUid = process.getuid?.() ?? -1)
   }
 }
 
-/** Replace the file atomically with a fresh 0600 one (never writes through a symlink). */
+/** Replace the file atomically with a fresh 0600 one (util/files.ts replaceFile): a full disk never truncates the approvals. */
 export function writeApprovals(path: string, approvals: Approvals): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(approvals, null, 2)}\n`);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  replaceFile(path, `${path}.${process.pid}.tmp`, Buffer.from(`${JSON.stringify(approvals, null, 2)}\n`));
 }
 
 /** Read, change and write back (the CLI's install/remove). */

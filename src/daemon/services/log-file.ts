@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, renameSync, writeSync } from "node:fs";
-import { openAppendNoFollow } from "../logger.ts";
+import { closeSync, constants, fstatSync, openSync, renameSync } from "node:fs";
+import { openAppendNoFollow, writeAll } from "../../util/files.ts";
 
 export interface RotationOptions {
   /** Rotate when the current file would grow past this many bytes. */
@@ -14,11 +14,12 @@ export const DEFAULT_ROTATION: RotationOptions = { maxBytes: 10 * 1024 * 1024, f
 const RETRY_MS = 5_000;
 
 /**
- * An append-only, size-rotated log file. Writes are synchronous (a batch of
- * lines per call, so the cost is one syscall per pipe read). A failing disk
- * never stops the service: the error is reported once through `onProblem`,
- * lines are dropped from the file (they stay in the ring and reach followers)
- * and the file is retried every few seconds; `onProblem(null)` says it works again.
+ * An append-only, size-rotated log file: a service's log, and the daemon's
+ * own. Writes are synchronous (a batch of lines per call, so the cost is one
+ * syscall per pipe read). A failing disk never stops the writer: the error is
+ * reported once through `onProblem`, lines are dropped from the file (a
+ * service's stay in its ring and reach followers) and the file is retried
+ * every few seconds; `onProblem(null)` says it works again.
  */
 export class RotatingLogFile {
   private fd: number | null = null;
@@ -29,20 +30,16 @@ export class RotatingLogFile {
   constructor(
     readonly path: string,
     private readonly rotation: RotationOptions,
-    private readonly onProblem: (message: string | null) => void,
+    private readonly onProblem: (err: Error | null) => void,
   ) {}
 
   write(bytes: Uint8Array): void {
     if (this.fd === null && !this.open()) return;
     try {
       if (this.size > 0 && this.size + bytes.length > this.rotation.maxBytes) this.rotate();
-      // A short write (a disk filling up) goes on from where it stopped; an error throws.
-      for (let offset = 0; offset < bytes.length; ) {
-        const n = writeSync(this.fd!, bytes, offset);
-        if (n <= 0) throw new Error("write made no progress");
-        offset += n;
-        this.size += n;
-      }
+      // Counted before the write: if it fails part way, the reopen reads the size from the file.
+      this.size += bytes.length;
+      writeAll(this.fd!, bytes);
       if (this.failing) {
         this.failing = false;
         this.onProblem(null);
@@ -102,7 +99,7 @@ export class RotatingLogFile {
     this.retryAt = performance.now() + RETRY_MS;
     if (!this.failing) {
       this.failing = true;
-      this.onProblem(`service log ${this.path} is not writable (${(err as Error).message}); lines are kept in memory only`);
+      this.onProblem(err as Error);
     }
   }
 }

@@ -89,7 +89,9 @@ export class ServiceLog {
     onProblem: (message: string | null) => void,
     private readonly ringLines = DEFAULT_RING_LINES,
   ) {
-    this.file = new RotatingLogFile(filePath, rotation, onProblem);
+    this.file = new RotatingLogFile(filePath, rotation, (err) =>
+      onProblem(err && `service log ${filePath} is not writable (${err.message}); lines are kept in memory only`),
+    );
     this.seed(filePath);
   }
 

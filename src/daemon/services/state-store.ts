@@ -1,4 +1,5 @@
-import { closeSync, constants, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { readFileSync, renameSync } from "node:fs";
+import { replaceFile } from "../../util/files.ts";
 import type { ServiceSpec } from "./spec.ts";
 
 /**
@@ -111,29 +112,7 @@ function setAside(path: string): string {
   }
 }
 
-/**
- * Write atomically: a fresh 0600 file renamed over the old one (never follows
- * a symlink), only once all of it is written: a short write (a full disk) must
- * not replace the good state with a truncated one.
- */
+/** Write atomically (util/files.ts replaceFile): a full disk never leaves a truncated state in place of a good one. */
 export function writeState(path: string, state: PersistedState): void {
-  const tmp = `${path}.tmp`;
-  try {
-    unlinkSync(tmp);
-  } catch {}
-  const bytes = Buffer.from(JSON.stringify(state, null, 1));
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    for (let offset = 0; offset < bytes.length; ) {
-      const n = writeSync(fd, bytes, offset);
-      if (n <= 0) throw new Error(`writing ${tmp} made no progress`);
-      offset += n;
-    }
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  replaceFile(path, `${path}.tmp`, Buffer.from(JSON.stringify(state, null, 1)));
 }
