@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { capArgv, MAX_AUDIT_ARGS, MAX_AUDIT_ARGV_BYTES } from "../../src/daemon/privilege/audit.ts";
+import { type AuditRecord, capArgv, createAuditLog, MAX_AUDIT_ARGS, MAX_AUDIT_ARGV_BYTES } from "../../src/daemon/privilege/audit.ts";
 import { daemonWithoutIsolation } from "./fixtures.ts";
 
 const utf8Bytes = (argv: string[]) => argv.reduce((n, a) => n + new TextEncoder().encode(a).length, 0);
@@ -76,5 +77,105 @@ describe("the audit log of a running daemon", () => {
     expect(small.argv).toEqual(["id", "-u"]);
     expect(small.argv_truncated).toBe(false);
     for (const r of [many, longCommand, small]) expect(r.decision).toBe("denied");
+  });
+
+  test("a flood of denials is counted, not written one by one: every request is accounted for, in far fewer lines (audit and daemon log)", async () => {
+    const daemon = daemonOf();
+    const auditPath = join(daemon.home, "logs", "audit.log");
+    const before = readFileSync(auditPath, "utf8").split("\n").length - 1;
+    const deniedLines = () => readFileSync(join(daemon.home, "logs", "daemon.log"), "utf8").split("sudo_run denied").length - 1;
+    const daemonLogBefore = deniedLines();
+    const client = daemon.client({ timeoutMs: 20_000 });
+    const flood = 2_000;
+    try {
+      const results = await Promise.all(Array.from({ length: flood }, (_, i) => client.sudoRun("iptables", ["-L", String(i)], "flood")));
+      expect(results.every((r) => !r.allowed)).toBe(true);
+    } finally {
+      client.close();
+    }
+    // The count of what was left out is written a second after the first left out.
+    await Bun.sleep(1_500);
+    const records = readFileSync(auditPath, "utf8")
+      .split("\n")
+      .slice(before, -1)
+      .map((l) => JSON.parse(l) as AuditRecord);
+    expect(records.reduce((n, r) => n + (r.suppressed ?? 1), 0)).toBe(flood);
+    expect(records.length).toBeLessThan(flood / 4);
+    expect(records.at(-1)!.suppressed).toBeGreaterThan(0);
+    expect(deniedLines() - daemonLogBefore).toBeLessThan(flood / 4);
+  });
+});
+
+describe("the audit log's bounds", () => {
+  const record = (plugin: string, decision: "allowed" | "denied", n: number): AuditRecord => ({
+    plugin,
+    service: plugin,
+    peer_uid: 1000,
+    peer_pid: 4242,
+    argv: ["rm", `n${n}`],
+    argv_truncated: false,
+    matched_pattern: null,
+    resolved_path: null,
+    decision,
+    deny_reason: decision === "denied" ? "no approved pattern" : null,
+    reason: "",
+    reason_truncated: false,
+    exit_code: null,
+    signal: null,
+    timed_out: false,
+    duration_ms: null,
+  });
+  const lines = (path: string) =>
+    readFileSync(path, "utf8")
+      .split("\n")
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as AuditRecord);
+
+  test("a caller's denials are written up to the burst, then counted; the count reaches the file; allowed runs and other callers are untouched", () => {
+    const dir = mkdtempSync(join(tmpdir(), "adi-audit-"));
+    try {
+      const path = join(dir, "audit.log");
+      let clock = 0;
+      const problems: (Error | null)[] = [];
+      const log = createAuditLog(path, (e) => problems.push(e), { maxBytes: 1 << 20, files: 2 }, { burst: 5, perSecond: 2 }, () => clock);
+      const written: boolean[] = [];
+      for (let i = 0; i < 50; i++) written.push(log.write(record("flood", "denied", i)));
+      expect(written.filter(Boolean).length).toBe(5);
+      expect(log.write(record("flood", "allowed", 100))).toBe(true);
+      expect(log.write(record("other", "denied", 200))).toBe(true);
+      let seen = lines(path);
+      expect(seen.map((r) => r.argv[1])).toEqual(["n0", "n1", "n2", "n3", "n4", "n100", "n200"]);
+      // One second later two tokens are back: the next denial is written, standing for the 45 counted and itself.
+      clock = 1000;
+      expect(log.write(record("flood", "denied", 50))).toBe(true);
+      seen = lines(path);
+      expect(seen.at(-1)).toMatchObject({ plugin: "flood", argv: ["rm", "n50"], suppressed: 46 });
+      // Counted again, then written by flush (shutdown) with the last request's argv.
+      expect(log.write(record("flood", "denied", 51))).toBe(true);
+      expect(log.write(record("flood", "denied", 52))).toBe(false);
+      expect(log.write(record("flood", "denied", 53))).toBe(false);
+      log.flush();
+      seen = lines(path);
+      expect(seen.at(-1)).toMatchObject({ argv: ["rm", "n53"], suppressed: 2 });
+      expect(seen.length).toBe(10);
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the file rotates by size: it and its older copies stay within the limit", () => {
+    const dir = mkdtempSync(join(tmpdir(), "adi-audit-"));
+    try {
+      const path = join(dir, "audit.log");
+      const log = createAuditLog(path, () => {}, { maxBytes: 4_000, files: 3 });
+      for (let i = 0; i < 200; i++) log.write(record("p", "allowed", i));
+      for (const file of [path, `${path}.1`, `${path}.2`]) expect(statSync(file).size).toBeLessThanOrEqual(4_000);
+      expect(existsSync(`${path}.3`)).toBe(false);
+      expect(lines(path).at(-1)!.argv).toEqual(["rm", "n199"]);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

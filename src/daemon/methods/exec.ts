@@ -110,7 +110,7 @@ export function execMethods(deps: ExecDeps): Methods {
             });
         if (!decision.allowed || !plan.sudo) {
           const denyReason = decision.allowed ? plan.sudoReason : decision.reason;
-          audit.write({
+          const logged = audit.write({
             ...base,
             matched_pattern: decision.allowed ? decision.pattern : (decision.pattern ?? null),
             resolved_path: null,
@@ -121,7 +121,8 @@ export function execMethods(deps: ExecDeps): Methods {
             timed_out: false,
             duration_ms: null,
           });
-          logger.info("sudo_run denied", { plugin: caller.plugin, pid: caller.pid, reason: denyReason });
+          // Over the caller's denial rate the audit log only counts them, and so does the daemon log.
+          if (logged) logger.info("sudo_run denied", { plugin: caller.plugin, pid: caller.pid, reason: denyReason });
           return { case: "sudoDenied", value: { reason: denyReason } };
         }
         const sudoBin = lookupOnFixedPath("sudo") ?? "/usr/bin/sudo";

@@ -5,7 +5,7 @@ import type { Logger } from "../logger.ts";
 import { execMethods } from "../methods/exec.ts";
 import type { Methods } from "../router.ts";
 import { readApprovals } from "./approvals.ts";
-import { createAuditLog } from "./audit.ts";
+import { createAuditLog, type AuditLog } from "./audit.ts";
 import { identifyPeers, type FindBySession } from "./identify.ts";
 import { detectIsolation, isolationRefused, type IsolationPlan } from "./isolation.ts";
 import { installedManifestSha } from "./manifest-sha.ts";
@@ -22,6 +22,8 @@ export interface Privilege {
   /** Resolves when isolation is known (after `detect()`). */
   readonly ready: Promise<void>;
   isolation(): Promise<IsolationState>;
+  /** The sudo_run audit log: main.ts reopens it on SIGHUP and flushes its counts at shutdown. */
+  readonly audit: AuditLog;
   methods: Methods;
   identify: IdentifyPeer;
   /** umask for binding the socket: 0600, or 0666 once a service runs as ADI_USER (see socket-access.ts). */
@@ -83,9 +85,14 @@ export function setupPrivilege(opts: {
       warnings.add(`cannot open ${paths.home} to ${paths.user}: ${(err as Error).message}`);
     }
   };
+  let auditProblem: string | null = null;
   const audit = createAuditLog(paths.auditLog, (err) => {
-    logger.error("audit log not writable", { path: paths.auditLog, error: err.message });
-    warnings.add(`audit log ${paths.auditLog} is not writable: ${err.message}`);
+    if (auditProblem) warnings.delete(auditProblem);
+    auditProblem = err && `audit log ${paths.auditLog} is not writable: ${err.message}`;
+    if (err) {
+      warnings.add(auditProblem!);
+      logger.error("audit log not writable", { path: paths.auditLog, error: err.message });
+    } else logger.info("audit log writable again", { path: paths.auditLog });
   });
   return {
     detect() {
@@ -93,6 +100,7 @@ export function setupPrivilege(opts: {
       return ready;
     },
     ready,
+    audit,
     async isolation() {
       // `status` answers even while a slow sudo is still being probed (probes time out after 5 s).
       if (!state()) {
