@@ -170,7 +170,8 @@ test("services get the home the daemon resolved, not a relative ADI_HOME (it wou
   cleanups.push(() => manager.stopAll(false));
   await manager.init();
   await manager.start("env", createServiceConfig({ command: "/bin/sh", args: ["-c", 'echo "home=$ADI_HOME"'], workingDir: "/tmp", restartOnFailure: false }));
-  await waitFor(() => readFileSync(join(paths.serviceLogDir, "env.log"), "utf8").includes("home="), 5_000, "the service's line");
+  // Not "home=": the log's "adi started … echo \"home=$ADI_HOME\"" line has that too; the service's own line has it after its tag.
+  await waitFor(() => readFileSync(join(paths.serviceLogDir, "env.log"), "utf8").includes(" home="), 5_000, "the service's line");
   expect(readFileSync(join(paths.serviceLogDir, "env.log"), "utf8")).toContain(`home=${paths.home}\n`);
 });
 

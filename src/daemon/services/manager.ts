@@ -248,11 +248,7 @@ export class ServiceManager {
       this.pluginWarnings.push(message);
       this.warn(message);
     };
-    for (const e of errors) {
-      this.opts.logger.warn("plugin skipped", { dir: e.dir, error: e.message });
-      this.pluginWarnings.push(`plugin skipped: ${e.message}`);
-      this.opts.warnings.add(`plugin skipped: ${e.message}`);
-    }
+    for (const e of errors) scanWarn(`plugin skipped: ${e.message}`);
     this.plugins = plugins;
     const declared = new Map<string, ServiceSpec>();
     for (const p of plugins) {

@@ -382,8 +382,9 @@ export class Service {
     this.stopHealth();
     // `done` comes once the leader has exited and nothing of the service is
     // left (onExit), so the stop timeout covers all of it, not the leader only.
-    // killSession KILLs again whatever is found until nothing is left: onExit,
-    // for a stop, only waits.
+    // Once `killBy` has passed, onExit KILLs what is left too; the KILL loop
+    // here still runs because onExit starts only when the leader has exited,
+    // and the two loops share their /proc scans (process-group.ts sweepScan).
     if (force) {
       await killSession(child.pid, 2_000, child.startTime);
     } else {
