@@ -13,7 +13,7 @@ export interface ServerOptions {
   router: Router;
   identify: IdentifyPeer;
   logger: Logger;
-  /** Connections beyond this are answered RESOURCE_EXHAUSTED and closed. */
+  /** Connections beyond this are answered RESOURCE_EXHAUSTED and closed; plugins get this less ownerReservedConnections. */
   maxConnections?: number;
   /** A frame left half-sent for this long closes the connection (at most MAX_READ_DEADLINE_MS). */
   readDeadlineMs?: number;
@@ -23,6 +23,15 @@ export interface ServerOptions {
 export const MAX_READ_DEADLINE_MS = MAX_TIMER_MS;
 /** The most connections ADI_MAX_CONNECTIONS may allow (each holds a descriptor; RLIMIT_NOFILE stops far below). */
 export const MAX_CONNECTIONS_LIMIT = 65_536;
+
+/**
+ * Connections only the owner (an admin caller) may take: a plugin, or several,
+ * holding every slot would lock the owner out, `adi daemon stop` included,
+ * until the daemon restarted. A quarter of the cap, at most 64.
+ */
+export function ownerReservedConnections(maxConnections: number): number {
+  return Math.min(64, Math.floor(maxConnections / 4));
+}
 
 export interface Server {
   readonly connections: Set<Connection>;
@@ -51,6 +60,7 @@ function refuse(socket: Socket<SocketState>, error: AdiError): void {
 export function startServer(opts: ServerOptions): Server {
   const { router, identify, logger } = opts;
   const maxConnections = opts.maxConnections ?? 1024;
+  const reserved = ownerReservedConnections(maxConnections);
   const readDeadlineMs = opts.readDeadlineMs ?? 10_000;
   const connections = new Set<Connection>();
 
@@ -59,17 +69,23 @@ export function startServer(opts: ServerOptions): Server {
     socket: {
       open(socket) {
         socket.data = {};
-        if (connections.size >= maxConnections) {
-          logger.warn("connection refused: too many connections", { limit: maxConnections });
-          refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `the daemon serves at most ${maxConnections} connections`));
-          return;
-        }
         const fd = (socket as unknown as { fd: number }).fd;
         const cred = peerCredentials(fd);
         const caller = identify(cred);
         if (!caller) {
           // identify() has logged the refusal with what it saw.
           refuse(socket, new AdiError(ErrorCode.PERMISSION_DENIED, "this daemon belongs to another user"));
+          return;
+        }
+        // Identified first: plugins may not take the slots kept for the owner.
+        const limit = caller.role === "admin" ? maxConnections : maxConnections - reserved;
+        if (connections.size >= limit) {
+          logger.warn("connection refused: too many connections", { limit, role: caller.role, plugin: caller.plugin, pid: caller.pid });
+          const message =
+            caller.role === "admin"
+              ? `the daemon serves at most ${maxConnections} connections`
+              : `the daemon serves plugins at most ${limit} connections (${reserved} more are kept for its owner)`;
+          refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, message));
           return;
         }
         const conn = new Connection(socket as unknown as Socket<Connection>, caller);
