@@ -114,6 +114,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     warnings,
     isolation: () => privilege.isolation(),
     shutdown(graceful) {
+      // A forced shutdown during a graceful one KILLs what that one still waits for.
+      if (stopping && !graceful) void services.stopAll(false);
       stopping ??= (async () => {
         logger.info("shutting down", { graceful });
         await services.stopAll(graceful);

@@ -141,3 +141,55 @@ describe("stop: the whole service gets the stop timeout", () => {
     });
   });
 });
+
+// A forced stop used to queue behind the stop it was meant to cut short, and a forced daemon stop during a
+// graceful one returned that one's promise: both waited out the whole stop timeout (a minute here).
+describe("a forced stop during a stop KILLs at once", () => {
+  /** The main process exits on TERM at once; its worker ignores TERM (its pid goes to $1). */
+  function stubbornWorker(d: TestDaemon): { args: string[]; pids: string } {
+    const script = join(d.home, "stubborn-worker.sh");
+    const pids = join(d.home, "stubborn.pid");
+    writeFileSync(script, [`sh -c 'trap "" TERM; echo $$ >> "$1"; while :; do sleep 0.1; done' worker "$1" &`, "exec sleep 1000", ""].join("\n"));
+    return { args: [script, pids], pids };
+  }
+
+  test("service stop --force while a stop waits for what is left of the service", async () => {
+    await withClient(async (d, client) => {
+      const { args, pids } = stubbornWorker(d);
+      await client.startService("stubborn", { command: "sh", args, stopTimeoutMs: 60_000 });
+      const { pid } = await waitForState(d, "stubborn", ServiceState.RUNNING);
+      const [worker] = await pidsIn(d, pids, 1);
+      await Bun.sleep(100);
+      const t0 = performance.now();
+      const graceful = client.stopService("stubborn");
+      await waitFor(() => !pidAlive(pid), 5_000, "the main process to exit on TERM");
+      expect(pidAlive(worker!)).toBe(true); // the graceful stop waits for it
+      const forced = await d.cli(["daemon", "stop", "stubborn", "--force"]);
+      expect(forced.code).toBe(0);
+      await graceful;
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      expect(pidAlive(worker!)).toBe(false);
+      expect(sessionProcesses(pid)).toEqual([]);
+      expect(readIfThere(join(d.home, "logs", "services", "stubborn.log"))).toContain("forced stop: sending SIGKILL");
+    });
+  });
+
+  test("daemon stop --force while a graceful daemon stop waits out a main process that ignores TERM", async () => {
+    await withClient(async (d, client) => {
+      await client.startService("deaf", { command: "sh", args: ["-c", "trap '' TERM; while :; do sleep 0.1; done"], stopTimeoutMs: 60_000 });
+      const { pid } = await waitForState(d, "deaf", ServiceState.RUNNING);
+      await Bun.sleep(100);
+      const daemonPid = d.pid()!;
+      const t0 = performance.now();
+      const graceful = d.cli(["daemon", "stop"]);
+      await Bun.sleep(500);
+      expect(pidAlive(pid)).toBe(true);
+      await d.cli(["daemon", "stop", "--force"]);
+      await graceful;
+      await waitFor(() => !pidAlive(daemonPid), 10_000, "daemon exit");
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      expect(pidAlive(pid)).toBe(false);
+      expect(sessionProcesses(pid)).toEqual([]);
+    });
+  });
+});

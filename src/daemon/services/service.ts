@@ -171,6 +171,7 @@ export class Service {
   }
 
   stop(force: boolean): Promise<void> {
+    if (force) this.escalate();
     return this.serialize(async () => {
       this.desired = false;
       await this.stopNow(force);
@@ -205,7 +206,22 @@ export class Service {
 
   /** Daemon shutdown: stop without changing what the user wants running. */
   halt(graceful: boolean): Promise<void> {
+    if (!graceful) this.escalate();
     return this.serialize(() => this.stopNow(!graceful));
+  }
+
+  /**
+   * A forced stop while a stop is already waiting (out its stop timeout, or
+   * for the rest of the service after its main process left): KILL all of it
+   * now, as `systemctl kill` does during a stop. Queued behind that stop, the
+   * forced one would otherwise wait out the very timeout it was meant to cut.
+   */
+  private escalate(): void {
+    const child = this.child;
+    if (!child?.stopping || child.killBy === undefined || child.killBy <= performance.now()) return;
+    child.killBy = performance.now();
+    this.log.system("forced stop: sending SIGKILL");
+    void killSession(child.pid, 2_000, child.startTime);
   }
 
   /** Liveness check: a leader that vanished without an exit event (or is a zombie nobody reaps). */
