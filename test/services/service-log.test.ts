@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LogStream } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
@@ -78,6 +78,37 @@ describe("service log", () => {
     ]);
     expect(tail[0]!.timeUnixMs).toBeGreaterThan(Date.now() - 60_000);
     again.close("done");
+  });
+
+  test("a read larger than the cap is split at line ends across the files: none past the cap, no line lost or cut; a line longer than a file goes alone", async () => {
+    const path = join(tmp(), "svc.log");
+    const log = new ServiceLog("svc", path, { maxBytes: 4096, files: 20 }, () => {});
+    const lines = Array.from({ length: 400 }, (_, i) => `line ${i} ${"x".repeat(i % 30)}`);
+    const long = "L".repeat(5_000);
+    await log.drain(streamOf([bytes(`${lines.slice(0, 200).join("\n")}\n${long}\n${lines.slice(200).join("\n")}\n`)]), LogStream.STDOUT);
+    log.close("done");
+    const files = [path, ...Array.from({ length: 19 }, (_, i) => `${path}.${i + 1}`)].filter((f) => existsSync(f)).reverse();
+    const texts: string[] = [];
+    for (const f of files) {
+      const content = readFileSync(f, "utf8");
+      expect(content.endsWith("\n")).toBe(true);
+      const fileLines = content.trimEnd().split("\n");
+      if (fileLines.some((l) => l.endsWith(long))) expect(fileLines).toHaveLength(1);
+      else expect(statSync(f).size).toBeLessThanOrEqual(4096);
+      for (const l of fileLines) texts.push(l.replace(/^\S+ out /, ""));
+    }
+    expect(texts).toEqual([...lines.slice(0, 200), long, ...lines.slice(200)]);
+  });
+
+  test("a file that ends in half a line (a write cut short by a full disk or a crash) gets its newline before the next line", async () => {
+    const path = join(tmp(), "svc.log");
+    writeFileSync(path, "2026-11-28T00:00:00.000Z out cut sh", { mode: 0o600 });
+    const log = new ServiceLog("svc", path, { maxBytes: 1 << 20, files: 2 }, () => {});
+    log.system("next");
+    log.close("done");
+    const content = readFileSync(path, "utf8").split("\n");
+    expect(content[0]).toBe("2026-11-28T00:00:00.000Z out cut sh");
+    expect(content[1]).toMatch(/^\S+ adi next$/);
   });
 
   test("a read larger than the file buffer is written whole and in order (in several writes)", async () => {

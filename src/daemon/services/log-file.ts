@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, renameSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, renameSync } from "node:fs";
 import { openAppendNoFollow, writeAll } from "../../util/files.ts";
 
 export interface RotationOptions {
@@ -9,6 +9,22 @@ export interface RotationOptions {
 }
 
 export const DEFAULT_ROTATION: RotationOptions = { maxBytes: 10 * 1024 * 1024, files: 3 };
+
+const NEWLINE = new Uint8Array([10]);
+
+/** The byte at `size - 1` of the file at `path`, or -1 if it cannot be read. */
+function lastByte(path: string, size: number): number {
+  const one = new Uint8Array(1);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return readSync(fd, one, 0, 1, size - 1) === 1 ? one[0]! : -1;
+  } catch {
+    return -1;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 /** How long to wait before trying a failing log file again. */
 const RETRY_MS = 5_000;
@@ -33,13 +49,25 @@ export class RotatingLogFile {
     private readonly onProblem: (err: Error | null) => void,
   ) {}
 
+  /** Whole lines (each ending in "\n"); a file ends at a line's end, at most `maxBytes` unless one line alone is longer. */
   write(bytes: Uint8Array): void {
     if (this.fd === null && !this.open()) return;
     try {
-      if (this.size > 0 && this.size + bytes.length > this.rotation.maxBytes) this.rotate();
-      // Counted before the write: if it fails part way, the reopen reads the size from the file.
-      this.size += bytes.length;
-      writeAll(this.fd!, bytes);
+      let rest = bytes;
+      for (;;) {
+        const room = this.rotation.maxBytes - this.size;
+        if (rest.length <= room) {
+          this.append(rest);
+          break;
+        }
+        // The lines that fit end this file; the rest starts the next. A line longer than a whole file goes alone.
+        let cut = room > 0 ? rest.lastIndexOf(10, room - 1) + 1 : 0;
+        if (cut === 0 && this.size === 0) cut = rest.indexOf(10) + 1 || rest.length;
+        if (cut > 0) this.append(rest.subarray(0, cut));
+        rest = rest.subarray(cut);
+        if (rest.length === 0) break;
+        this.rotate();
+      }
       if (this.failing) {
         this.failing = false;
         this.onProblem(null);
@@ -47,6 +75,12 @@ export class RotatingLogFile {
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  private append(bytes: Uint8Array): void {
+    // Counted before the write: if it fails part way, the reopen reads the size from the file.
+    this.size += bytes.length;
+    writeAll(this.fd!, bytes);
   }
 
   /** logrotate moved the file (SIGHUP): the next write opens the path again, even while a failure is being retried. */
@@ -69,6 +103,8 @@ export class RotatingLogFile {
     try {
       this.fd = openAppendNoFollow(this.path);
       this.size = fstatSync(this.fd).size;
+      // A write cut short (a full disk, a crash) left half a line: end it, or the next line is glued onto it.
+      if (this.size > 0 && lastByte(this.path, this.size) !== 10) this.append(NEWLINE);
       return true;
     } catch (err) {
       this.fail(err);
