@@ -61,6 +61,13 @@ export async function runCli(argv: string[]): Promise<number> {
     const [command, path] = await resolveCommand(args);
     if (!command.subCommands) {
       const { unexpectedWord, unknownFlag } = await import("./flags.ts");
+      // citty reads only what follows the command's words: an option among them would be dropped unsaid.
+      const early = args.slice(0, path.length).find((a, i) => a !== path[i]);
+      if (early !== undefined) {
+        const name = ["adi", ...path].join(" ");
+        err(`${paint(2, "red", "error")}: ${early} must come after the command: \`${name} ${early}\``);
+        return Exit.usage;
+      }
       const words = args.slice(path.length);
       const defs = (await resolve(command.args)) ?? {};
       const bad = unknownFlag(words, defs);

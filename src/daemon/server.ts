@@ -74,7 +74,8 @@ export function startServer(opts: ServerOptions): Server {
         const caller = identify(cred);
         if (!caller) {
           // identify() has logged the refusal with what it saw.
-          refuse(socket, new AdiError(ErrorCode.PERMISSION_DENIED, "this daemon belongs to another user"));
+          const why = cred === null ? "the daemon could not read this connection's credentials (see the daemon log)" : "this daemon belongs to another user";
+          refuse(socket, new AdiError(ErrorCode.PERMISSION_DENIED, why));
           return;
         }
         // Identified first: plugins may not take the slots kept for the owner.

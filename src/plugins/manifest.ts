@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { argvProblem, DEFAULT_MAX_RESTARTS, envProblem, MAX_RESTARTS, MAX_STOP_TIMEOUT_MS } from "../daemon/services/spec.ts";
@@ -194,7 +194,12 @@ export function readManifestFile(path: string): Buffer {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${path}: not a regular file`);
     if (st.size > MAX_MANIFEST_BYTES) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${path}: larger than ${MAX_MANIFEST_BYTES} bytes`);
-    return readFileSync(fd);
+    // The size fstat gave and one byte more, never to the end of a file that grows while it is read.
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got;
+    if (n > st.size) throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${path}: changed while it was read; try again`);
+    return buf.subarray(0, n);
   } finally {
     closeSync(fd);
   }

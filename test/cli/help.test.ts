@@ -68,6 +68,18 @@ describe("help and errors", () => {
     expect((await d.cli(["daemon", "start", "--max-restarts", "3"])).code).toBe(2);
   }, 120_000);
 
+  test("an option before the command's last word is a usage error saying where it goes (citty dropped it unsaid)", async () => {
+    for (const [argv, fixed] of [
+      [["daemon", "--json", "status"], "adi daemon status --json"],
+      [["--json", "daemon", "services"], "adi daemon services --json"],
+      [["plugin", "--json", "list"], "adi plugin list --json"],
+    ] as const) {
+      const r = await d.cli([...argv]);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stderr, argv.join(" ")).toContain(`--json must come after the command: \`${fixed}\``);
+    }
+  }, 120_000);
+
   test("--max-restarts past plugin.toml's 1000, and a count that is no whole number, are usage errors naming the flag", async () => {
     // 99999999999 used to reach the frame encoder (uint32) and crash with a stack trace, exit 1; "" was taken as 0.
     const cases: [string, string, string][] = [

@@ -47,6 +47,18 @@ describe("identifyPeers", () => {
     expect(identifyPeers(owner, () => undefined, logger)(null)).toBeNull();
   });
 
+  test("on macOS too (getpeereid failed), and only on Windows, which has no credentials, is the pipe's access the rule", () => {
+    const real = process.platform;
+    try {
+      Object.defineProperty(process, "platform", { value: "darwin" });
+      expect(identifyPeers(owner, () => undefined, logger)(null)).toBeNull();
+      Object.defineProperty(process, "platform", { value: "win32" });
+      expect(identifyPeers(owner, () => undefined, logger)(null)).toMatchObject({ role: "admin", uid: owner });
+    } finally {
+      Object.defineProperty(process, "platform", { value: real });
+    }
+  });
+
   test("a process in a plugin service's session acts as that plugin; others by uid", async () => {
     // A detached child leads its own session, like a managed service.
     const leader = Bun.spawn(["/bin/sh", "-c", "sleep 30 & echo $!; wait"], { detached: true, stdout: "pipe" });

@@ -124,6 +124,17 @@ describe("install refuses a plugin the daemon would not run as asked (nothing is
     expect(adi(["plugin", "install", pluginSource(base, "owner1", [], service("shared-svc")), "--yes"]).code).toBe(0);
   });
 
+  test("a reinstall with a relative ADI_HOME is no clash with itself either", () => {
+    const run = (args: string[]) =>
+      Bun.spawnSync([...ADI_ARGV, ...args], { env: { ...t.env, ADI_HOME: "relhome" }, cwd: base, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const source = pluginSource(base, "relplug", []);
+    expect(run(["plugin", "install", source, "--yes"]).exitCode).toBe(0);
+    const again = run(["plugin", "install", source, "--yes"]);
+    expect(again.stderr.toString()).toBe("");
+    expect(again.exitCode).toBe(0);
+    expect(existsSync(join(base, "relhome", "plugins", "relplug", "plugin.toml"))).toBe(true);
+  });
+
   test("a name reserved for another plugin", () => {
     const r = adi(["plugin", "install", pluginSource(base, "squatter", [], service("hive")), "--yes"]);
     expect(r.code).not.toBe(0);

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdiError, ErrorCode } from "../../src/errors.ts";
-import { loadPlugins, parsePluginManifest } from "../../src/plugins/manifest.ts";
+import { loadPlugins, parsePluginManifest, readManifestFile } from "../../src/plugins/manifest.ts";
 import { installedManifestSha } from "../../src/daemon/privilege/manifest-sha.ts";
 
 const dirs: string[] = [];
@@ -60,6 +60,14 @@ describe("a plugin cannot take another's identity", () => {
     expect(parseError(join(root, "piped")).message).toContain("not a regular file"); // and did not block
     pluginDir({ "plugin.toml": `name = "big"\nversion = "1"\n#${"x".repeat(1024 * 1024)}\n` }, root, "big");
     expect(parseError(join(root, "big")).message).toContain("larger than");
+  });
+
+  test.skipIf(process.platform !== "linux")("a manifest is read only to the size it had when opened, not to the end of a file that grows meanwhile", () => {
+    // A /proc file is a regular file of size 0 with content: the read used to go on to its end (a
+    // manifest growing while it is read could pass the 1 MiB cap the same way).
+    expect(() => readManifestFile("/proc/self/status")).toThrow(/changed while it was read/);
+    const dir = pluginDir({ "plugin.toml": 'name = "p"\nversion = "1"\n' });
+    expect(readManifestFile(join(dir, "plugin.toml")).toString()).toBe('name = "p"\nversion = "1"\n');
   });
 
   test("a manifest naming another plugin than its directory is skipped, and the real one keeps its name", () => {

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { RESERVED_NAMES } from "../../daemon/services/service-config.ts";
 import { loadPlugins, type PluginManifest } from "../../plugins/manifest.ts";
@@ -16,7 +16,8 @@ export function checkInstallConflicts(pluginDir: string, source: PluginManifest)
   if (service !== undefined && RESERVED_NAMES.has(service) && service !== source.name) {
     throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${source.manifestPath}: service name ${service} is reserved for the ${service} plugin; choose another`);
   }
-  const own = join(pluginDir, source.name);
+  // Absolute, as loadPlugins gives each plugin's dir: a relative ADI_HOME must not make a reinstall clash with itself.
+  const own = resolve(pluginDir, source.name);
   for (const other of loadPlugins(pluginDir).plugins) {
     if (other.dir === own) continue;
     if (other.name === source.name) {

@@ -21,12 +21,15 @@ export type FindBySession = (sid: number) => ServiceSession | undefined;
  * The session leader's start time must not be later than the peer's, so a
  * recycled session id never maps a stranger onto a service.
  */
+/** Platforms whose kernel tells the daemon who is at the other end of the socket (native.ts peerCredentials). */
+const CREDENTIALS_PLATFORMS: ReadonlySet<string> = new Set(["linux", "darwin"]);
+
 export function identifyPeers(ownerUid: number, findBySession: FindBySession, logger: Logger): IdentifyPeer {
   return (cred) => {
-    // Without peer credentials (not Linux) the 0600 socket is what keeps others out. On Linux they
-    // are always there: a failure to read them refuses the peer, never makes it an admin.
+    // Without peer credentials (Windows) the pipe's access rules are what keep others out. Where the
+    // kernel can say (Linux, macOS), a failure to read them refuses the peer, never makes it an admin.
     if (cred === null) {
-      if (process.platform !== "linux") return { role: "admin", uid: ownerUid, pid: 0, gid: 0 };
+      if (!CREDENTIALS_PLATFORMS.has(process.platform)) return { role: "admin", uid: ownerUid, pid: 0, gid: 0 };
       logger.warn("peer refused: its credentials could not be read");
       return null;
     }

@@ -39,6 +39,13 @@ const LAUNCHERS = new Set([
   "editor", "ex", "view", "rvim", "rview", "vimdiff", "sensible-editor", "pager", "sensible-pager", "most",
   "setarch", "linux32", "linux64", "prlimit", "run-parts", "sg", "newgrp", "ssh-agent", "perf", "valgrind",
   "firejail", "bwrap", "systemd-nspawn", "machinectl", "dbus-launch", "xdg-open", "openvt", "start-stop-daemon",
+  // A second review: util-linux, runit, and other wrappers that exec their arguments.
+  "choom", "uclampset", "scriptlive", "scriptreplay", "chpst", "fakeroot", "fakechroot", "dbus-run-session", "time",
+  "runcon", "numactl", "cgexec", "unbuffer", "rlwrap", "catchsegv", "gosu", "su-exec", "setpgid", "daemonize",
+  "softlimit", "envdir", "envuidgid", "setuidgid", "setlock", "pgrphack", "fghack", "tini", "dumb-init",
+  "proxychains4", "proot", "schroot", "eatmydata", "faketime", "torsocks", "proxychains", "tsocks",
+  // ldd runs the program it is asked about when that program names another loader (man ldd: never on untrusted files).
+  "ldd",
 ]);
 /** Versioned interpreters: python3, python3.11, perl5.36, ruby3.1, php8.2, lua5.4… */
 const VERSIONED = /^(python|perl|ruby|php|lua|node|pypy|jruby|tclsh|wish)[0-9.]*$/;
@@ -51,8 +58,11 @@ const VERSIONED = /^(python|perl|ruby|php|lua|node|pypy|jruby|tclsh|wish)[0-9.]*
 export function isLauncher(name: string): boolean {
   const base = basename(name);
   const stem = base.split(".")[0]!;
-  return LAUNCHERS.has(base) || LAUNCHERS.has(stem) || VERSIONED.test(base) || VERSIONED.test(stem) || /^ld(-linux.*|64)?\.so/.test(base) || stem === "ld-linux" || stem.startsWith("ld-linux-");
+  return LAUNCHERS.has(base) || LAUNCHERS.has(stem) || VERSIONED.test(base) || VERSIONED.test(stem) || DYNAMIC_LOADER.test(base);
 }
+
+/** ld.so, ld64.so.2, ld-linux-x86-64.so.2, ld-2.31.so (glibc before 2.34), ld-musl-x86_64.so.1, libc.musl-x86_64.so.1. */
+const DYNAMIC_LOADER = /^(ld(64)?\.so|ld-.*\.so|libc\.musl-.*\.so)/;
 
 function invalid(text: string, why: string): AdiError {
   return new AdiError(ErrorCode.INVALID_ARGUMENT, `privileged command ${JSON.stringify(text)}: ${why}`);
