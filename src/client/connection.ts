@@ -186,11 +186,13 @@ export class ClientConnection {
   }
 
   /** Send and resolve with the single response (errors reject). */
-  call(kind: RequestKindInit, timeoutMs: number): Promise<Response["kind"]> {
+  /** `onAnswer` runs as the answer's frame is handled, before any later frame of the connection is. */
+  call(kind: RequestKindInit, timeoutMs: number, onAnswer?: () => void): Promise<Response["kind"]> {
     return new Promise((resolve, reject) => {
       this.send(
         kind,
         (response) => {
+          onAnswer?.();
           if (response.kind.case === "error") {
             reject(new AdiError(response.kind.value.code, response.kind.value.message));
           } else {

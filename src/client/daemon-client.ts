@@ -36,6 +36,9 @@ export interface DaemonClientOptions {
 }
 
 /** What {@link DaemonClient.sudoRun} answers: the command's result, or why it was not run. */
+/** A followed log: the lines as they come, and how many have arrived so far (read or not). */
+export type FollowedLines = AsyncIterableIterator<LogLine> & { readonly received: number };
+
 export type SudoRunResult = { allowed: true; result: CommandResult } | { allowed: false; reason: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -224,15 +227,20 @@ export class DaemonClient {
     return kind.value.list;
   }
 
-  /** The last `lines` lines (0 = the daemon's default) of a service's output. NOT_FOUND for an unknown service. */
-  logs(name: string, opts?: { lines?: number; follow?: false }): Promise<LogLine[]>;
+  /**
+   * The last `lines` lines (0 = the daemon's default) of a service's output. NOT_FOUND for an unknown service.
+   * `onAnswer` runs as the answer arrives, before anything this client receives after it: read a follow
+   * stream's `received` there to know how many of its lines the answer also holds (`adi daemon logs -f`).
+   */
+  logs(name: string, opts?: { lines?: number; follow?: false; onAnswer?: () => void }): Promise<LogLine[]>;
   /**
    * The last `lines` lines, then every new line as it is written. Leaving the
    * `for await` loop (break/return/throw) sends `cancel_stream`; the iterator
    * throws an AdiError if the stream fails or the connection drops.
+   * `received` counts the lines that have arrived, read or not.
    */
-  logs(name: string, opts: { lines?: number; follow: true }): AsyncIterableIterator<LogLine>;
-  logs(name: string, opts: { lines?: number; follow?: boolean } = {}): Promise<LogLine[]> | AsyncIterableIterator<LogLine> {
+  logs(name: string, opts: { lines?: number; follow: true }): FollowedLines;
+  logs(name: string, opts: { lines?: number; follow?: boolean; onAnswer?: () => void } = {}): Promise<LogLine[]> | FollowedLines {
     const request: RequestKindInit = { case: "serviceLogs", value: { name, lines: opts.lines ?? 0, follow: opts.follow ?? false } };
     if (opts.follow) {
       return this.stream(request, (kind, push) => {
@@ -240,7 +248,7 @@ export class DaemonClient {
         else if (kind.case === "logs") for (const line of kind.value.lines) push(line);
       });
     }
-    return this.call(request).then((kind) => {
+    return this.call(request, this.timeoutMs, opts.onAnswer).then((kind) => {
       if (kind.case !== "logs") throw unexpected(kind, "logs");
       return kind.value.lines;
     });
@@ -297,10 +305,10 @@ export class DaemonClient {
     if (kind.case !== "ok") throw unexpected(kind, "ok");
   }
 
-  private call(request: RequestKindInit, timeoutMs = this.timeoutMs): Promise<Response["kind"]> {
+  private call(request: RequestKindInit, timeoutMs = this.timeoutMs, onAnswer?: () => void): Promise<Response["kind"]> {
     // An open connection is used at once: awaiting connection() would add a turn to every call.
-    if (this.conn?.isOpen) return this.conn.call(request, timeoutMs);
-    return this.connection().then((conn) => conn.call(request, timeoutMs));
+    if (this.conn?.isOpen) return this.conn.call(request, timeoutMs, onAnswer);
+    return this.connection().then((conn) => conn.call(request, timeoutMs, onAnswer));
   }
 
   /**
@@ -312,7 +320,7 @@ export class DaemonClient {
   private stream<T>(
     request: RequestKindInit,
     onKind: (kind: Response["kind"], push: (item: T) => void) => void,
-  ): AsyncIterableIterator<T> {
+  ): PushIterator<T> {
     let conn: ClientConnection | null = null;
     let id = 0;
     let left = false;

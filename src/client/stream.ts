@@ -10,11 +10,14 @@ export class PushIterator<T> implements AsyncIterableIterator<T> {
   private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
   private done = false;
   private error: AdiError | null = null;
+  /** Items pushed so far, taken or not: where the stream stands against other answers of the same connection. */
+  received = 0;
 
   constructor(private readonly onCancel: () => void) {}
 
   push(item: T): void {
     if (this.done) return;
+    this.received++;
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { LogStream, type LogLine } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
 import { unexpectedWord, unknownFlag } from "../../src/cli/flags.ts";
 import { envFlags } from "../../src/cli/daemon/start.ts";
-import { LogPrinter, mergeByTime, overlap, parseSince } from "../../src/cli/daemon/log-format.ts";
+import { LogPrinter, mergeByTime, parseSince } from "../../src/cli/daemon/log-format.ts";
 import { colorEnabled, serviceColor, stripColor, table } from "../../src/cli/output.ts";
 
 const line = (t: number, text: string, service = "web"): LogLine => ({ service, stream: LogStream.STDOUT, timeUnixMs: t, text }) as LogLine;
@@ -45,20 +45,7 @@ describe("--since", () => {
   });
 });
 
-describe("follow overlap", () => {
-  test("the stream's copy of lines the backlog already holds is dropped", () => {
-    const tail = [line(1, "a"), line(2, "b"), line(3, "c")];
-    expect(overlap(tail, [line(2, "b"), line(3, "c"), line(4, "d")])).toBe(2);
-    expect(overlap(tail, [line(3, "c"), line(4, "d")])).toBe(1);
-    expect(overlap(tail, [line(4, "d")])).toBe(0);
-    expect(overlap([], [line(4, "d")])).toBe(0);
-    // More lines arrived between the two than the backlog asked for.
-    expect(overlap([line(5, "e"), line(6, "f")], [line(4, "d"), line(5, "e"), line(6, "f"), line(7, "g")])).toBe(3);
-  });
-  test("a repeated line later in the stream is not mistaken for the overlap", () => {
-    const tail = [line(1, "x"), line(2, "same")];
-    expect(overlap(tail, [line(3, "y"), line(2, "same")])).toBe(0);
-  });
+describe("merging backlogs", () => {
   test("merge by time keeps each service's order", () => {
     const merged = mergeByTime([[line(1, "a1", "a"), line(5, "a2", "a")], [line(3, "b1", "b"), line(5, "b2", "b")]]);
     expect(merged.map((l) => l.text)).toEqual(["a1", "b1", "a2", "b2"]);

@@ -142,26 +142,3 @@ export function parseSince(value: string, now = Date.now()): number | null {
   const t = Date.parse(text);
   return Number.isNaN(t) ? null : t;
 }
-
-/**
- * The part of a follow stream's first lines already shown by the tail taken
- * just after the follow began: the follow's lines up to and including the
- * tail's newest line. Returns how many leading follow lines to drop.
- */
-export function overlap(tail: LogLine[], follow: LogLine[]): number {
-  const last = tail[tail.length - 1];
-  if (!last) return 0;
-  const same = (a: LogLine, b: LogLine) => a.timeUnixMs === b.timeUnixMs && a.stream === b.stream && a.text === b.text;
-  for (let k = 0; k < follow.length; k++) {
-    if (!same(follow[k]!, last)) continue;
-    let ok = true;
-    for (let j = 1; j <= k && j < tail.length; j++) {
-      if (!same(follow[k - j]!, tail[tail.length - 1 - j]!)) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) return k + 1;
-  }
-  return 0;
-}

@@ -1,9 +1,9 @@
-import type { DaemonClient } from "../../client/daemon-client.ts";
+import type { DaemonClient, FollowedLines } from "../../client/daemon-client.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { EventKind, type LogLine, type ServiceEvent } from "../../gen/adi/daemon/v1/daemon_wire.ts";
 import { runningClient } from "../connect.ts";
 import { err } from "../output.ts";
-import { LogPrinter, mergeByTime, overlap } from "./log-format.ts";
+import { LogPrinter, mergeByTime } from "./log-format.ts";
 import { cut, EVERYTHING, windowFor, type LogsQuery, type Window } from "./logs-view.ts";
 
 const daemonGone = (e: unknown) => e instanceof AdiError && e.code === ErrorCode.UNAVAILABLE;
@@ -11,11 +11,23 @@ const daemonGone = (e: unknown) => e instanceof AdiError && e.code === ErrorCode
 /**
  * Following several services on one connection. Each follow stream opens
  * before its backlog is read (so no line falls between the two); the lines
- * both carry are dropped from the stream (overlap()). Backlogs of all
- * services are printed merged by time, then live lines as they come.
+ * both carry are dropped from the stream: exactly those the stream had
+ * received when the backlog's answer arrived, since the daemon answers on
+ * one connection in order (matching lines by time and text could not tell
+ * identical lines of one millisecond apart). Backlogs of all services are
+ * printed merged by time, then live lines as they come.
  */
-class Follow {
-  private readonly followed = new Map<string, { buffer: LogLine[] | null }>();
+interface Followed {
+  /** Lines held until the backlogs are printed; null once live. */
+  buffer: LogLine[] | null;
+  /** Stream lines still to drop because the backlog holds them. */
+  skip: number;
+  lines: FollowedLines;
+}
+
+/** Exported for its tests (test/cli/follow-join.test.ts). */
+export class Follow {
+  private readonly followed = new Map<string, Followed>();
   private finish!: (message?: string) => void;
   private fail!: (e: unknown) => void;
   readonly done = new Promise<string | undefined>((resolve, reject) => {
@@ -33,17 +45,21 @@ class Follow {
 
   /** Open follow streams for these services; resolves with their backlogs (not yet printed). */
   async open(names: string[], window: Window): Promise<LogLine[][]> {
-    for (const name of names) this.pump(name);
+    const entries: Followed[] = [];
+    for (const name of names) entries.push(this.pump(name));
     const asked: Promise<LogLine[]>[] = [];
-    for (const name of names) asked.push(this.client.logs(name, { lines: window.request }));
+    for (let i = 0; i < names.length; i++) {
+      const entry = entries[i]!;
+      // The first `received` lines of the stream are in the backlog: those already taken are dropped now, the rest as they are taken.
+      const onAnswer = () => {
+        const taken = entry.buffer?.splice(0, entry.lines.received).length ?? 0;
+        entry.skip = entry.lines.received - taken;
+      };
+      asked.push(this.client.logs(names[i]!, { lines: window.request, onAnswer }));
+    }
     const tails = await Promise.all(asked);
     const backlogs: LogLine[][] = [];
-    for (let i = 0; i < names.length; i++) {
-      const tail = tails[i]!;
-      const entry = this.followed.get(names[i]!);
-      if (entry?.buffer) entry.buffer.splice(0, overlap(tail, entry.buffer));
-      backlogs.push(cut(tail, window));
-    }
+    for (const tail of tails) backlogs.push(cut(tail, window));
     return backlogs;
   }
 
@@ -85,13 +101,15 @@ class Follow {
     }
   }
 
-  private pump(name: string): void {
-    const entry = { buffer: [] as LogLine[] | null };
+  private pump(name: string): Followed {
+    const lines = this.client.logs(name, { lines: 0, follow: true });
+    const entry: Followed = { buffer: [], skip: 0, lines };
     this.followed.set(name, entry);
     void (async () => {
       try {
-        for await (const line of this.client.logs(name, { lines: 0, follow: true })) {
-          if (entry.buffer) entry.buffer.push(line);
+        for await (const line of lines) {
+          if (entry.skip > 0) entry.skip--;
+          else if (entry.buffer) entry.buffer.push(line);
           else this.printer.print(line);
         }
         // The daemon ended this stream: the service was removed.
@@ -104,6 +122,7 @@ class Follow {
         else this.fail(e);
       }
     })();
+    return entry;
   }
 }
 
