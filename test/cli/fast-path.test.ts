@@ -216,7 +216,8 @@ describe("fast path", () => {
     }
     expect((await d.cli(["daemon", "logs", "alpha"], { env })).stdout).toMatch(/ alpha +adi started pid \d+/);
     expect((await d.cli(["daemon", "logs", "--all", "-n", "0"], { env })).stdout).toBe("");
-    const json = (await d.cli(["daemon", "logs", "-a", "--json"], { env })).stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const json = JSON.parse((await d.cli(["daemon", "logs", "-a", "--json"], { env })).stdout);
+    expect((await d.cli(["daemon", "logs", "--all", "-n", "0", "--json"], { env })).stdout).toBe("[]\n");
     expect(new Set(json.map((o: { service: string }) => o.service))).toEqual(new Set(["alpha", "beta"]));
     const unknown = await Promise.all([d.cli(["daemon", "logs", "nosuch"], { env }), viaCitty(["daemon", "logs", "nosuch"], env)]);
     expect(unknown[0]).toMatchObject({ code: 1, stdout: "" });

@@ -115,7 +115,7 @@ describe("service logs", () => {
     await waitForState(d, "talker", ServiceState.RUNNING);
     await waitFor(async () => (await d.cli(["daemon", "logs", "talker", "--json"])).stdout.includes('"three"'), 3_000, "output");
     const r = await d.cli(["daemon", "logs", "talker", "-n", "100", "--json"]);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = JSON.parse(r.stdout);
     expect(lines[0].stream).toBe("adi");
     expect(lines[0].text).toStartWith("started pid");
     const texts = lines.slice(1).map((l: { stream: string; text: string }) => `${l.stream}:${l.text.startsWith("xxx") ? `x*${l.text.length}` : l.text}`);
@@ -157,7 +157,7 @@ describe("service logs", () => {
     const r = await d.cli(["daemon", "logs", "wide", "-n", "1001", "--json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { text: string });
+    const lines = JSON.parse(r.stdout) as { text: string }[];
     expect(lines).toHaveLength(1000); // the ring's size
     expect(lines.every((l) => Buffer.byteLength(l.text) <= 16 * 1024)).toBe(true);
     expect(lines.reduce((n, l) => n + Buffer.byteLength(l.text), 0)).toBeLessThanOrEqual(MAX_RESPONSE_FRAME);

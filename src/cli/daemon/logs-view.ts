@@ -103,13 +103,21 @@ export async function showLogs(q: LogsQuery): Promise<void> {
     block = [];
     size = 0;
   };
+  // --json: one document (DESIGN §5), an array with an object a line; `-f --json` is a stream, an object a line.
+  // Each object is held until the next shows whether a comma follows it.
+  let held: string | null = null;
   const printer = new LogPrinter(q.json, names, (line) => {
-    block.push(line, "\n");
-    size += line.length + 1;
+    if (!q.json) block.push(line, "\n");
+    else {
+      block.push(held === null ? "[" : `${held},\n`);
+      held = line;
+    }
+    size += line.length + 2;
     if (size >= WRITE_BLOCK) flush();
   });
   const cuts: LogLine[][] = [];
   for (const tail of tails) cuts.push(cut(tail, window));
   for (const line of mergeByTime(cuts)) printer.print(line);
+  if (q.json) block.push(held === null ? "[]\n" : `${held}]\n`);
   flush();
 }

@@ -17,7 +17,7 @@ export default defineCommand({
     lines: { type: "string", alias: "n", description: `Recent lines per service (default 100 for one service, 20 each for several; at most ${MAX_LOG_LINES})` },
     since: { type: "string", description: "Only lines from this time on: 90s, 10m, 1h, 2d or an ISO time" },
     follow: { type: "boolean", alias: "f", description: "Keep printing new lines until Ctrl-C or the daemon stops" },
-    json: { type: "boolean", description: "One JSON object per line" },
+    json: { type: "boolean", description: "A JSON array of lines (with -f: one JSON object per line)" },
   },
   async run({ args }) {
     const positional = (args._ as string[]).filter((n) => n !== "");
