@@ -5,6 +5,7 @@ import {
   FrameDecoder,
   MAX_REQUEST_FRAME,
   MAX_RESPONSE_FRAME,
+  MAX_STREAMS_PER_CONNECTION,
   OUTPUT_HIGH_WATER_BYTES,
   WriteQueue,
   encodeResponseFrame,
@@ -23,12 +24,6 @@ import type { Caller } from "./caller.ts";
  * (see log fan-out).
  */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-/**
- * Open streams (log follows, event watches) one connection may hold. Each is
- * a listener every log batch or event is offered to: 200,000 follows on one
- * connection took the daemon from 33 to 79 MB, with no error.
- */
-export const MAX_STREAMS_PER_CONNECTION = 256;
 /** Responses at least this big skip the copy and the same-tick coalescing (see send). */
 const WRITE_AT_ONCE_BYTES = 1024;
 

@@ -1,7 +1,8 @@
 import type { DaemonClient, FollowedLines } from "../../client/daemon-client.ts";
+import { MAX_STREAMS_PER_CONNECTION } from "../../protocol/limits.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { EventKind, type LogLine, type ServiceEvent } from "../../gen/adi/daemon/v1/daemon_wire.ts";
-import { runningClient } from "../connect.ts";
+import { cliClient, runningClient } from "../connect.ts";
 import { err } from "../output.ts";
 import { LogPrinter, mergeByTime } from "./log-format.ts";
 import { cut, EVERYTHING, windowFor, type LogsQuery, type Window } from "./logs-view.ts";
@@ -23,7 +24,16 @@ interface Followed {
   /** Stream lines still to drop because the backlog holds them. */
   skip: number;
   lines: FollowedLines;
+  /** The connection the stream is on: its backlog is asked for on the same one. */
+  client: DaemonClient;
 }
+
+/**
+ * Follows per connection: the daemon holds at most MAX_STREAMS_PER_CONNECTION
+ * streams on one, and the first also carries `--all`'s event watch. More
+ * services than that (`--all` with hundreds) are followed over more connections.
+ */
+const FOLLOWS_PER_CONNECTION = MAX_STREAMS_PER_CONNECTION - 1;
 
 /** Exported for its tests (test/cli/follow-join.test.ts). */
 export class Follow {
@@ -35,12 +45,29 @@ export class Follow {
     this.fail = reject;
   });
 
+  /** Connections in use, each with the follows it carries; the first is the caller's. */
+  private readonly connections: { client: DaemonClient; follows: number }[];
+
   constructor(
-    private readonly client: DaemonClient,
+    client: DaemonClient,
     private readonly printer: LogPrinter,
     private readonly all: boolean,
+    private readonly another: () => DaemonClient = () => client,
   ) {
+    this.connections = [{ client, follows: 0 }];
     this.done.catch(() => {}); // awaited by run() once the backlog is out; an early failure is thrown there
+  }
+
+  /** Close the connections this follow opened beside the caller's. */
+  close(): void {
+    for (let i = 1; i < this.connections.length; i++) this.connections[i]!.client.close();
+  }
+
+  private connectionForFollow(): DaemonClient {
+    let last = this.connections[this.connections.length - 1]!;
+    if (last.follows >= FOLLOWS_PER_CONNECTION) this.connections.push((last = { client: this.another(), follows: 0 }));
+    last.follows++;
+    return last.client;
   }
 
   /** Open follow streams for these services; resolves with their backlogs (not yet printed). */
@@ -55,7 +82,7 @@ export class Follow {
         const taken = entry.buffer?.splice(0, entry.lines.received).length ?? 0;
         entry.skip = entry.lines.received - taken;
       };
-      asked.push(this.client.logs(names[i]!, { lines: window.request, onAnswer }));
+      asked.push(entry.client.logs(names[i]!, { lines: window.request, onAnswer }));
     }
     const tails = await Promise.all(asked);
     const backlogs: LogLine[][] = [];
@@ -102,8 +129,9 @@ export class Follow {
   }
 
   private pump(name: string): Followed {
-    const lines = this.client.logs(name, { lines: 0, follow: true });
-    const entry: Followed = { buffer: [], skip: 0, lines };
+    const client = this.connectionForFollow();
+    const lines = client.logs(name, { lines: 0, follow: true });
+    const entry: Followed = { buffer: [], skip: 0, lines, client };
     this.followed.set(name, entry);
     void (async () => {
       try {
@@ -130,6 +158,7 @@ export class Follow {
 export async function followLogs(query: LogsQuery): Promise<void> {
   const all = query.target === "all";
   const client = await runningClient();
+  let follow: Follow | null = null;
   try {
     const events = all ? client.watchEvents() : null;
     let names = query.target;
@@ -139,7 +168,7 @@ export async function followLogs(query: LogsQuery): Promise<void> {
     }
     const window = windowFor(query, names);
     const printer = new LogPrinter(query.json, names);
-    const follow = new Follow(client, printer, all);
+    follow = new Follow(client, printer, all, () => cliClient());
     const backlogs = await follow.open(names, window);
     for (const line of mergeByTime(backlogs)) printer.print(line);
     follow.goLive(names);
@@ -148,6 +177,7 @@ export async function followLogs(query: LogsQuery): Promise<void> {
     const message = await follow.done;
     if (message) err(message);
   } finally {
+    follow?.close();
     client.close();
   }
 }
