@@ -1,14 +1,16 @@
-import type {
-  CommandResult,
-  DaemonStatus,
-  HelloReply,
-  LogLine,
-  Pong,
-  Response,
-  ServiceConfigInit,
-  ServiceEvent,
-  ServiceInfo,
-  SudoDenied,
+import {
+  createLogLine,
+  LogStream,
+  type CommandResult,
+  type DaemonStatus,
+  type HelloReply,
+  type LogLine,
+  type Pong,
+  type Response,
+  type ServiceConfigInit,
+  type ServiceEvent,
+  type ServiceInfo,
+  type SudoDenied,
 } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import type { RequestKindInit } from "../protocol/index.ts";
@@ -36,6 +38,9 @@ export interface DaemonClientOptions {
 }
 
 /** What {@link DaemonClient.sudoRun} answers: the command's result, or why it was not run. */
+/** Lines a follow keeps for a loop that reads slower than they come (logs `maxQueued`); past that they are skipped and told. */
+export const FOLLOW_MAX_QUEUED_LINES = 10_000;
+
 /** A followed log: the lines as they come, and how many have arrived so far (read or not). */
 export type FollowedLines = AsyncIterableIterator<LogLine> & { readonly received: number };
 
@@ -239,14 +244,22 @@ export class DaemonClient {
    * throws an AdiError if the stream fails or the connection drops.
    * `received` counts the lines that have arrived, read or not.
    */
-  logs(name: string, opts: { lines?: number; follow: true }): FollowedLines;
-  logs(name: string, opts: { lines?: number; follow?: boolean; onAnswer?: () => void } = {}): Promise<LogLine[]> | FollowedLines {
+  logs(name: string, opts: { lines?: number; follow: true; maxQueued?: number }): FollowedLines;
+  logs(name: string, opts: { lines?: number; follow?: boolean; onAnswer?: () => void; maxQueued?: number } = {}): Promise<LogLine[]> | FollowedLines {
     const request: RequestKindInit = { case: "serviceLogs", value: { name, lines: opts.lines ?? 0, follow: opts.follow ?? false } };
     if (opts.follow) {
-      return this.stream(request, (kind, push) => {
-        if (kind.case === "logLine") push(kind.value);
-        else if (kind.case === "logs") for (const line of kind.value.lines) push(line);
-      });
+      // A loop that reads slower than the service writes: lines past maxQueued are dropped and told,
+      // as the daemon does for a reader that falls behind on its side (this one reads the socket in time).
+      const skipped = (count: number) => createLogLine({ service: name, stream: LogStream.SYSTEM, timeUnixMs: Date.now(), text: `… ${count} lines skipped: reader too slow` });
+      return this.stream(
+        request,
+        (kind, push) => {
+          if (kind.case === "logLine") push(kind.value);
+          else if (kind.case === "logs") for (const line of kind.value.lines) push(line);
+        },
+        opts.maxQueued ?? FOLLOW_MAX_QUEUED_LINES,
+        skipped,
+      );
     }
     return this.call(request, this.timeoutMs, opts.onAnswer).then((kind) => {
       if (kind.case !== "logs") throw unexpected(kind, "logs");
@@ -320,16 +333,19 @@ export class DaemonClient {
   private stream<T>(
     request: RequestKindInit,
     onKind: (kind: Response["kind"], push: (item: T) => void) => void,
+    maxQueued = Infinity,
+    skipped?: (count: number) => T,
   ): PushIterator<T> {
     let conn: ClientConnection | null = null;
     let id = 0;
     let left = false;
-    const iterator = new PushIterator<T>(() => {
+    const cancel = () => {
       left = true;
       if (!conn || !id) return;
       conn.forget(id);
       if (conn.isOpen) conn.send({ case: "cancelStream", value: { streamId: id } }, () => true, () => {}, this.timeoutMs);
-    });
+    };
+    const iterator = new PushIterator<T>(cancel, maxQueued, skipped);
     const send = (c: ClientConnection) => {
       // Left while the connection was opening: the request is not sent at all.
       if (left) return;

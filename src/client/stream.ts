@@ -12,8 +12,20 @@ export class PushIterator<T> implements AsyncIterableIterator<T> {
   private error: AdiError | null = null;
   /** Items pushed so far, taken or not: where the stream stands against other answers of the same connection. */
   received = 0;
+  /** Items dropped since the queue was full; told by one `skipped(n)` item once the reader has caught up. */
+  private dropped = 0;
 
-  constructor(private readonly onCancel: () => void) {}
+  /**
+   * `maxQueued`: items kept waiting for a reader that does not keep up; the
+   * rest are dropped, and once the reader has taken half of what waits,
+   * `skipped(count)` stands in for them (a log follow's "… N lines skipped"
+   * line, as the daemon sends when a reader falls behind on its side).
+   */
+  constructor(
+    private readonly onCancel: () => void,
+    private readonly maxQueued = Infinity,
+    private readonly skipped?: (count: number) => T,
+  ) {}
 
   push(item: T): void {
     if (this.done) return;
@@ -22,6 +34,8 @@ export class PushIterator<T> implements AsyncIterableIterator<T> {
       const w = this.waiter;
       this.waiter = null;
       w.resolve({ value: item, done: false });
+    } else if (this.dropped > 0 || this.items.length >= this.maxQueued) {
+      this.dropped++;
     } else {
       this.items.push(item);
     }
@@ -40,6 +54,10 @@ export class PushIterator<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
+    if (this.dropped > 0 && this.items.length <= this.maxQueued / 2) {
+      if (this.skipped) this.items.push(this.skipped(this.dropped));
+      this.dropped = 0;
+    }
     const item = this.items.shift();
     if (item !== undefined) return Promise.resolve({ value: item, done: false });
     if (this.done) {

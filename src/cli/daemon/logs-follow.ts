@@ -130,7 +130,9 @@ export class Follow {
 
   private pump(name: string): Followed {
     const client = this.connectionForFollow();
-    const lines = client.logs(name, { lines: 0, follow: true });
+    // No client-side cap: printing blocks this process, so a slow terminal or pipe makes the daemon skip lines (with
+    // its marker) and the counts the join relies on stay whole.
+    const lines = client.logs(name, { lines: 0, follow: true, maxQueued: Infinity });
     const entry: Followed = { buffer: [], skip: 0, lines, client };
     this.followed.set(name, entry);
     void (async () => {
