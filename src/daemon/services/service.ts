@@ -4,6 +4,7 @@ import { AdiError, ErrorCode } from "../../errors.ts";
 import { processAlive } from "../../util/process-alive.ts";
 import { watchHealth } from "./health.ts";
 import { decideRestart, describeExit, DEFAULT_BACKOFF, type BackoffOptions } from "./policy.ts";
+import { commandLine } from "./command-line.ts";
 import { killGroupQuick, killSession, signalSession } from "./process-group.ts";
 import type { ServiceLog } from "./service-log.ts";
 import type { ServiceSpec } from "./spec.ts";
@@ -306,7 +307,7 @@ export class Service {
       const signal = signalName(proc.signalCode);
       return this.onExit(child, signal === null ? proc.exitCode : null, signal);
     });
-    this.log.system(`started pid ${child.pid}: ${spec.argv.join(" ")}`);
+    this.log.system(`started pid ${child.pid}: ${commandLine(spec.argv)}`);
     this.setState(ServiceState.RUNNING);
     this.emit(EventKind.STARTED);
     this.startHealth(child);
