@@ -248,6 +248,8 @@ export function parsePluginManifest(dir: string): PluginManifest {
   if (name === undefined) throw new ManifestError(manifestPath, "name is required");
   if (!isValidName(name)) throw new ManifestError(manifestPath, `name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
   if (version === undefined || version === "") throw new ManifestError(manifestPath, "version is required");
+  // Printed at install and by `plugin list`: a control sequence there could rewrite what the terminal shows.
+  if (/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(version)) throw new ManifestError(manifestPath, `version ${JSON.stringify(version)} contains control characters`);
 
   const executable = resolveExecutable(manifestPath, dir, body.str("executable") ?? join("bin", name));
   const privilegedCommands = [...(body.strings("privileged_commands") ?? [])];

@@ -172,6 +172,8 @@ privileged_commands = ["ip link show"]
       ['name = "a"\nversion = "1"\n[service]\ncommand = "x"\nstop_signal = "SIGSEGV"\n', "service.stop_signal"],
       ['version = "1"\n', "name is required"],
       ['name = "a"\n', "version is required"],
+      // A control sequence in the version would be printed to the terminal at install and by `plugin list`.
+      ['name = "a"\nversion = "1.0\\u001b[2K\\rall good"\n', 'version "1.0\\u001b[2K\\rall good" contains control characters'],
       ['name = "Bad Name"\nversion = "1"\n', 'name "Bad Name" must match'],
       ['name = "a"\nversion = "1"\n[service]\nname = "../x"\ncommand = "x"\n', 'service.name "../x" must match'],
       ['name = "a"\nversion = "1"\nservice = 3\n', "service must be a table"],
