@@ -1,5 +1,5 @@
 import { RotatingLogFile, type RotationOptions } from "./services/log-file.ts";
-import { writeAll } from "../util/files.ts";
+import { writeSync } from "node:fs";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -45,15 +45,12 @@ export function createLogger(
 ): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   const file = path === null ? null : new RotatingLogFile(path, rotation, onProblem);
+  const stderr = new StderrLines();
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (order[level] < order[minLevel]) return;
     const line = Buffer.from(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}${formatFields(fields)}\n`);
-    if (file) return file.write(line);
-    try {
-      writeAll(2, line);
-    } catch {
-      // A closed stderr must not take the daemon down with it.
-    }
+    if (file) file.write(line);
+    else stderr.write(line);
   };
   return {
     debug: (m, f) => write("debug", m, f),
@@ -63,4 +60,37 @@ export function createLogger(
     reopen: () => file?.reopen(),
     close: () => file?.close(),
   };
+}
+
+/**
+ * Lines to stderr. When stderr is non-blocking (the foreground daemon's pipe
+ * or socket: main.ts), a reader that stops reading (a paused pager, a stuck
+ * journald) costs lines, never the daemon's progress: what does not fit is
+ * counted and told on the next line that does, after ending a line cut short.
+ * A closed stderr must not take the daemon down either.
+ */
+class StderrLines {
+  private dropped = 0;
+  private cut = false;
+
+  write(line: Uint8Array): void {
+    if (this.dropped > 0) {
+      const note = `${this.cut ? "\n" : ""}… ${this.dropped} log lines dropped: stderr was not taking them\n`;
+      this.cut = false;
+      if (!this.put(Buffer.from(note))) return void this.dropped++;
+      this.dropped = 0;
+    }
+    if (!this.put(line)) this.dropped++;
+  }
+
+  private put(bytes: Uint8Array): boolean {
+    let offset = 0;
+    try {
+      while (offset < bytes.length) offset += writeSync(2, bytes, offset);
+      return true;
+    } catch {
+      if (offset > 0) this.cut = true;
+      return false;
+    }
+  }
 }

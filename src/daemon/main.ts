@@ -1,4 +1,4 @@
-import { closeSync } from "node:fs";
+import { closeSync, fstatSync } from "node:fs";
 import { resolvePaths, socketAddress, type AdiPaths } from "../config.ts";
 import { withAbsolutePaths } from "../protocol/transport.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
@@ -13,6 +13,7 @@ import {
   writePidFile,
 } from "./instance.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { setNonBlocking } from "./native.ts";
 import { coreMethods } from "./methods/core.ts";
 import { serviceMethods } from "./methods/services.ts";
 import { setupPrivilege } from "./privilege/index.ts";
@@ -63,6 +64,14 @@ async function acquireInstance(paths: AdiPaths, logger: Logger): Promise<number 
   }
 }
 
+/** Only a pipe or socket (a terminal's description is the shell's too): see native.ts setNonBlocking. */
+function nonBlockingStderr(): void {
+  try {
+    const st = fstatSync(2);
+    if (st.isFIFO() || st.isSocket()) setNonBlocking(2);
+  } catch {}
+}
+
 /**
  * The composition root: builds every part of the daemon, serves until
  * shutdown, and resolves with the process exit code.
@@ -72,6 +81,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
   const paths = opts.paths ?? resolvePaths(withAbsolutePaths(process.env));
   const warnings = new Set<string>();
   preparePaths(paths, false);
+  // In the foreground, a stderr pipe or socket nobody reads must cost log lines, not the daemon (logger.ts StderrLines).
+  if (!opts.background) nonBlockingStderr();
   let logProblem: string | null = null;
   const logger = createLogger(opts.background ? paths.daemonLog : null, process.env.ADI_LOG_LEVEL === "debug" ? "debug" : "info", (err) => {
     if (logProblem) warnings.delete(logProblem);

@@ -24,8 +24,10 @@ const getsockopt = {
 const flock = { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } as const;
 const getsid = { args: [FFIType.i32], returns: FFIType.i32 } as const;
 
+const fcntl = { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 } as const;
+
 function openLinux() {
-  return dlopen("libc.so.6", { flock, getsockopt, getsid }).symbols;
+  return dlopen("libc.so.6", { flock, getsockopt, getsid, fcntl }).symbols;
 }
 
 function openDarwin() {
@@ -92,4 +94,22 @@ export function peerCredentials(fd: number): PeerCredentials | null {
     return { pid: rc === 0 ? pid[0]! : 0, uid: uid[0]!, gid: gid[0]! };
   }
   return null;
+}
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * Make writes to `fd` fail with EAGAIN instead of waiting (Linux; false
+ * elsewhere or on failure). The flag belongs to the open file description,
+ * which every process holding it shares: callers use it only on a pipe or
+ * socket of their own (the foreground daemon's stderr), never on a terminal,
+ * whose description the shell shares.
+ */
+export function setNonBlocking(fd: number): boolean {
+  if (process.platform !== "linux") return false;
+  const c = (linux ??= openLinux());
+  const flags = c.fcntl(fd, F_GETFL, 0);
+  return flags >= 0 && c.fcntl(fd, F_SETFL, flags | O_NONBLOCK) === 0;
 }
