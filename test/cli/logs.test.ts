@@ -62,6 +62,10 @@ describe("adi daemon logs", () => {
     expect(kept.length).toBeGreaterThanOrEqual(3);
     for (const o of kept) expect(Date.parse(o.time)).toBeGreaterThanOrEqual(Date.parse(cutoff));
 
+    // `-n=2` as `--lines=2` and `-n 2` (citty hands it over as "=2").
+    const eq = await d.cli(["daemon", "logs", "ticker", "-n=2", "--json"]);
+    expect({ code: eq.code, stderr: eq.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(JSON.parse(eq.stdout)).toHaveLength(2);
     const bad = await d.cli(["daemon", "logs", "ticker", "--since", "yesterday"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--since expects a duration");

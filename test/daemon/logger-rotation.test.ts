@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../../src/daemon/logger.ts";
+import { RotatingLogFile } from "../../src/daemon/services/log-file.ts";
 import { tempHome } from "../helpers/env.ts";
 
 // The daemon log grew without bound: with isolation on, any local user could fill the owner's disk
@@ -58,6 +59,31 @@ test("a log that cannot be written is reported once, retried after SIGHUP's reop
     logger.close();
     expect(problems).toEqual([problems[0]!, null]);
     expect(readFileSync(path, "utf8")).toEndWith("INFO  third\n");
+  } finally {
+    t.cleanup();
+  }
+});
+
+// The daemon kept writing into a log file deleted with its directory (or by logrotate without a SIGHUP):
+// every line went to a file nobody could see, and nothing said so.
+test("a log file deleted under the writer is noticed: recreated at its path, or reported when it cannot be", async () => {
+  const t = tempHome();
+  try {
+    const dir = join(t.home, "logs");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, "daemon.log");
+    const problems: (string | null)[] = [];
+    const file = new RotatingLogFile(path, { maxBytes: 1 << 20, files: 2 }, (err) => problems.push(err && (err as NodeJS.ErrnoException).code!), 50);
+    file.write(Buffer.from("one\n"));
+    rmSync(path);
+    await Bun.sleep(80);
+    file.write(Buffer.from("two\n"));
+    expect(readFileSync(path, "utf8")).toBe("two\n");
+    rmSync(dir, { recursive: true });
+    await Bun.sleep(80);
+    file.write(Buffer.from("three\n"));
+    expect(problems).toEqual(["ENOENT"]);
+    file.close();
   } finally {
     t.cleanup();
   }

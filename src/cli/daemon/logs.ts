@@ -25,7 +25,9 @@ export default defineCommand({
     if (!args.all && positional.length === 0) throw usageError("name a service, or use --all: adi daemon logs web | adi daemon logs --all -f");
     let last: number | null = null;
     if (args.lines !== undefined) {
-      last = logLines(args.lines); // the same rule as the fast path's (fast-path.ts plainLogs)
+      // citty reads `-n=5` as "=5" (as start.ts's `-e=K=V`): the "=" belongs to the flag.
+      const value = args.lines.startsWith("=") ? args.lines.slice(1) : args.lines;
+      last = logLines(value); // the same rule as the fast path's (fast-path.ts plainLogs)
       if (last === null) throw usageError(`-n expects a whole number of lines, got ${JSON.stringify(args.lines)}`);
     }
     let since: number | null = null;

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, renameSync } from "node:fs";
 import { openAppendNoFollow, writeAll } from "../../util/files.ts";
 
 export interface RotationOptions {
@@ -28,6 +28,8 @@ function lastByte(path: string, size: number): number {
 
 /** How long to wait before trying a failing log file again. */
 const RETRY_MS = 5_000;
+/** How often a write checks that the open file is still the one at the path. */
+const PATH_CHECK_MS = 5_000;
 
 /**
  * An append-only, size-rotated log file: a service's log, and the daemon's
@@ -41,16 +43,19 @@ export class RotatingLogFile {
   private fd: number | null = null;
   private size = 0;
   private retryAt = 0;
+  private checkAt = 0;
   private failing = false;
 
   constructor(
     readonly path: string,
     private readonly rotation: RotationOptions,
     private readonly onProblem: (err: Error | null) => void,
+    private readonly pathCheckMs = PATH_CHECK_MS,
   ) {}
 
   /** Whole lines (each ending in "\n"); a file ends at a line's end, at most `maxBytes` unless one line alone is longer. */
   write(bytes: Uint8Array): void {
+    if (this.fd !== null && performance.now() >= this.checkAt) this.followPath();
     if (this.fd === null && !this.open()) return;
     try {
       let rest = bytes;
@@ -98,10 +103,28 @@ export class RotatingLogFile {
     }
   }
 
+  /**
+   * Every few seconds: is the open file still the one at the path? Deleted
+   * (with its directory, or by logrotate without a SIGHUP) or replaced, the
+   * lines would go to a file nobody can see, unsaid: the path is opened
+   * again, and a failure to is reported like any other.
+   */
+  private followPath(): void {
+    this.checkAt = performance.now() + this.pathCheckMs;
+    let same = false;
+    try {
+      const open = fstatSync(this.fd!);
+      const atPath = lstatSync(this.path);
+      same = open.ino === atPath.ino && open.dev === atPath.dev;
+    } catch {}
+    if (!same) this.reopen();
+  }
+
   private open(): boolean {
     if (performance.now() < this.retryAt) return false;
     try {
       this.fd = openAppendNoFollow(this.path);
+      this.checkAt = performance.now() + this.pathCheckMs;
       this.size = fstatSync(this.fd).size;
       // A write cut short (a full disk, a crash) left half a line: end it, or the next line is glued onto it.
       if (this.size > 0 && lastByte(this.path, this.size) !== 10) this.append(NEWLINE);
