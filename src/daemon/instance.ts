@@ -22,7 +22,15 @@ import { tryLockExclusive } from "./native.ts";
  * It must still be this user's (for root, any directory is).
  */
 function ensurePrivateDir(path: string, onlyIfCreated = false): void {
-  const created = mkdirSync(path, { recursive: true, mode: 0o700 });
+  let created: string | undefined;
+  try {
+    created = mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // A file where a directory must be (ADI_HOME set to a file), or no right to create it: say which, not a stack trace.
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "EEXIST" || e.code === "ENOTDIR" ? "a file is in the way (it, or a directory above it, is not a directory)" : e.message;
+    throw new AdiError(e.code === "EACCES" || e.code === "EPERM" ? ErrorCode.PERMISSION_DENIED : ErrorCode.FAILED_PRECONDITION, `cannot create the directory ${path}: ${why}`);
+  }
   // mkdir's mode passed through the umask: a directory made here is set again.
   if ((checkOwnDir(path) & 0o777) !== 0o700 && (!onlyIfCreated || created !== undefined)) chmodSync(path, 0o700);
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { ADI_BIN, killCarrying, pidAlive, sleep, waitFor } from "../helpers/env.ts";
@@ -288,4 +289,21 @@ test("help and usage errors carry no colour when piped", async () => {
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain("Unknown command frob");
   expect(bad.stderr).not.toContain("\x1b[");
+});
+
+test("an ADI_HOME that is a file: `daemon run` says so in one line, exit 1, no stack trace", () => {
+  const dir = mkdtempSync(join(tmpdir(), "adi-t-"));
+  try {
+    const home = join(dir, "home");
+    writeFileSync(home, "");
+    const env = { ...(process.env as Record<string, string>), ADI_HOME: home };
+    delete env.ADI_DAEMON_SOCKET;
+    delete env.ADI_DAEMON_PID;
+    delete env.ADI_DAEMON_LOG;
+    const r = Bun.spawnSync([ADI_BIN, "daemon", "run"], { env, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.toString()).toBe(`error: cannot create the directory ${home}: a file is in the way (it, or a directory above it, is not a directory)\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
