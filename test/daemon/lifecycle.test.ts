@@ -296,7 +296,7 @@ test("an ADI_HOME that is a file: `daemon run` says so in one line, exit 1, no s
   try {
     const home = join(dir, "home");
     writeFileSync(home, "");
-    const env = { ...(process.env as Record<string, string>), ADI_HOME: home };
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), ADI_HOME: home };
     delete env.ADI_DAEMON_SOCKET;
     delete env.ADI_DAEMON_PID;
     delete env.ADI_DAEMON_LOG;

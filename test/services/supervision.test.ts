@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServiceState } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
 import { waitFor } from "../helpers/env.ts";
@@ -156,6 +156,17 @@ describe("service supervision", () => {
     const json = (await servicesJson(d)).find((s) => s.name === "ghost")!;
     expect(json.state).toBe("failed");
     expect(json.last_error).toBe("spawn failed: executable not found: /nonexistent/bin/ghostd");
+  });
+
+  test("a binary that may not be run is FAILED with a spawn error naming what to check, not only the file", async () => {
+    const d = newDaemon();
+    await d.start();
+    const script = join(d.home, "not-exec.sh");
+    writeFileSync(script, "#!/bin/sh\nexit 0\n", { mode: 0o644 });
+    const r = await d.cli(["daemon", "start", "noexec", "--", script]);
+    expect(r.code).toBe(1);
+    // EACCES is also what a closed directory above it gives (a plugin run as ADI_USER under a 0700 home).
+    expect(r.stderr).toContain(`spawn failed: permission denied running ${script} as this user: it is not executable, or this user may not enter a directory above it or the working directory`);
   });
 
   test("a missing working directory is reported as such", async () => {

@@ -39,7 +39,12 @@ export function spawnDetached(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new Error(`executable not found: ${argv0}`);
-    if (code === "EACCES") throw new Error(`permission denied: ${argv0} is not executable`);
+    // EACCES cannot say which: the file's mode, a directory above it, or the working directory
+    // (a plugin service run as ADI_USER under a 0700 home: docs/security.md).
+    if (code === "EACCES") {
+      const who = ids ? `uid ${ids.uid}` : "this user";
+      throw new Error(`permission denied running ${argv0} as ${who}: it is not executable, or ${who} may not enter a directory above it or the working directory ${spec.workingDir ?? "/"}`);
+    }
     throw err;
   }
   // Read once, here: the record's proof that a pid is still this process, and the marker's key.
