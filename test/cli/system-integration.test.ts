@@ -104,6 +104,8 @@ describe("shell completion", () => {
     expect(complete("adi", "da")).toEqual(["daemon"]);
     expect(complete("adi", "daemon", "st").sort()).toEqual(["start", "status", "stop"]);
     expect(complete("adi", "daemon", "logs", "--f")).toEqual(["--follow"]);
+    // After `--` come the command and its arguments: adi offers nothing (the `--` test came after `-*` and never ran).
+    expect(complete("adi", "daemon", "start", "web", "--", "")).toEqual([""]);
   });
 
   test("zsh and fish scripts are generated (and syntax-checked when the shell exists)", async () => {
@@ -119,6 +121,11 @@ describe("shell completion", () => {
         if (shell === "fish") {
           const c = Bun.spawnSync(["fish", "-c", `source ${file}; complete -C "adi daemon st"`], { stdout: "pipe" });
           expect(c.stdout.toString().trim().split("\n").sort()).toEqual(["start", "status", "stop"]);
+          // Once a subcommand is typed, daemon's other subcommands are not offered again.
+          const after = Bun.spawnSync(["fish", "-c", `source ${file}; complete -C "adi daemon stop "`], { stdout: "pipe" });
+          const offered = after.stdout.toString().trim().split("\n");
+          expect(offered).not.toContain("events");
+          expect(offered).not.toContain("status");
         }
       } else {
         console.log(`skip: ${shell} is not installed; syntax not checked`);

@@ -24,8 +24,9 @@ _adi_complete() {
   cur="\${COMP_WORDS[COMP_CWORD]}"
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
-    [[ "$w" == -* ]] && continue
+    # After \`--\` come the command and its arguments (start NAME -- CMD): nothing of adi's to offer.
     [[ "$w" == "--" ]] && return 0
+    [[ "$w" == -* ]] && continue
     case "\${path:+$path }$w" in
 ${nodes.map((n) => `      "${key(n)}") path="${key(n)}" ;;`).filter((l) => !l.includes('"")')).join("\n")}
     esac
@@ -48,8 +49,8 @@ _adi() {
   local path_="" w i
   for ((i = 2; i < CURRENT; i++)); do
     w=\${words[i]}
-    [[ $w == -* ]] && continue
     [[ $w == -- ]] && return 0
+    [[ $w == -* ]] && continue
     case "\${path_:+$path_ }$w" in
 ${nodes.filter((n) => n.path.length).map((n) => `      "${key(n)}") path_="${key(n)}" ;;`).join("\n")}
     esac
@@ -73,7 +74,8 @@ export function fishScript(nodes: CommandNode[]): string {
   for (const n of nodes) {
     const cond = n.path.length === 0 ? "__fish_use_subcommand" : `__fish_seen_subcommand_from ${n.path[n.path.length - 1]}`;
     const guard = n.path.length <= 1 ? cond : `__fish_seen_subcommand_from ${n.path[0]}; and ${cond}`;
-    if (n.subcommands.length) lines.push(`complete -c adi -n '${guard}' -a '${n.subcommands.join(" ")}'`);
+    // Not once one of them is typed: `adi daemon stop <TAB>` offers services, not daemon's other subcommands.
+    if (n.subcommands.length) lines.push(`complete -c adi -n '${guard}; and not __fish_seen_subcommand_from ${n.subcommands.join(" ")}' -a '${n.subcommands.join(" ")}'`);
     for (const flag of n.flags) {
       if (flag.startsWith("--")) lines.push(`complete -c adi -n '${guard}' -l ${flag.slice(2)}`);
       else lines.push(`complete -c adi -n '${guard}' -s ${flag.slice(1)}`);
