@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
@@ -9,12 +9,19 @@ import { ADI_ARGV, privilegeSkipReason, skipNotice } from "./fixtures.ts";
 const skip = privilegeSkipReason();
 skipNotice("test/privilege/setup-users.test.ts", skip);
 
-const owner = `adi-t-own${process.pid % 100000}`;
+const tag = process.pid % 100000;
+const owner = `adi-t-own${tag}`;
 const ownerRule = `/etc/sudoers.d/adi-owner-${owner}`;
+/** A second owner, a person's login account, and a pair of isolation users of this test's own. */
+const owner2 = `adi-t-ow2${tag}`;
+const login = `adi-t-login${tag}`;
+const testUser = `adi-t-u${tag}`;
+const testRoot = `adi-t-r${tag}`;
+const testUsers = { ADI_USER: testUser, ADI_ROOT_USER: testRoot };
 
-function adi(args: string[], opts: { uid?: number; gid?: number } = {}) {
+function adi(args: string[], opts: { uid?: number; gid?: number; env?: Record<string, string> } = {}) {
   const r = Bun.spawnSync([...ADI_ARGV, ...args], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", HOME: "/" },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", HOME: "/", ...opts.env },
     cwd: "/",
     stdout: "pipe",
     stderr: "pipe",
@@ -24,9 +31,21 @@ function adi(args: string[], opts: { uid?: number; gid?: number } = {}) {
 }
 
 afterAll(() => {
-  rmSync(ownerRule, { force: true });
-  if (lookupUser(owner)) Bun.spawnSync(["userdel", owner]);
+  for (const name of [owner, owner2, login, testUser, testRoot]) {
+    rmSync(`/etc/sudoers.d/adi-owner-${name}`, { force: true });
+    rmSync(`/etc/sudoers.d/${name}`, { force: true });
+    if (lookupUser(name)) Bun.spawnSync(["userdel", name]);
+  }
+  // What the refusals below prevent, should a test of them fail: only adi's own rules are taken.
+  for (const path of ["/etc/sudoers.d/root", "/etc/sudoers.d/adi-owner-adi"]) {
+    if (existsSync(path) && readFileSync(path, "utf8").startsWith("# Written by adi daemon setup-users")) rmSync(path);
+  }
 });
+
+/** The owner rules in /etc/sudoers.d that this test did not write: a full --remove would take them too. */
+function othersOwnerRules(): string[] {
+  return readdirSync("/etc/sudoers.d").filter((f) => f.startsWith("adi-owner-") && ![owner, owner2].some((o) => f === `adi-owner-${o}`));
+}
 
 describe.skipIf(skip !== null)("adi daemon setup-users", () => {
   test("a non-root user is told to use root, exit 4, nothing changed", () => {
@@ -92,5 +111,76 @@ console.log(JSON.stringify({ enabled: plan.enabled, reason: plan.reason, service
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("ADI_USER and ADI_ROOT_USER the same account is refused (every plugin would get sudo); nothing is written", () => {
+    const r = adi(["daemon", "setup-users"], { env: { ADI_USER: testRoot, ADI_ROOT_USER: testRoot } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`ADI_USER and ADI_ROOT_USER are both ${testRoot}`);
+    expect(lookupUser(testRoot)).toBeNull();
+    expect(existsSync(`/etc/sudoers.d/${testRoot}`)).toBe(false);
+  });
+
+  test("root, or a person's login account, is never made ADI_ROOT_USER or ADI_USER", () => {
+    const asRoot = adi(["daemon", "setup-users"], { env: { ADI_USER: testUser, ADI_ROOT_USER: "root" } });
+    expect(asRoot.code).toBe(1);
+    expect(asRoot.stderr).toContain("ADI_ROOT_USER=root is uid 0 (root)");
+    expect(existsSync("/etc/sudoers.d/root")).toBe(false);
+    expect(Bun.spawnSync(["useradd", "--no-create-home", "--shell", "/bin/bash", login]).exitCode).toBe(0);
+    for (const env of [{ ADI_USER: testUser, ADI_ROOT_USER: login }, { ADI_USER: login, ADI_ROOT_USER: testRoot }]) {
+      const r = adi(["daemon", "setup-users"], { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`ADI_(ROOT_)?USER=${login} is an existing login account \\(shell /bin/bash\\)`));
+      expect(existsSync(`/etc/sudoers.d/${login}`)).toBe(false);
+      // Refused before anything is created.
+      expect(lookupUser(testUser) ?? lookupUser(testRoot)).toBeNull();
+    }
+  });
+
+  test("the owner cannot be ADI_USER or ADI_ROOT_USER", () => {
+    const r = adi(["daemon", "setup-users", "--owner", "adi"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("the owner must be the user who runs the daemon, not adi");
+  });
+
+  test("a new owner's run shows the earlier owner's rule; --remove --owner takes only that one", () => {
+    expect(Bun.spawnSync(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", owner2]).exitCode).toBe(0);
+    if (!lookupUser(owner)) expect(Bun.spawnSync(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", owner]).exitCode).toBe(0);
+    expect(adi(["daemon", "setup-users", "--owner", owner]).code).toBe(0);
+    const second = adi(["daemon", "setup-users", "--owner", owner2]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`note: ${ownerRule}, the rule for owner ${owner}, is still in place (remove it: sudo adi daemon setup-users --remove --owner ${owner})`);
+    const dry = adi(["daemon", "setup-users", "--remove", "--owner", owner, "--dry-run"]);
+    expect(dry.stdout).toContain(`would remove ${ownerRule}`);
+    expect(existsSync(ownerRule)).toBe(true);
+    const removed = adi(["daemon", "setup-users", "--remove", "--owner", owner]);
+    expect(removed.code).toBe(0);
+    expect(existsSync(ownerRule)).toBe(false);
+    expect(existsSync(`/etc/sudoers.d/adi-owner-${owner2}`)).toBe(true);
+    expect(existsSync("/etc/sudoers.d/adi-root")).toBe(true);
+  });
+
+  test("--remove takes every rule it wrote, leaves a file it did not write, and keeps the users", () => {
+    const others = othersOwnerRules();
+    if (others.length > 0) {
+      console.log(`skipped: a full --remove would also take ${others.join(", ")}, which this test did not write`);
+      return;
+    }
+    expect(adi(["daemon", "setup-users", "--owner", owner2], { env: testUsers }).code).toBe(0);
+    const rootRule = `/etc/sudoers.d/${testRoot}`;
+    expect(readFileSync(rootRule, "utf8")).toContain(`${testRoot} ALL=(root) NOPASSWD: ALL`);
+    const removed = adi(["daemon", "setup-users", "--remove"], { env: testUsers });
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain(`remove ${rootRule}`);
+    expect(removed.stdout).toContain("the users are kept");
+    expect(existsSync(rootRule)).toBe(false);
+    expect(existsSync(`/etc/sudoers.d/adi-owner-${owner2}`)).toBe(false);
+    expect(lookupUser(testUser)).not.toBeNull();
+    expect(lookupUser(testRoot)).not.toBeNull();
+    // A rule someone else wrote under the same name stays.
+    writeFileSync(rootRule, `${testRoot} ALL=(root) NOPASSWD: /bin/true\n`, { mode: 0o440 });
+    const again = adi(["daemon", "setup-users", "--remove"], { env: testUsers });
+    expect(again.stdout).toContain(`${rootRule} was not written by adi daemon setup-users: left in place`);
+    expect(existsSync(rootRule)).toBe(true);
   });
 });

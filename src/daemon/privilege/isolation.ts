@@ -88,6 +88,8 @@ export async function detectIsolation(paths: AdiPaths, daemonUid = process.getui
   const rootUser = lookupUser(paths.rootUser);
   if (!rootUser) return off(`user ${paths.rootUser} does not exist (${SETUP_HINT})`);
   if (user.uid === 0 || rootUser.uid === 0) return off(`${paths.user} and ${paths.rootUser} must not be uid 0`);
+  // One account for both would give every plugin passwordless sudo.
+  if (user.uid === rootUser.uid) return off(`${paths.user} and ${paths.rootUser} must be two different users (both are uid ${user.uid})`);
   if (!sudoBin) return off("sudo is not installed");
 
   let run: RunAs;

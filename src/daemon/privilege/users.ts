@@ -6,6 +6,7 @@ export interface UserEntry {
   uid: number;
   gid: number;
   home: string;
+  shell: string;
 }
 
 function parsePasswdLine(line: string, name: string): UserEntry | null {
@@ -14,7 +15,7 @@ function parsePasswdLine(line: string, name: string): UserEntry | null {
   const uid = Number(f[2]);
   const gid = Number(f[3]);
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) return null;
-  return { name, uid, gid, home: f[5]! };
+  return { name, uid, gid, home: f[5]!, shell: f[6]! };
 }
 
 /**
