@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { posix, win32 } from "node:path";
-import { adiHome, defaultSocketPath, type Env } from "./protocol/transport.ts";
+import { adiHome, daemonLogPath, defaultSocketPath, type Env } from "./protocol/transport.ts";
 
 export { isAbstractSocket, isNamedPipe, socketAddress, WINDOWS_PIPE } from "./protocol/transport.ts";
 
@@ -39,7 +39,7 @@ export function resolvePaths(
     socket: defaultSocketPath(env, platform, home),
     pidFile: env.ADI_DAEMON_PID || join(root, "daemon.pid"),
     lockFile: join(root, "daemon.lock"),
-    daemonLog: env.ADI_DAEMON_LOG || join(logDir, "daemon.log"),
+    daemonLog: daemonLogPath(env, platform, home),
     logDir,
     serviceLogDir: join(logDir, "services"),
     pluginDir: join(root, "plugins"),

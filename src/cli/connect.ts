@@ -12,12 +12,17 @@ export function cliClient(timeoutMs?: number): DaemonClient {
   return new DaemonClient({ launcher: selfLauncher(), timeoutMs });
 }
 
-/** A client to a daemon that is running, starting it first if needed. */
+/** A client to a daemon that is running, starting it first if needed (after one that is shutting down has exited). */
 export async function runningClient(timeoutMs?: number): Promise<DaemonClient> {
   const client = cliClient(timeoutMs);
-  if (!(await client.isRunning())) {
-    const { withSpinner } = await import("./spinner.ts");
-    await withSpinner("starting the adi daemon", () => client.ensureRunning());
-  }
+  const state = await client.daemonState();
+  if (state !== "running") await startWithSpinner(client, state);
   return client;
+}
+
+/** ensureRunning behind a spinner that says what is being waited for. */
+export async function startWithSpinner(client: DaemonClient, state: "stopping" | "stopped"): Promise<void> {
+  const { withSpinner } = await import("./spinner.ts");
+  const what = state === "stopping" ? "waiting for the adi daemon to finish shutting down, then starting it" : "starting the adi daemon";
+  await withSpinner(what, () => client.ensureRunning());
 }

@@ -17,7 +17,7 @@ import type { RequestKindInit } from "../protocol/index.ts";
 import { ClientConnection, DEFAULT_TIMEOUT_MS, unexpected } from "./connection.ts";
 import { defaultLauncher, spawnDaemon, START_DEADLINE_MS } from "./launch.ts";
 import { PushIterator } from "./stream.ts";
-import { clientSocketPath } from "../protocol/transport.ts";
+import { clientDaemonLogPath, clientSocketPath, withAbsolutePaths } from "../protocol/transport.ts";
 
 /** A service definition for {@link DaemonClient.startService}, as a plain object (`{ command, args, env, … }`). */
 export type { ServiceConfigInit };
@@ -47,6 +47,9 @@ export type FollowedLines = AsyncIterableIterator<LogLine> & { readonly received
 export type SudoRunResult = { allowed: true; result: CommandResult } | { allowed: false; reason: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How often ensureRunning asks a daemon that is shutting down whether it is gone. */
+const STOPPING_POLL_MS = 20;
 
 /** What the calls {@link DaemonClient.close} finds waiting get, including those waiting for a connection being opened. */
 function clientClosedError(): AdiError {
@@ -96,13 +99,25 @@ export class DaemonClient {
 
   // ------------------------------------------------------------ lifecycle
 
-  /** True when the daemon answers a ping; false when nothing listens (UNAVAILABLE); a daemon with its listen queue full rejects (RESOURCE_EXHAUSTED). */
+  /**
+   * True when a daemon answers a ping and is not shutting down; false when
+   * nothing listens (UNAVAILABLE) or the daemon that answers is stopping.
+   * A daemon with its listen queue full rejects (RESOURCE_EXHAUSTED).
+   */
   async isRunning(): Promise<boolean> {
+    return (await this.daemonState()) === "running";
+  }
+
+  /**
+   * "running"; "stopping" when the daemon is shutting down (it answers until
+   * its services have stopped, then exits); "stopped" when nothing listens.
+   * Rejects as {@link isRunning} does.
+   */
+  async daemonState(): Promise<"running" | "stopping" | "stopped"> {
     try {
-      await this.ping();
-      return true;
+      return (await this.ping()).stopping ? "stopping" : "running";
     } catch (err) {
-      if (err instanceof AdiError && err.code === ErrorCode.UNAVAILABLE) return false;
+      if (err instanceof AdiError && err.code === ErrorCode.UNAVAILABLE) return "stopped";
       throw err;
     }
   }
@@ -110,28 +125,38 @@ export class DaemonClient {
   /**
    * Start the daemon if nothing answers. Safe under races: every racer may
    * spawn one, exactly one wins the daemon's lock, the rest exit and every
-   * caller returns once the winner answers. Needs the `adi` binary: the
-   * `launcher` option, else ADI_BIN, else `adi` on PATH. Rejects with
-   * UNAVAILABLE when the daemon exits or does not answer within 5 s, and as
-   * isRunning does, without starting one, when a daemon is there with its
-   * listen queue full. Once it has launched one, a full queue is waited on
-   * (a daemon busy at its start while many clients race): RESOURCE_EXHAUSTED
-   * only if the queue is still full at the deadline.
+   * caller returns once the winner answers. A daemon that is shutting down
+   * is waited for, however long its services take to stop, and then a new
+   * one is started (as a `systemctl start` queued behind a stop job).
+   * Needs the `adi` binary: the `launcher` option, else ADI_BIN, else `adi`
+   * on PATH. Rejects with UNAVAILABLE when the daemon exits or does not
+   * answer within 5 s, and as isRunning does, without starting one, when a
+   * daemon is there with its listen queue full. Once it has launched one, a
+   * full queue is waited on (a daemon busy at its start while many clients
+   * race): RESOURCE_EXHAUSTED only if the queue is still full at the deadline.
    */
   async ensureRunning(): Promise<void> {
-    if (await this.isRunning()) return;
+    let state = await this.daemonState();
+    while (state === "stopping") {
+      await sleep(STOPPING_POLL_MS);
+      state = await this.daemonState();
+    }
+    if (state === "running") return;
     const launcher = this.launcher ?? defaultLauncher(this.env);
     const env = { ...this.env, ADI_DAEMON_SOCKET: this.socketPath };
     let earlyExit: number | null = null;
     spawnDaemon(launcher, env).then((code) => {
       earlyExit = code;
     });
-    const deadline = performance.now() + START_DEADLINE_MS;
+    let deadline = performance.now() + START_DEADLINE_MS;
     let delay = 2;
     let busy: AdiError | null = null;
     while (performance.now() < deadline) {
       try {
-        if (await this.isRunning()) return;
+        state = await this.daemonState();
+        if (state === "running") return;
+        // Another stop began meanwhile: the daemon just launched waits for that one's lock.
+        if (state === "stopping") deadline = performance.now() + START_DEADLINE_MS;
         busy = null;
       } catch (err) {
         if (!(err instanceof AdiError && err.code === ErrorCode.RESOURCE_EXHAUSTED)) throw err;
@@ -140,7 +165,7 @@ export class DaemonClient {
       if (earlyExit !== null && earlyExit !== 0) {
         throw new AdiError(
           ErrorCode.UNAVAILABLE,
-          `the daemon exited with code ${earlyExit} while starting: run \`adi daemon run\` to see why`,
+          `the daemon exited with code ${earlyExit} while starting: its log says why (${clientDaemonLogPath(withAbsolutePaths(this.env))}), or run \`adi daemon run\``,
         );
       }
       await sleep(delay);

@@ -18,6 +18,10 @@ export interface DaemonContext {
   warnings: Set<string>;
   /** Waits while isolation is still being detected (the daemon's first ≈ 35 ms). */
   isolation(): Promise<IsolationState>;
+  /** The daemon's log file; "" when it logs to its stderr (`adi daemon run`). */
+  logPath: string;
+  /** true once shutdown has begun: ping and status say so, and a start waits for the exit. */
+  stopping(): boolean;
   /** Begin shutting down; resolves when everything is stopped. */
   shutdown(graceful: boolean): Promise<void>;
 }

@@ -8,7 +8,6 @@ import {
   clearStaleSocket,
   preparePaths,
   removePidFile,
-  socketAnswers,
   tryAcquireLock,
   writePidFile,
 } from "./instance.ts";
@@ -50,17 +49,42 @@ function envInt(name: string, max: number, warn: (message: string) => void): num
 
 /** Take the instance lock, or learn that a live daemon already serves this ADI_HOME. */
 async function acquireInstance(paths: AdiPaths, logger: Logger): Promise<number | "already-running"> {
-  const deadline = performance.now() + LOCK_WAIT_MS;
+  let deadline = performance.now() + LOCK_WAIT_MS;
+  let toldStopping = false;
   for (;;) {
     const fd = tryAcquireLock(paths.lockFile);
     if (fd !== null) return fd;
-    if (await socketAnswers(socketAddress(paths.socket))) return "already-running";
-    // The holder is starting up or shutting down: wait for it to settle.
-    if (performance.now() > deadline) {
+    const holder = await holderState(paths);
+    if (holder === "running") return "already-running";
+    if (holder === "stopping") {
+      // Its lock is ours once its services have stopped, however long that takes.
+      if (!toldStopping) logger.info("waiting for the daemon that is shutting down to exit", { socket: paths.socket });
+      toldStopping = true;
+      deadline = performance.now() + LOCK_WAIT_MS;
+    } else if (performance.now() > deadline) {
       throw new AdiError(ErrorCode.FAILED_PRECONDITION, `another daemon holds ${paths.lockFile} but does not answer on ${paths.socket}`);
     }
+    // The holder is starting up or shutting down: wait for it to settle.
     logger.debug("waiting for the instance lock");
     await sleep(20);
+  }
+}
+
+/**
+ * What the lock's holder answers on the socket. One that accepts but does not
+ * answer in time (hung, stopped) counts as running: it is there. A full
+ * listen queue counts as not answering yet.
+ */
+async function holderState(paths: AdiPaths): Promise<"running" | "stopping" | "stopped"> {
+  // Loaded only when another daemon holds the lock: a normal start does not pay for the client.
+  const { DaemonClient } = await import("../client/daemon-client.ts");
+  const client = new DaemonClient({ socketPath: paths.socket, timeoutMs: 2_000 });
+  try {
+    return await client.daemonState();
+  } catch (err) {
+    return err instanceof AdiError && err.code === ErrorCode.RESOURCE_EXHAUSTED ? "stopped" : "running";
+  } finally {
+    client.close();
   }
 }
 
@@ -89,15 +113,25 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     logProblem = err && `daemon log ${paths.daemonLog} is not writable: ${err.message}`;
     if (logProblem) warnings.add(logProblem);
   });
+  try {
+    return await serve(paths, logger, warnings, opts.background);
+  } catch (err) {
+    // In the background stderr goes nowhere: the reason goes to the log, where `adi daemon start` points.
+    if (opts.background) logger.error("the daemon could not start", { error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+}
 
+/** Everything after the logger: take the instance, serve until shutdown, resolve with the exit code. */
+async function serve(paths: AdiPaths, logger: Logger, warnings: Set<string>, background: boolean): Promise<number> {
+  // First: a socket path the platform cannot bind (too long) is refused before anything else is done.
+  const address = socketAddress(paths.socket);
   const lock = await acquireInstance(paths, logger);
   if (lock === "already-running") {
     logger.info("a daemon is already running for this ADI_HOME", { socket: paths.socket });
     return 0;
   }
   preparePaths(paths);
-
-  const address = socketAddress(paths.socket);
   await clearStaleSocket(paths.socket, address);
 
   let stopping: Promise<void> | null = null;
@@ -123,6 +157,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     version: VERSION,
     startedAt: performance.now(),
     warnings,
+    logPath: background ? paths.daemonLog : "",
+    stopping: () => stopping !== null,
     isolation: () => privilege.isolation(),
     shutdown(graceful) {
       // A forced shutdown during a graceful one KILLs what that one still waits for.

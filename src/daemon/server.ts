@@ -57,6 +57,23 @@ function refuse(socket: Socket<SocketState>, error: AdiError): void {
   socket.data.deadline = setTimeout(() => socket.end(), 1_000);
 }
 
+/** Bun.listen, its error said plainly: Bun throws a bare "Failed to listen at …" that names no cause. */
+function listening<T>(address: string, listen: (unix: string) => T): T {
+  try {
+    return listen(address);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    const shown = address.startsWith("\0") ? `@${address.slice(1)}` : address;
+    const why =
+      code === "EADDRINUSE"
+        ? "EADDRINUSE: another process serves it"
+        : code === "EACCES"
+          ? "EACCES: this user may not create a socket in that directory"
+          : (code ?? String(err));
+    throw new AdiError(ErrorCode.FAILED_PRECONDITION, `cannot listen on ${shown}: ${why}`);
+  }
+}
+
 export function startServer(opts: ServerOptions): Server {
   const { router, identify, logger } = opts;
   const maxConnections = opts.maxConnections ?? 1024;
@@ -64,90 +81,92 @@ export function startServer(opts: ServerOptions): Server {
   const readDeadlineMs = opts.readDeadlineMs ?? 10_000;
   const connections = new Set<Connection>();
 
-  const listener: UnixSocketListener<SocketState> = Bun.listen<SocketState>({
-    unix: opts.address,
-    socket: {
-      open(socket) {
-        socket.data = {};
-        const fd = (socket as unknown as { fd: number }).fd;
-        const cred = peerCredentials(fd);
-        const caller = identify(cred);
-        if (!caller) {
-          // identify() has logged the refusal with what it saw.
-          const why = cred === null ? "the daemon could not read this connection's credentials (see the daemon log)" : "this daemon belongs to another user";
-          refuse(socket, new AdiError(ErrorCode.PERMISSION_DENIED, why));
-          return;
-        }
-        // Identified first: plugins may not take the slots kept for the owner.
-        const limit = caller.role === "admin" ? maxConnections : maxConnections - reserved;
-        if (connections.size >= limit) {
-          logger.warn("connection refused: too many connections", { limit, role: caller.role, plugin: caller.plugin, pid: caller.pid });
-          const message =
-            caller.role === "admin"
-              ? `the daemon serves at most ${maxConnections} connections`
-              : `the daemon serves plugins at most ${limit} connections (${reserved} more are kept for its owner)`;
-          refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, message));
-          return;
-        }
-        const conn = new Connection(socket as unknown as Socket<Connection>, caller);
-        // A frame begun before reading paused gets its full time once reading resumes.
-        conn.onReadResumed = () => {
-          if (conn.decoder.pending > 0) startDeadline(socket.data, conn, true);
-        };
-        socket.data.conn = conn;
-        connections.add(conn);
-      },
-      data(socket, chunk) {
-        const state = socket.data;
-        const conn = state.conn;
-        if (!conn || conn.isClosed) return;
-        let frames: Uint8Array[];
-        try {
-          frames = conn.decoder.push(chunk);
-        } catch (err) {
-          protocolError(conn, err);
-          return;
-        }
-        conn.loneRequest = frames.length === 1;
-        for (const frame of frames) {
-          let request;
+  const listener: UnixSocketListener<SocketState> = listening(opts.address, (unix) =>
+    Bun.listen<SocketState>({
+      unix,
+      socket: {
+        open(socket) {
+          socket.data = {};
+          const fd = (socket as unknown as { fd: number }).fd;
+          const cred = peerCredentials(fd);
+          const caller = identify(cred);
+          if (!caller) {
+            // identify() has logged the refusal with what it saw.
+            const why = cred === null ? "the daemon could not read this connection's credentials (see the daemon log)" : "this daemon belongs to another user";
+            refuse(socket, new AdiError(ErrorCode.PERMISSION_DENIED, why));
+            return;
+          }
+          // Identified first: plugins may not take the slots kept for the owner.
+          const limit = caller.role === "admin" ? maxConnections : maxConnections - reserved;
+          if (connections.size >= limit) {
+            logger.warn("connection refused: too many connections", { limit, role: caller.role, plugin: caller.plugin, pid: caller.pid });
+            const message =
+              caller.role === "admin"
+                ? `the daemon serves at most ${maxConnections} connections`
+                : `the daemon serves plugins at most ${limit} connections (${reserved} more are kept for its owner)`;
+            refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, message));
+            return;
+          }
+          const conn = new Connection(socket as unknown as Socket<Connection>, caller);
+          // A frame begun before reading paused gets its full time once reading resumes.
+          conn.onReadResumed = () => {
+            if (conn.decoder.pending > 0) startDeadline(socket.data, conn, true);
+          };
+          socket.data.conn = conn;
+          connections.add(conn);
+        },
+        data(socket, chunk) {
+          const state = socket.data;
+          const conn = state.conn;
+          if (!conn || conn.isClosed) return;
+          let frames: Uint8Array[];
           try {
-            request = decodeRequest(frame);
-            // Its answer would carry id 0, which clients take as the connection's end (docs/protocol.md).
-            if (request.id === 0) throw new AdiError(ErrorCode.PROTOCOL, "request id 0 is reserved for connection-level errors: number requests from 1");
+            frames = conn.decoder.push(chunk);
           } catch (err) {
-            conn.loneRequest = false;
             protocolError(conn, err);
             return;
           }
-          router.dispatch(conn, request);
-        }
-        conn.loneRequest = false;
-        // A peer that sends half a frame and stalls is cut off after the deadline;
-        // one that completes frames is making progress, so its clock restarts.
-        if (conn.decoder.pending > 0) {
-          startDeadline(state, conn, frames.length > 0);
-        } else if (state.deadline) {
-          clearTimeout(state.deadline);
-          state.deadline = undefined;
-        }
+          conn.loneRequest = frames.length === 1;
+          for (const frame of frames) {
+            let request;
+            try {
+              request = decodeRequest(frame);
+              // Its answer would carry id 0, which clients take as the connection's end (docs/protocol.md).
+              if (request.id === 0) throw new AdiError(ErrorCode.PROTOCOL, "request id 0 is reserved for connection-level errors: number requests from 1");
+            } catch (err) {
+              conn.loneRequest = false;
+              protocolError(conn, err);
+              return;
+            }
+            router.dispatch(conn, request);
+          }
+          conn.loneRequest = false;
+          // A peer that sends half a frame and stalls is cut off after the deadline;
+          // one that completes frames is making progress, so its clock restarts.
+          if (conn.decoder.pending > 0) {
+            startDeadline(state, conn, frames.length > 0);
+          } else if (state.deadline) {
+            clearTimeout(state.deadline);
+            state.deadline = undefined;
+          }
+        },
+        drain(socket) {
+          socket.data.conn?.out.drain();
+        },
+        close(socket) {
+          const state = socket.data;
+          if (state.deadline) clearTimeout(state.deadline);
+          if (state.conn) {
+            connections.delete(state.conn);
+            state.conn.onClosed();
+          }
+        },
+        error(socket, err) {
+          logger.debug("socket error", { error: err.message });
+        },
       },
-      drain(socket) {
-        socket.data.conn?.out.drain();
-      },
-      close(socket) {
-        const state = socket.data;
-        if (state.deadline) clearTimeout(state.deadline);
-        if (state.conn) {
-          connections.delete(state.conn);
-          state.conn.onClosed();
-        }
-      },
-      error(socket, err) {
-        logger.debug("socket error", { error: err.message });
-      },
-    },
-  });
+    }),
+  );
 
   /** The peer has begun a frame: it has readDeadlineMs to complete it (from now again, with `restart`). */
   function startDeadline(state: SocketState, conn: Connection, restart: boolean): void {

@@ -75,8 +75,21 @@ export function defaultSocketPath(env: Env, platform: NodeJS.Platform, home: str
  * load, only when neither HOME nor USERPROFILE is set).
  */
 export function clientSocketPath(env: Env): string {
-  const home = env.HOME || env.USERPROFILE || (require("node:os") as typeof import("node:os")).homedir();
-  return defaultSocketPath(env, process.platform, home);
+  return defaultSocketPath(env, process.platform, clientHome(env));
+}
+
+function clientHome(env: Env): string {
+  return env.HOME || env.USERPROFILE || (require("node:os") as typeof import("node:os")).homedir();
+}
+
+/** The daemon's log: ADI_DAEMON_LOG, else `$ADI_HOME/logs/daemon.log`. */
+export function daemonLogPath(env: Env, platform: NodeJS.Platform, home: string): string {
+  return env.ADI_DAEMON_LOG || joinPath(platform, adiHome(env, platform, home), "logs", "daemon.log");
+}
+
+/** daemonLogPath for a client of this user (clientSocketPath's home). */
+export function clientDaemonLogPath(env: Env): string {
+  return daemonLogPath(env, process.platform, clientHome(env));
 }
 
 /** `@name` selects a Linux abstract socket (no file, no permissions). */
@@ -131,7 +144,7 @@ export function socketAddress(socket: string, platform: NodeJS.Platform = proces
     if (platform !== "linux") {
       throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${socket}: abstract sockets (@name) exist only on Linux`);
     }
-    return `\0${socket.slice(1)}`;
+    return fitsSunPath(`\0${socket.slice(1)}`, socket, platform);
   }
   if (isNamedPipe(socket)) {
     if (platform !== "win32") {
@@ -140,5 +153,24 @@ export function socketAddress(socket: string, platform: NodeJS.Platform = proces
     // `//./pipe/x` is the same pipe as `\\.\pipe\x`; Bun only accepts backslashes.
     return socket.replaceAll("/", "\\");
   }
-  return socket;
+  return fitsSunPath(socket, socket, platform);
+}
+
+/**
+ * sockaddr_un holds 108 bytes on Linux (104 on macOS), the path's NUL
+ * included; Bun refuses longer ones with a bare EINVAL ("Failed to listen"),
+ * an abstract name as well, its leading NUL counted. Said here, for the
+ * daemon and its clients alike, with what to do about it.
+ */
+function fitsSunPath(address: string, socket: string, platform: NodeJS.Platform): string {
+  const max = platform === "darwin" ? 103 : 107;
+  const bytes = new TextEncoder().encode(address).length;
+  if (bytes > max) {
+    const what = address.startsWith("\0") ? "an abstract socket name (@ included)" : "a socket path";
+    throw new AdiError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${socket}: ${what} may be at most ${max} bytes, this one is ${bytes}: set ADI_DAEMON_SOCKET (or ADI_HOME) to a shorter one`,
+    );
+  }
+  return address;
 }

@@ -54,11 +54,14 @@ describe("fast path", () => {
     expect(fast.stdout).toBe(citty.stdout);
   });
 
-  test("a socket path libc cannot address goes through DaemonClient: the same not-running answer", async () => {
+  test("a socket path sockaddr_un cannot hold: the same usage error on both paths, naming the limit", async () => {
     const socket = join(d.home, `${"x".repeat(200)}.sock`);
-    const r = await d.cli(["daemon", "status", "--json"], { env: { ADI_DAEMON_SOCKET: socket } });
-    expect(r.code).toBe(3);
-    expect(JSON.parse(r.stdout)).toEqual({ running: false, socket });
+    const fast = await d.cli(["daemon", "status", "--json"], { env: { ADI_DAEMON_SOCKET: socket } });
+    const citty = await d.cli(["daemon", "status", "--json", "--"], { env: { ADI_DAEMON_SOCKET: socket } });
+    expect(fast.code).toBe(2);
+    expect(fast.stderr).toContain(`${socket}: a socket path may be at most 107 bytes`);
+    expect(fast.stdout).toBe("");
+    expect(citty.code).toBe(2);
   });
 
   test("forms it does not take still get citty's usage handling", async () => {

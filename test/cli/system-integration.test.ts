@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { launchdAgent, systemdUnit, windowsTask } from "../../src/cli/system/units.ts";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { invokedPath } from "../../src/cli/system/apply-unit.ts";
+import { launchdAgent, pinnedEnv, systemdUnit, windowsTask } from "../../src/cli/system/units.ts";
+import { MAX_STOP_TIMEOUT_MS } from "../../src/daemon/services/spec.ts";
 import { TestDaemon } from "../helpers/daemon.ts";
 import { ADI_BIN } from "../helpers/env.ts";
 
@@ -78,14 +80,69 @@ describe("start-at-login units", () => {
     expect(r.out.split("\n").slice(0, 3)).toEqual(["C:\\Program Files\\adi\\adi.exe", "daemon run --background", "True"]);
   });
 
-  test("enable writes the unit where systemd looks for it", async () => {
+  test("enable writes the unit where systemd looks for it; a failed activation puts back what was there", async () => {
     const cfg = join(d.home, "cfg2");
-    // With or without a reachable user manager the unit file is written; activation
-    // needs a session bus, which CI does not have, and then says what to run.
-    const r = await d.cli(["daemon", "enable"], { env: { XDG_CONFIG_HOME: cfg } });
     const unit = join(cfg, "systemd", "user", "adi.service");
-    expect(readFileSync(unit, "utf8")).toContain("ExecStart=");
-    if (r.code !== 0) expect(r.stderr).toContain("systemctl");
+    const r = await d.cli(["daemon", "enable"], { env: { XDG_CONFIG_HOME: cfg } });
+    if (r.code === 0) {
+      // A reachable user manager: installed, and disable takes it away again.
+      expect(readFileSync(unit, "utf8")).toContain("ExecStart=");
+      expect((await d.cli(["daemon", "disable"], { env: { XDG_CONFIG_HOME: cfg } })).code).toBe(0);
+      expect(existsSync(unit)).toBe(false);
+      return;
+    }
+    // No session bus or no systemctl (CI): nothing is left behind, and the error says what to do.
+    expect(r.stderr).toContain("systemctl");
+    expect(r.stderr).toContain("nothing was installed: run `adi daemon enable` in your login session");
+    expect(existsSync(unit)).toBe(false);
+    // An earlier unit is put back as it was.
+    mkdirSync(dirname(unit), { recursive: true });
+    writeFileSync(unit, "# the user's earlier unit\n");
+    expect((await d.cli(["daemon", "enable"], { env: { XDG_CONFIG_HOME: cfg } })).code).toBe(1);
+    expect(readFileSync(unit, "utf8")).toBe("# the user's earlier unit\n");
+    // disable removes the file even when it cannot reach the manager, and says what to run there.
+    const off = await d.cli(["daemon", "disable"], { env: { XDG_CONFIG_HOME: cfg } });
+    expect(off.code).toBe(1);
+    expect(off.stderr).toContain(`removed ${unit}, but`);
+    expect(off.stderr).toContain("systemctl --user disable --now adi.service && systemctl --user daemon-reload");
+    expect(existsSync(unit)).toBe(false);
+  });
+
+  test("the unit pins a home that XDG_DATA_HOME chose, doubles `$` in ExecStart only, and gives the daemon its longest stop", () => {
+    expect(pinnedEnv({ XDG_DATA_HOME: "/data" }, "linux", "/home/u").ADI_HOME).toBe("/data/adi");
+    expect(pinnedEnv({ XDG_DATA_HOME: "/data", ADI_HOME: "/h" }, "linux", "/home/u").ADI_HOME).toBe("/h");
+    expect(pinnedEnv({}, "linux", "/home/u").ADI_HOME).toBeUndefined();
+    const unit = systemdUnit({ launcher: ["/opt/$HOME/adi"], env: { ADI_HOME: "/h/$x" } }, {}, "/home/u");
+    expect(unit.text).toContain('ExecStart="/opt/$$HOME/adi" "daemon" "run"');
+    expect(unit.text).toContain('Environment="ADI_HOME=/h/$x"');
+    expect(unit.text).toContain(`TimeoutStopSec=${MAX_STOP_TIMEOUT_MS / 1000 + 60}`);
+    expect(launchdAgent(spec, "/Users/u").text).toContain(`<key>ExitTimeOut</key>\n  <integer>${MAX_STOP_TIMEOUT_MS / 1000 + 60}</integer>`);
+  });
+
+  test("the unit runs adi by the link it was called through, so an upgrade that moves the link is followed", () => {
+    const dir = join(d.home, "bin");
+    mkdirSync(join(dir, "v1"), { recursive: true });
+    const real = join(dir, "v1", "adi");
+    writeFileSync(real, "");
+    symlinkSync(real, join(dir, "adi"));
+    const none = () => null;
+    expect(invokedPath(join(dir, "adi"), real, "/", none)).toBe(join(dir, "adi"));
+    expect(invokedPath("adi", real, "/", (name) => join(dir, name))).toBe(join(dir, "adi"));
+    expect(invokedPath("./bin/adi", real, d.home, none)).toBe(join(dir, "adi"));
+    // A name that is another file, or none at all: the binary itself.
+    writeFileSync(join(dir, "other"), "");
+    expect(invokedPath(join(dir, "other"), real, "/", none)).toBe(real);
+    expect(invokedPath("adi", real, "/", none)).toBe(real);
+  });
+
+  test("enable run through a link to the binary writes the link into ExecStart", async () => {
+    if (process.env.ADI_TEST_CLI === "source") return console.log("skip: the compiled binary is what a link points at");
+    const link = join(d.home, "adi-link");
+    symlinkSync(ADI_BIN, link);
+    const proc = Bun.spawn([link, "daemon", "enable", "--dry-run"], { env: { ...d.env, XDG_CONFIG_HOME: join(d.home, "cfg3") }, stdout: "pipe", stderr: "pipe" });
+    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`ExecStart="${link}" "daemon" "run"`);
   });
 });
 

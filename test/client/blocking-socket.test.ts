@@ -290,8 +290,13 @@ describe.skipIf(process.platform !== "linux")("blockingRoundTrip", () => {
     expect(ours).toBe(theirs!);
   });
 
-  test("a path too long for sockaddr_un is left to DaemonClient", () => {
-    expect(blockingRoundTrip(`/tmp/${"x".repeat(200)}.sock`, [{ case: "ping", value: {} }], 1_000)).toBeUndefined();
+  test("a path too long for sockaddr_un is refused as DaemonClient refuses it", async () => {
+    const path = `/tmp/${"x".repeat(200)}.sock`;
+    const ours = await errorOf(() => blockingRoundTrip(path, [{ case: "ping", value: {} }], 1_000));
+    const theirs = await errorOf(() => new DaemonClient({ socketPath: path }).ping());
+    expect(ours.code).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(ours.message).toContain("a socket path may be at most 107 bytes, this one is 210");
+    expect(ours.message).toBe(theirs.message);
   });
 
   test("a name that is no unix socket here (a Windows named pipe) is refused as DaemonClient refuses it", async () => {

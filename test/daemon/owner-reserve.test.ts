@@ -33,7 +33,7 @@ test("plugins cannot take the connections kept for the owner; the owner still ge
   const logger = createLogger(null, "error");
   const server = startServer({
     address: path,
-    router: new Router(coreMethods({ logger, version: "test", startedAt: performance.now() } as never, () => ({}) as never), logger),
+    router: new Router(coreMethods({ logger, version: "test", startedAt: performance.now(), stopping: () => false } as never, () => ({}) as never), logger),
     logger,
     identify: (cred) => (cred ? { role, uid: cred.uid, gid: cred.gid, pid: cred.pid, plugin: role === "plugin" ? "greedy" : undefined } : null),
     maxConnections: CAP,

@@ -112,15 +112,16 @@ export async function startDaemon(): Promise<void> {
   const answers = readOverBlockingSocket([{ case: "status", value: {} }]);
   if (answers) {
     if (answers[0]!.case !== "status") throw unexpected(answers[0]!, "status");
-    return running(answers[0]!.value.pid);
+    // One that is shutting down is waited for below, then replaced.
+    if (!answers[0]!.value.stopping) return running(answers[0]!.value.pid);
   }
-  const { cliClient } = await import("../connect.ts");
+  const { cliClient, startWithSpinner } = await import("../connect.ts");
   const client = cliClient();
   try {
-    const wasRunning = await client.isRunning();
-    if (!wasRunning) await withSpinner("starting the adi daemon", () => client.ensureRunning());
+    const state = await client.daemonState();
+    if (state !== "running") await startWithSpinner(client, state);
     const { pid } = await client.status();
-    if (wasRunning) running(pid);
+    if (state === "running") running(pid);
     else out(`adi daemon started (pid ${pid})`);
   } finally {
     client.close();

@@ -39,12 +39,13 @@ export async function showStatus(json: boolean): Promise<void> {
   if (json) {
     printJson({
       running: true,
+      stopping: status.stopping,
       pid: status.pid,
       version: status.version,
       uptime_secs: status.uptimeSecs,
       socket: status.socketPath,
       home: status.home,
-      log: status.logPath,
+      log: status.logPath || null,
       isolation: { enabled: status.isolation, reason: status.isolationReason },
       services: { total: status.servicesTotal, running: status.servicesRunning, failed: status.servicesFailed, by_state: byState(list) },
       warnings: status.warnings,
@@ -58,9 +59,10 @@ export async function showStatus(json: boolean): Promise<void> {
     ["socket", status.socketPath],
     ["isolation", status.isolation ? "on" : `off (${status.isolationReason})`],
     ["services", servicesLine(list)],
-    ["log", status.logPath],
+    ["log", status.logPath || "stderr (run in the foreground: adi daemon run)"],
   ];
   for (const warning of status.warnings) rows.push(["warning", paint(1, "yellow", warning)]);
   // The table without its (empty) header, indented under the first line.
-  out(`adi daemon: ${paint(1, "green", "running")}\n  ${table(["", ""], rows).split("\n").slice(1).join("\n  ")}`);
+  const state = status.stopping ? paint(1, "yellow", "stopping (shutting down; it exits once its services have stopped)") : paint(1, "green", "running");
+  out(`adi daemon: ${state}\n  ${table(["", ""], rows).split("\n").slice(1).join("\n  ")}`);
 }

@@ -1,6 +1,8 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { DAEMON_ALLOCATOR_ENV, withDaemonAllocatorEnv } from "../../client/launch.ts";
+import { MAX_STOP_TIMEOUT_MS } from "../../daemon/services/spec.ts";
+import { adiHome } from "../../protocol/transport.ts";
 
 /**
  * Start-at-login units for the daemon, generated from the running binary's
@@ -26,10 +28,17 @@ export interface UnitFile {
 
 const ADI_ENV_KEYS = ["ADI_HOME", "ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DAEMON_LOG", "ADI_USER", "ADI_ROOT_USER"];
 
-/** What a unit sets for the daemon: the ADI_* variables the user set, and the allocator settings (client/launch.ts; the user's value wins). */
-export function pinnedEnv(env: Record<string, string | undefined>): Record<string, string> {
+/**
+ * What a unit sets for the daemon: the ADI_* variables the user set, and the
+ * allocator settings (client/launch.ts; the user's value wins). The home is
+ * pinned when XDG_DATA_HOME chose it: a service manager's environment need
+ * not carry XDG_DATA_HOME, and the daemon would then serve another home than
+ * the one the CLI dials.
+ */
+export function pinnedEnv(env: Record<string, string | undefined>, platform: NodeJS.Platform = process.platform, home = homedir()): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of [...ADI_ENV_KEYS, ...Object.keys(DAEMON_ALLOCATOR_ENV)]) if (env[key]) out[key] = env[key]!;
+  if (!out.ADI_HOME && env.XDG_DATA_HOME && platform !== "win32") out.ADI_HOME = adiHome(env, platform, home);
   return withDaemonAllocatorEnv(out);
 }
 
@@ -37,6 +46,18 @@ export function pinnedEnv(env: Record<string, string | undefined>): Record<strin
 function systemdQuote(word: string): string {
   return `"${word.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%")}"`;
 }
+
+/** An ExecStart word: systemdQuote, and `$` doubled (ExecStart expands `$NAME`; Environment= does not). */
+function execQuote(word: string): string {
+  return systemdQuote(word).replace(/\$/g, "$$$$");
+}
+
+/**
+ * How long a service manager may take to stop the daemon before it KILLs
+ * everything: the daemon bounds its own stop by the services' stop timeouts
+ * (at most 3600 s, then SIGKILL), so the manager must not cut that short.
+ */
+export const MANAGER_STOP_TIMEOUT_SECS = MAX_STOP_TIMEOUT_MS / 1000 + 60;
 
 function xmlEscape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -51,11 +72,11 @@ export function systemdUnit(spec: UnitSpec, env: Record<string, string | undefin
     "",
     "[Service]",
     "Type=simple",
-    `ExecStart=${[...spec.launcher, "daemon", "run"].map(systemdQuote).join(" ")}`,
+    `ExecStart=${[...spec.launcher, "daemon", "run"].map(execQuote).join(" ")}`,
     ...Object.entries(spec.env).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`),
     // The daemon stops its services on SIGTERM; give them their stop timeouts.
     "KillMode=mixed",
-    "TimeoutStopSec=60",
+    `TimeoutStopSec=${MANAGER_STOP_TIMEOUT_SECS}`,
     "Restart=on-failure",
     "RestartSec=1",
     "",
@@ -98,6 +119,9 @@ export function launchdAgent(spec: UnitSpec, home = homedir()): UnitFile {
     ...(envEntries.length ? ["  <key>EnvironmentVariables</key>", "  <dict>", ...envEntries, "  </dict>"] : []),
     "  <key>RunAtLoad</key>",
     "  <true/>",
+    // launchd KILLs an agent 20 s after SIGTERM unless told otherwise.
+    "  <key>ExitTimeOut</key>",
+    `  <integer>${MANAGER_STOP_TIMEOUT_SECS}</integer>`,
     "  <key>KeepAlive</key>",
     "  <dict>",
     "    <key>SuccessfulExit</key>",

@@ -14,7 +14,7 @@ export function coreMethods(ctx: DaemonContext, counts: () => ServiceCounts): Me
   return {
     ping: {
       access: "any",
-      handle: () => ({ case: "pong", value: { uptimeSecs: uptimeSecs(ctx), version: ctx.version } }),
+      handle: () => ({ case: "pong", value: { uptimeSecs: uptimeSecs(ctx), version: ctx.version, stopping: ctx.stopping() } }),
     },
     hello: {
       access: "any",
@@ -42,13 +42,14 @@ export function coreMethods(ctx: DaemonContext, counts: () => ServiceCounts): Me
             version: ctx.version,
             socketPath: ctx.paths.socket,
             home: ctx.paths.home,
-            logPath: ctx.paths.daemonLog,
+            logPath: ctx.logPath,
             isolation: isolation.enabled,
             isolationReason: isolation.reason,
             servicesTotal: c.total,
             servicesRunning: c.running,
             servicesFailed: c.failed,
             warnings: [...ctx.warnings],
+            stopping: ctx.stopping(),
           },
         };
       },

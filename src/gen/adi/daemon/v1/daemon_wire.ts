@@ -1504,7 +1504,7 @@ export type Pong = pb.Pong;
 export type PongInit = MessageInitShape<typeof pb.PongSchema>;
 
 function newPong(): pb.Pong {
-  return { $typeName: "adi.daemon.v1.Pong", uptimeSecs: 0, version: "" } as pb.Pong;
+  return { $typeName: "adi.daemon.v1.Pong", uptimeSecs: 0, version: "", stopping: false } as pb.Pong;
 }
 
 export function createPong(init?: PongInit): pb.Pong {
@@ -1512,12 +1512,14 @@ export function createPong(init?: PongInit): pb.Pong {
   if (init === undefined) return m;
   if (init.uptimeSecs !== undefined) m.uptimeSecs = init.uptimeSecs;
   if (init.version !== undefined) m.version = init.version;
+  if (init.stopping !== undefined) m.stopping = init.stopping;
   return m;
 }
 
 function writePong(w: WireWriter, m: PongInit): void {
   { const v = m.uptimeSecs; if (v !== undefined && v !== 0) w.uint32(8).uint32(v); }
   { const v = m.version; if (v !== undefined && v !== "") w.uint32(18).string(v); }
+  { const v = m.stopping; if (v !== undefined && v) w.uint32(24).bool(v); }
 }
 
 function readPong(r: WireReader, length: number, into?: pb.Pong): pb.Pong {
@@ -1530,6 +1532,7 @@ function readPong(r: WireReader, length: number, into?: pb.Pong): pb.Pong {
     switch (no) {
       case 1: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Pong.uptime_secs"); m.uptimeSecs = r.uint32(); break;
       case 2: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Pong.version"); m.version = r.string(); break;
+      case 3: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.Pong.stopping"); m.stopping = r.bool(); break;
       default: r.skip(wt, no);
     }
   }
@@ -1809,7 +1812,7 @@ export type DaemonStatus = pb.DaemonStatus;
 export type DaemonStatusInit = MessageInitShape<typeof pb.DaemonStatusSchema>;
 
 function newDaemonStatus(): pb.DaemonStatus {
-  return { $typeName: "adi.daemon.v1.DaemonStatus", pid: 0, uptimeSecs: 0, version: "", socketPath: "", home: "", logPath: "", isolation: false, isolationReason: "", servicesTotal: 0, servicesRunning: 0, servicesFailed: 0, warnings: [] } as pb.DaemonStatus;
+  return { $typeName: "adi.daemon.v1.DaemonStatus", pid: 0, uptimeSecs: 0, version: "", socketPath: "", home: "", logPath: "", isolation: false, isolationReason: "", servicesTotal: 0, servicesRunning: 0, servicesFailed: 0, warnings: [], stopping: false } as pb.DaemonStatus;
 }
 
 export function createDaemonStatus(init?: DaemonStatusInit): pb.DaemonStatus {
@@ -1827,6 +1830,7 @@ export function createDaemonStatus(init?: DaemonStatusInit): pb.DaemonStatus {
   if (init.servicesRunning !== undefined) m.servicesRunning = init.servicesRunning;
   if (init.servicesFailed !== undefined) m.servicesFailed = init.servicesFailed;
   if (init.warnings !== undefined) m.warnings = [...init.warnings];
+  if (init.stopping !== undefined) m.stopping = init.stopping;
   return m;
 }
 
@@ -1843,6 +1847,7 @@ function writeDaemonStatus(w: WireWriter, m: DaemonStatusInit): void {
   { const v = m.servicesRunning; if (v !== undefined && v !== 0) w.uint32(80).uint32(v); }
   { const v = m.servicesFailed; if (v !== undefined && v !== 0) w.uint32(88).uint32(v); }
   { const v = m.warnings; if (v !== undefined) for (const x of v) { w.uint32(98).string(x); } }
+  { const v = m.stopping; if (v !== undefined && v) w.uint32(104).bool(v); }
 }
 
 function readDaemonStatus(r: WireReader, length: number, into?: pb.DaemonStatus): pb.DaemonStatus {
@@ -1865,6 +1870,7 @@ function readDaemonStatus(r: WireReader, length: number, into?: pb.DaemonStatus)
       case 10: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_running"); m.servicesRunning = r.uint32(); break;
       case 11: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.services_failed"); m.servicesFailed = r.uint32(); break;
       case 12: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.DaemonStatus.warnings"); m.warnings.push(r.string()); break;
+      case 13: if (wt !== 0) wrongWire(wt, 0, "adi.daemon.v1.DaemonStatus.stopping"); m.stopping = r.bool(); break;
       default: r.skip(wt, no);
     }
   }
