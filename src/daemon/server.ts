@@ -1,7 +1,7 @@
 import type { Socket, UnixSocketListener } from "bun";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { decodeRequest, encodeResponseFrame, errorResponse, MAX_TIMER_MS } from "../protocol/index.ts";
-import type { IdentifyPeer } from "./caller.ts";
+import type { Caller, IdentifyPeer } from "./caller.ts";
 import { Connection } from "./connection.ts";
 import type { Logger } from "./logger.ts";
 import { peerCredentials } from "./native.ts";
@@ -31,6 +31,15 @@ export const MAX_CONNECTIONS_LIMIT = 65_536;
  */
 export function ownerReservedConnections(maxConnections: number): number {
   return Math.min(64, Math.floor(maxConnections / 4));
+}
+
+/**
+ * Connections one plugin may hold: a quarter of what plugins may take
+ * together, so one plugin that leaks or hoards them cannot keep the others
+ * out (a client needs one; `logs --all -f` one per 255 services).
+ */
+export function pluginConnectionShare(maxConnections: number): number {
+  return Math.max(1, Math.floor((maxConnections - ownerReservedConnections(maxConnections)) / 4));
 }
 
 export interface Server {
@@ -78,6 +87,10 @@ export function startServer(opts: ServerOptions): Server {
   const { router, identify, logger } = opts;
   const maxConnections = opts.maxConnections ?? 1024;
   const reserved = ownerReservedConnections(maxConnections);
+  const share = pluginConnectionShare(maxConnections);
+  /** Open connections per plugin (a plugin caller's plugin, else its service). */
+  const perPlugin = new Map<string, number>();
+  const pluginOf = (caller: Caller) => (caller.role === "plugin" ? (caller.plugin ?? caller.service ?? "") : null);
   const readDeadlineMs = opts.readDeadlineMs ?? 10_000;
   const connections = new Set<Connection>();
 
@@ -107,6 +120,14 @@ export function startServer(opts: ServerOptions): Server {
             refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, message));
             return;
           }
+          const plugin = pluginOf(caller);
+          const held = plugin === null ? 0 : (perPlugin.get(plugin) ?? 0);
+          if (plugin !== null && held >= share) {
+            logger.warn("connection refused: the plugin holds its share of connections", { plugin, share, pid: caller.pid });
+            refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `plugin ${plugin} holds ${held} connections, the most one plugin may (the rest are for other plugins and the owner)`));
+            return;
+          }
+          if (plugin !== null) perPlugin.set(plugin, held + 1);
           const conn = new Connection(socket as unknown as Socket<Connection>, caller);
           // A frame begun before reading paused gets its full time once reading resumes.
           conn.onReadResumed = () => {
@@ -158,6 +179,12 @@ export function startServer(opts: ServerOptions): Server {
           if (state.deadline) clearTimeout(state.deadline);
           if (state.conn) {
             connections.delete(state.conn);
+            const plugin = pluginOf(state.conn.caller);
+            if (plugin !== null) {
+              const left = (perPlugin.get(plugin) ?? 1) - 1;
+              if (left > 0) perPlugin.set(plugin, left);
+              else perPlugin.delete(plugin);
+            }
             state.conn.onClosed();
           }
         },

@@ -7,7 +7,7 @@ import type { Caller } from "../../src/daemon/caller.ts";
 import { coreMethods } from "../../src/daemon/methods/core.ts";
 import { createLogger } from "../../src/daemon/logger.ts";
 import { Router } from "../../src/daemon/router.ts";
-import { ownerReservedConnections, startServer } from "../../src/daemon/server.ts";
+import { ownerReservedConnections, pluginConnectionShare, startServer } from "../../src/daemon/server.ts";
 import { encodeRequestFrame } from "../../src/protocol/index.ts";
 import { sleep } from "../helpers/env.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
@@ -20,6 +20,17 @@ async function answer(s: RawSocket): Promise<RawSocket["responses"][number] | un
   return s.responses[0];
 }
 
+function serve(path: string, cap: number, who: () => Pick<Caller, "role" | "plugin">) {
+  const logger = createLogger(null, "error");
+  return startServer({
+    address: path,
+    router: new Router(coreMethods({ logger, version: "test", startedAt: performance.now(), stopping: () => false } as never, () => ({}) as never), logger),
+    logger,
+    identify: (cred) => (cred ? { ...who(), uid: cred.uid, gid: cred.gid, pid: cred.pid } : null),
+    maxConnections: cap,
+  });
+}
+
 // The cap was checked before the peer was identified: a plugin that held every slot locked its owner
 // out (`adi daemon stop` included) until the daemon was restarted.
 test("plugins cannot take the connections kept for the owner; the owner still gets in", async () => {
@@ -30,14 +41,9 @@ test("plugins cannot take the connections kept for the owner; the owner still ge
   expect(reserved).toBe(10);
   expect(ownerReservedConnections(1024)).toBe(64);
   let role: Caller["role"] = "plugin";
-  const logger = createLogger(null, "error");
-  const server = startServer({
-    address: path,
-    router: new Router(coreMethods({ logger, version: "test", startedAt: performance.now(), stopping: () => false } as never, () => ({}) as never), logger),
-    logger,
-    identify: (cred) => (cred ? { role, uid: cred.uid, gid: cred.gid, pid: cred.pid, plugin: role === "plugin" ? "greedy" : undefined } : null),
-    maxConnections: CAP,
-  });
+  // Five plugins take turns: each stays within its share, together they take all plugins may.
+  let turn = 0;
+  const server = serve(path, CAP, () => ({ role, plugin: role === "plugin" ? `p${turn++ % 5}` : undefined }));
   const sockets: RawSocket[] = [];
   try {
     const pluginHeld: RawSocket[] = [];
@@ -62,6 +68,45 @@ test("plugins cannot take the connections kept for the owner; the owner still ge
     const full = await answer(over);
     expect(full?.kind.case === "error" && full.kind.value.message).toContain(`at most ${CAP} connections`);
     expect(server.connections.size).toBe(CAP);
+  } finally {
+    for (const s of sockets) s.end();
+    server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// One plugin could hold every connection plugins may take, and keep the other plugins out.
+test("one plugin holds at most its share; the other plugins still get in; a closed one frees a place", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "adi-t-"));
+  const path = join(dir, "s.sock");
+  const CAP = 40;
+  const share = pluginConnectionShare(CAP);
+  expect(share).toBe(7); // (40 − 10 kept for the owner) / 4
+  expect(pluginConnectionShare(1024)).toBe(240);
+  let plugin = "greedy";
+  const server = serve(path, CAP, () => ({ role: "plugin", plugin }));
+  const sockets: RawSocket[] = [];
+  try {
+    const held: RawSocket[] = [];
+    for (let i = 0; i < share; i++) held.push(await RawSocket.connect(path));
+    sockets.push(...held);
+    for (const s of held) expect((await answer(s))?.kind.case).toBe("pong");
+    const extra = await RawSocket.connect(path);
+    sockets.push(extra);
+    const refused = await answer(extra);
+    expect(refused?.kind.case === "error" && refused.kind.value.code).toBe(ErrorCode.RESOURCE_EXHAUSTED);
+    expect(refused?.kind.case === "error" && refused.kind.value.message).toBe(`plugin greedy holds ${share} connections, the most one plugin may (the rest are for other plugins and the owner)`);
+    plugin = "other";
+    const other = await RawSocket.connect(path);
+    sockets.push(other);
+    expect((await answer(other))?.kind.case).toBe("pong");
+    // One of greedy's closes: its place is free again.
+    held[0]!.end();
+    for (let i = 0; i < 200 && server.connections.size > share; i++) await sleep(10);
+    plugin = "greedy";
+    const again = await RawSocket.connect(path);
+    sockets.push(again);
+    expect((await answer(again))?.kind.case).toBe("pong");
   } finally {
     for (const s of sockets) s.end();
     server.stop();
