@@ -200,6 +200,21 @@ describe.skipIf(skip !== null)("sudo_run policy, executed for real", () => {
     }
     expect(allowed.some((r) => r.exit_code === 0 && r.matched_pattern === "id -u")).toBe(true);
   });
+
+  // Each request over the caller's limit of running commands was written as "allowed" (with an error),
+  // outside the denial rate: a plugin flooding them rotated the whole audit log away in seconds.
+  test("a sudo_run over the caller's limit of running commands never ran: audited as a denial, under the denial rate", async () => {
+    const before = readFileSync(h.paths.auditLog, "utf8").split("\n").length - 1;
+    const busy = Array.from({ length: 32 }, () => h.run(p1, "sleep", ["1"]));
+    const over = await Promise.allSettled(Array.from({ length: 10 }, () => h.sudoRun(p1, "id", ["-u"])));
+    for (const r of over) expect(r.status === "rejected" && (r.reason as Error).message).toBe("at most 32 commands may run at once for one caller");
+    const records = readFileSync(h.paths.auditLog, "utf8").split("\n").slice(before, -1).map((l) => JSON.parse(l));
+    expect(records.length).toBe(10);
+    for (const r of records) expect(r).toMatchObject({ plugin: "p1", decision: "denied", deny_reason: "at most 32 commands may run at once for one caller", matched_pattern: "id -u" });
+    await Promise.all(busy);
+    const after = await h.sudoRun(p1, "id", ["-u"]);
+    expect(after.allowed && text(after.result.stdout as Uint8Array)).toBe("0\n");
+  });
 });
 
 describe.skipIf(skip !== null)("without the isolation users", () => {

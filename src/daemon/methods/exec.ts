@@ -45,18 +45,28 @@ export const MAX_CONCURRENT_COMMANDS = 32;
 /** Counts running commands per caller so one plugin cannot fork-bomb the machine through the daemon. */
 function concurrencyLimiter(limit: number) {
   const running = new Map<string, number>();
-  return async <T>(caller: Caller, fn: () => Promise<T>): Promise<T> => {
+  /** A slot for the caller, or RESOURCE_EXHAUSTED; the function returned gives it back. */
+  const acquire = (caller: Caller): (() => void) => {
     const key = caller.plugin ? `plugin:${caller.plugin}` : caller.service ? `service:${caller.service}` : `uid:${caller.uid}`;
     const n = running.get(key) ?? 0;
     if (n >= limit) throw new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `at most ${limit} commands may run at once for one caller`);
     running.set(key, n + 1);
-    try {
-      return await fn();
-    } finally {
+    return () => {
       const left = (running.get(key) ?? 1) - 1;
       if (left === 0) running.delete(key);
       else running.set(key, left);
-    }
+    };
+  };
+  return {
+    acquire,
+    async run<T>(caller: Caller, fn: () => Promise<T>): Promise<T> {
+      const release = acquire(caller);
+      try {
+        return await fn();
+      } finally {
+        release();
+      }
+    },
   };
 }
 
@@ -67,7 +77,7 @@ function who(caller: Caller) {
 /** run and sudo_run (DESIGN §7). */
 export function execMethods(deps: ExecDeps): Methods {
   const { logger, audit } = deps;
-  const limited = concurrencyLimiter(deps.maxConcurrent ?? MAX_CONCURRENT_COMMANDS);
+  const slots = concurrencyLimiter(deps.maxConcurrent ?? MAX_CONCURRENT_COMMANDS);
   return {
     run: {
       access: "any",
@@ -77,7 +87,7 @@ export function execMethods(deps: ExecDeps): Methods {
         const path = resolveRunCommand(request.command);
         const plan = await deps.plan;
         if (plan.refused) throw new AdiError(ErrorCode.FAILED_PRECONDITION, plan.refused);
-        const result = await limited(caller, () => spawnAs(plan.run, [path, ...request.args], request.timeoutMs));
+        const result = await slots.run(caller, () => spawnAs(plan.run, [path, ...request.args], request.timeoutMs));
         logger.debug("run", { pid: caller.pid, plugin: caller.plugin, command: path, exit: result.exitCode });
         return { case: "commandResult", value: result };
       },
@@ -108,11 +118,10 @@ export function execMethods(deps: ExecDeps): Methods {
               },
               manifestSha: deps.manifestSha,
             });
-        if (!decision.allowed || !plan.sudo) {
-          const denyReason = decision.allowed ? plan.sudoReason : decision.reason;
+        const deny = (denyReason: string, pattern: string | null) => {
           const logged = audit.write({
             ...base,
-            matched_pattern: decision.allowed ? decision.pattern : (decision.pattern ?? null),
+            matched_pattern: pattern,
             resolved_path: null,
             decision: "denied",
             deny_reason: denyReason,
@@ -123,16 +132,30 @@ export function execMethods(deps: ExecDeps): Methods {
           });
           // Over the caller's denial rate the audit log only counts them, and so does the daemon log.
           if (logged) logger.info("sudo_run denied", { plugin: caller.plugin, pid: caller.pid, reason: denyReason });
+        };
+        if (!decision.allowed || !plan.sudo) {
+          const denyReason = decision.allowed ? plan.sudoReason : decision.reason;
+          deny(denyReason, decision.allowed ? decision.pattern : (decision.pattern ?? null));
           return { case: "sudoDenied", value: { reason: denyReason } };
+        }
+        // Taken before "allowed" is written: a request over the caller's limit never runs, so it is
+        // a denial, under the denial rate (an "allowed" line for each let a flood rotate the log away).
+        let release: () => void;
+        try {
+          release = slots.acquire(caller);
+        } catch (err) {
+          deny((err as Error).message, decision.pattern);
+          throw err;
         }
         const sudoBin = lookupOnFixedPath("sudo") ?? "/usr/bin/sudo";
         let result: CommandResultInit;
         try {
-          const as = plan.sudo;
-          result = await limited(caller, () => spawnAs(as, [sudoBin, "-n", "--", decision.path, ...request.args], request.timeoutMs));
+          result = await spawnAs(plan.sudo, [sudoBin, "-n", "--", decision.path, ...request.args], request.timeoutMs);
         } catch (err) {
           audit.write({ ...base, matched_pattern: decision.pattern, resolved_path: decision.path, decision: "allowed", deny_reason: null, exit_code: null, signal: null, timed_out: false, duration_ms: null, error: (err as Error).message });
           throw err;
+        } finally {
+          release();
         }
         audit.write({
           ...base,
