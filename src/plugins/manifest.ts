@@ -163,8 +163,19 @@ function resolveExecutable(file: string, dir: string, executable: string): strin
     const real = realpathSync(abs);
     const realDir = realpathSync(dir);
     if (!real.startsWith(realDir + sep)) throw new ManifestError(file, `executable ${JSON.stringify(executable)} resolves outside the plugin directory (to ${real})`);
+  } else if (isSymlink(abs)) {
+    // Its target could be created later, anywhere, by whoever may write there.
+    throw new ManifestError(file, `executable ${JSON.stringify(executable)} is a symlink to a file that does not exist`);
   }
   return abs;
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 function parseToml(file: string, text: string): Table {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { resolvePaths } from "../../src/config.ts";
+import { discardStaged, ensurePluginDir, stagePlugin } from "../../src/cli/plugin/files.ts";
 import { dirname, join } from "node:path";
 import { tempHome } from "../helpers/env.ts";
 import { ADI_ARGV, pluginSource } from "./fixtures.ts";
@@ -34,6 +36,27 @@ function adiOnTty(args: string[], input: string) {
     stderr: "pipe",
   });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString() };
+}
+
+/** `adi ARGS…` on a pseudo-terminal, and Ctrl-C typed once it asks its first question. */
+async function interruptAtQuestion(args: string[]): Promise<{ code: number; asked: boolean }> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const proc = Bun.spawn(["script", "-qec", [...ADI_ARGV, ...args].map(quote).join(" "), "/dev/null"], { env: t.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  let shown = "";
+  let asked = false;
+  const reader = proc.stdout.getReader();
+  const deadline = Date.now() + 10_000;
+  while (!asked && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    shown += new TextDecoder().decode(value);
+    asked = shown.includes("Allow? [y/N]");
+  }
+  if (asked) proc.stdin.write("\x03");
+  await proc.stdin.flush();
+  proc.stdin.end();
+  const code = await proc.exited;
+  return { code, asked };
 }
 
 function approvals() {
@@ -181,5 +204,81 @@ describe("list and remove", () => {
     expect(approvals().plugins.yesflag).toBeUndefined();
     expect(adi(["plugin", "remove", "yesflag"]).code).toBe(1);
     expect(adi(["plugin", "remove", "../etc"]).code).toBe(2);
+  });
+});
+
+describe("the copy", () => {
+  test("staged in a 0700 directory, then made safe: no setuid, no group or other write, before anyone else can reach it", () => {
+    const src = pluginSource(base, "modes", []);
+    writeFileSync(join(src, "bin", "suid"), "#!/bin/sh\n", { mode: 0o4755 });
+    chmodSync(join(src, "bin", "suid"), 0o4777);
+    mkdirSync(join(src, "open"), { mode: 0o777 });
+    chmodSync(join(src, "open"), 0o777);
+    const paths = resolvePaths(t.env);
+    ensurePluginDir(paths);
+    const staged = stagePlugin(src, paths, "modes");
+    try {
+      // The old copy went straight to plugins/.modes.install-PID under the source's modes: 4777, and a 0777 directory.
+      expect(dirname(staged.copy)).toBe(staged.stage);
+      expect(statSync(staged.stage).mode & 0o7777).toBe(0o700);
+      expect(statSync(join(staged.copy, "bin", "suid")).mode & 0o7777).toBe(0o755);
+      expect(statSync(join(staged.copy, "open")).mode & 0o7777).toBe(0o755);
+    } finally {
+      discardStaged(staged);
+    }
+    expect(existsSync(staged.stage)).toBe(false);
+    expect(adi(["plugin", "install", src]).code).toBe(0);
+    expect(statSync(join(t.home, "plugins", "modes", "bin", "suid")).mode & 0o7777).toBe(0o755);
+    expect(readdirSync(join(t.home, "plugins")).filter((n) => n.startsWith(".modes."))).toEqual([]);
+  });
+
+  test("a symlink that leads out of the plugin, or nowhere, is refused; one that stays inside is kept", () => {
+    const inside = pluginSource(base, "linkin", []);
+    symlinkSync(`linkin`, join(inside, "bin", "alias"));
+    expect(adi(["plugin", "install", inside]).code).toBe(0);
+    expect(readlinkSync(join(t.home, "plugins", "linkin", "bin", "alias"))).toBe("linkin");
+    for (const [name, target, why] of [
+      ["linkout", "/etc/passwd", "outside the plugin"],
+      ["linknowhere", join(base, "adi-t-no-such-file"), "which does not exist"],
+    ] as const) {
+      const src = pluginSource(base, name, []);
+      symlinkSync(target, join(src, "bin", "helper"));
+      const r = adi(["plugin", "install", src]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${name}/bin/helper is a symlink to ${target}, ${why}`);
+      expect(existsSync(join(t.home, "plugins", name))).toBe(false);
+    }
+  });
+
+  test("a dangling link as the executable is refused when the manifest is read", () => {
+    const src = pluginSource(base, "dangexe", []);
+    rmSync(join(src, "bin", "dangexe"));
+    symlinkSync(join(base, "adi-t-later"), join(src, "bin", "dangexe"));
+    const r = adi(["plugin", "install", src]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('executable "bin/dangexe" is a symlink to a file that does not exist');
+  });
+
+  test("installing through a link to the plugin copies the directory, not the link", () => {
+    const src = pluginSource(base, "vialink", []);
+    const link = join(base, "vialink-link");
+    symlinkSync(src, link);
+    expect(adi(["plugin", "install", `${link}/`]).code).toBe(0);
+    const installed = join(t.home, "plugins", "vialink");
+    expect(lstatSync(installed).isDirectory()).toBe(true);
+    expect(listJson().plugins.some((p) => p.name === "vialink")).toBe(true);
+  });
+
+  test.skipIf(!haveScript)("Ctrl-C at a reinstall's question leaves the earlier copy and its approvals as they were", async () => {
+    const src = pluginSource(base, "interrupted", ["id -u"]);
+    expect(adi(["plugin", "install", src, "--yes"]).code).toBe(0);
+    const before = approvals().plugins.interrupted;
+    writeFileSync(join(src, "bin", "interrupted"), "#!/bin/sh\necho new code\n", { mode: 0o755 });
+    const r = await interruptAtQuestion(["plugin", "install", src]);
+    expect(r.asked).toBe(true);
+    expect(r.code).not.toBe(0);
+    expect(readFileSync(join(t.home, "plugins", "interrupted", "bin", "interrupted"), "utf8")).toBe("#!/bin/sh\nexit 0\n");
+    expect(approvals().plugins.interrupted).toEqual(before);
+    expect(readdirSync(join(t.home, "plugins")).filter((n) => n.startsWith(".interrupted."))).toEqual([]);
   });
 });

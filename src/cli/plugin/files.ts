@@ -1,5 +1,5 @@
-import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
+import { join, sep } from "node:path";
 import type { AdiPaths } from "../../config.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 
@@ -15,38 +15,79 @@ export function ensurePluginDir(paths: AdiPaths): void {
 /**
  * Installed plugins are readable by ADI_USER (their services may run as it)
  * but writable only by the owner: dirs 0755, files keep their execute bits
- * and lose group/other write.
+ * and lose group/other write, setuid, setgid and sticky. A symlink must lead
+ * to something inside the copy: one that leads out, or nowhere, would run
+ * (or load) whatever someone later puts at its target.
  */
-function normalizeModes(path: string): void {
+function normalizeTree(path: string, root: string, shown: string): void {
   const st = lstatSync(path);
-  if (st.isSymbolicLink()) return;
+  if (st.isSymbolicLink()) {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${shown} is a symlink to ${readlinkSync(path)}, which does not exist: a plugin's links must lead to files inside it`);
+    }
+    if (real !== root && !real.startsWith(root + sep)) {
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${shown} is a symlink to ${readlinkSync(path)}, outside the plugin: a plugin's links must lead to files inside it (copy what it needs)`);
+    }
+    return;
+  }
   if (st.isDirectory()) {
     chmodSync(path, 0o755);
-    for (const entry of readdirSync(path)) normalizeModes(join(path, entry));
+    for (const entry of readdirSync(path)) normalizeTree(join(path, entry), root, join(shown, entry));
   } else {
     chmodSync(path, (st.mode & 0o755) | 0o444);
   }
 }
 
-/** Copy `src` to `pluginDir/name`, replacing an earlier install only once the copy is complete. */
-export function copyPlugin(src: string, paths: AdiPaths, name: string): string {
-  const dest = join(paths.pluginDir, name);
-  const tmp = join(paths.pluginDir, `.${name}.install-${process.pid}`);
-  const old = join(paths.pluginDir, `.${name}.old-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
+/** A copy of a plugin, staged where only this user can reach it until commitPlugin puts it in place. */
+export interface StagedPlugin {
+  /** The 0700 directory that holds the copy. */
+  readonly stage: string;
+  /** The copy itself. */
+  readonly copy: string;
+}
+
+/**
+ * Copy `src` into a new 0700 directory in the plugin dir, then make its modes
+ * safe and check its links. Until then the copy has the source's modes, a
+ * setuid file or a 0777 directory among them, so nobody else may reach it:
+ * a copy made in the open let any local user run a setuid-root copy, or
+ * plant files in it, during the install.
+ */
+export function stagePlugin(src: string, paths: AdiPaths, name: string): StagedPlugin {
+  const stage = join(paths.pluginDir, `.${name}.install-${process.pid}`);
+  const copy = join(stage, "plugin");
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { mode: 0o700 });
+  chmodSync(stage, 0o700); // whatever the umask
   try {
-    cpSync(src, tmp, { recursive: true, dereference: false, verbatimSymlinks: true, errorOnExist: true });
-    normalizeModes(tmp);
+    cpSync(src, copy, { recursive: true, dereference: false, verbatimSymlinks: true, errorOnExist: true });
+    normalizeTree(copy, realpathSync(copy), name);
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new AdiError(ErrorCode.INTERNAL, `copying ${src} to ${dest} failed: ${(err as Error).message}`);
+    rmSync(stage, { recursive: true, force: true });
+    if (err instanceof AdiError) throw err;
+    throw new AdiError(ErrorCode.INTERNAL, `copying ${src} to ${join(paths.pluginDir, name)} failed: ${(err as Error).message}`);
   }
+  return { stage, copy };
+}
+
+export function discardStaged(staged: StagedPlugin): void {
+  rmSync(staged.stage, { recursive: true, force: true });
+}
+
+/** Put a staged copy at `pluginDir/name`, replacing an earlier install only now that the copy is complete. */
+export function commitPlugin(staged: StagedPlugin, paths: AdiPaths, name: string): string {
+  const dest = join(paths.pluginDir, name);
+  const old = join(paths.pluginDir, `.${name}.old-${process.pid}`);
   let hadOld = false;
   try {
     renameSync(dest, old);
     hadOld = true;
   } catch {}
-  renameSync(tmp, dest);
+  renameSync(staged.copy, dest);
+  discardStaged(staged);
   if (hadOld) rmSync(old, { recursive: true, force: true });
   return dest;
 }

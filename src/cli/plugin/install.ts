@@ -1,6 +1,8 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
+import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
+import { AdiError, ErrorCode } from "../../errors.ts";
 import { resolvePaths } from "../../config.ts";
 import { readApprovals, updateApprovals, type ApprovedPattern } from "../../daemon/privilege/approvals.ts";
 import { isBroad, parsePattern } from "../../daemon/privilege/patterns.ts";
@@ -8,7 +10,7 @@ import { resolvePatternCommand } from "../../daemon/privilege/resolve-command.ts
 import { parsePluginManifest } from "../../plugins/manifest.ts";
 import { err, out, paint } from "../output.ts";
 import { checkInstallConflicts } from "./conflicts.ts";
-import { copyPlugin, ensurePluginDir } from "./files.ts";
+import { commitPlugin, discardStaged, ensurePluginDir, stagePlugin } from "./files.ts";
 import { reloadIfRunning } from "./reload.ts";
 import { confirm } from "./prompt.ts";
 
@@ -19,7 +21,8 @@ export default defineCommand({
     yes: { type: "boolean", description: "Approve every privileged command without asking" },
   },
   async run({ args }) {
-    const src = resolve(args.path);
+    // A link to the plugin is followed: its directory is what gets copied, not the link.
+    const src = realSource(args.path);
     // Validate everything before touching ADI_HOME: a bad pattern installs nothing.
     const source = parsePluginManifest(src);
     const checked = source.privilegedCommands.map((text) => {
@@ -31,16 +34,12 @@ export default defineCommand({
     checkInstallConflicts(paths.pluginDir, source);
     // A broken approvals file fails here, not after the copy (a plugin installed with nothing decided).
     readApprovals(paths.approvalsFile);
-    ensurePluginDir(paths);
-    const dest = copyPlugin(src, paths, source.name);
-    // Approval binds to the bytes of the installed copy's manifest.
-    const installed = parsePluginManifest(dest);
-    out(`installed ${installed.name} ${installed.version} in ${dest}`);
 
+    // Asked before anything changes: stopping at a question (Ctrl-C) leaves the earlier install and its approvals as they were.
     // The dialogue goes to stderr, as the question does (prompt.ts): with stdout redirected the
     // user must still see what they are asked to run as root.
     const decided: ApprovedPattern[] = [];
-    if (checked.length > 0) err(`${installed.name} asks to run these commands as root:`);
+    if (checked.length > 0) err(`${source.name} asks to run these commands as root:`);
     for (const { pattern, path } of checked) {
       const rest = pattern.args.length > 0 ? ` ${pattern.args.join(" ")}` : "";
       err(`  ${pattern.text}\n    runs: ${path}${rest}`);
@@ -48,10 +47,28 @@ export default defineCommand({
       const approved = confirm("  Allow?", args.yes === true);
       decided.push({ pattern: pattern.text, path, approved });
     }
-    updateApprovals(paths.approvalsFile, (a) => {
-      if (decided.length === 0) delete a.plugins[installed.name];
-      else a.plugins[installed.name] = { sha256: installed.sha256, decidedAt: new Date().toISOString(), patterns: decided };
-    });
+
+    ensurePluginDir(paths);
+    const staged = stagePlugin(src, paths, source.name);
+    let dest: string;
+    let installed;
+    try {
+      // Approval binds to the bytes of the installed copy's manifest: they must be the ones the questions were about.
+      installed = parsePluginManifest(staged.copy);
+      if (installed.sha256 !== source.sha256) {
+        throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${src}/plugin.toml changed while the plugin was being installed: nothing was installed; install it again`);
+      }
+      // The new decisions first: an install cut short after this leaves the earlier copy under them, never new code under old approvals.
+      updateApprovals(paths.approvalsFile, (a) => {
+        if (decided.length === 0) delete a.plugins[source.name];
+        else a.plugins[source.name] = { sha256: installed!.sha256, decidedAt: new Date().toISOString(), patterns: decided };
+      });
+      dest = commitPlugin(staged, paths, source.name);
+    } catch (error) {
+      discardStaged(staged);
+      throw error;
+    }
+    out(`installed ${installed.name} ${installed.version} in ${dest}`);
     if (decided.length > 0) {
       const n = decided.filter((d) => d.approved).length;
       out(`${n} of ${decided.length} privileged commands approved${n < decided.length ? " (reinstall to change)" : ""}`);
@@ -59,3 +76,11 @@ export default defineCommand({
     await reloadIfRunning();
   },
 });
+
+function realSource(path: string): string {
+  try {
+    return realpathSync(resolve(path));
+  } catch (error) {
+    throw new AdiError(ErrorCode.NOT_FOUND, `${path}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (error as Error).message}`);
+  }
+}
