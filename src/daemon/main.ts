@@ -166,6 +166,9 @@ async function serve(paths: AdiPaths, logger: Logger, warnings: Set<string>, bac
       stopping ??= (async () => {
         logger.info("shutting down", { graceful });
         await services.stopAll(graceful);
+        // One turn of the loop first: the answers to requests that waited on these stops (a `stop NAME`
+        // sent during the shutdown) go out before the connections close.
+        await new Promise((r) => setTimeout(r, 0));
         removePidFile(paths.pidFile, process.pid);
         server.stop();
         privilege.audit.flush();

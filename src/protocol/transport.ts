@@ -51,7 +51,9 @@ export function defaultAdiHome(env: Env, platform: NodeJS.Platform, home: string
     const local = env.LOCALAPPDATA || joinPath(platform, home, "AppData", "Local");
     return joinPath(platform, local, "adi");
   }
-  return joinPath(platform, env.XDG_DATA_HOME || joinPath(platform, home, ".local", "share"), "adi");
+  // The XDG spec: a relative XDG_DATA_HOME is invalid and ignored (it would name another directory from every working directory).
+  const xdg = env.XDG_DATA_HOME?.startsWith("/") ? env.XDG_DATA_HOME : undefined;
+  return joinPath(platform, xdg || joinPath(platform, home, ".local", "share"), "adi");
 }
 
 /** ADI_HOME: the variable, else the platform default. */

@@ -1,4 +1,5 @@
-import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 
 /** Open for append, 0600, refusing to follow a symlink planted at the path. */
 export function openAppendNoFollow(path: string): number {
@@ -19,11 +20,23 @@ export function writeAll(fd: number, bytes: Uint8Array): number {
   return offset;
 }
 
+/** A text file's contents, or null when it cannot be read (missing, not ours). */
+export function readTextOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Replace `path` atomically: a fresh file at `tmp` (never through a symlink)
  * renamed over it only once all of it is written, so a full disk never
  * leaves a truncated file where a good one was. A `tmp` left by a crash is
- * removed first.
+ * removed first. The file is flushed to disk before the rename, and the
+ * rename after it: after a power loss the path holds the old bytes or the
+ * new ones, never an empty file (ext4 and xfs may keep the rename but not
+ * the data of a file that was never synced).
  */
 export function replaceFile(path: string, tmp: string, bytes: Uint8Array, mode = 0o600): void {
   try {
@@ -37,6 +50,27 @@ export function replaceFile(path: string, tmp: string, bytes: Uint8Array, mode =
     unlinkSync(tmp);
     throw err;
   }
-  closeSync(fd);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
+  syncDirectory(dirname(path));
+}
+
+/** fsync a directory (its entries: a rename in it); where that cannot be done (not Linux, a filesystem that refuses), the rename stands unsynced. */
+function syncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -112,6 +112,7 @@ describe("start-at-login units", () => {
     expect(pinnedEnv({ XDG_DATA_HOME: "/data" }, "linux", "/home/u").ADI_HOME).toBe("/data/adi");
     expect(pinnedEnv({ XDG_DATA_HOME: "/data", ADI_HOME: "/h" }, "linux", "/home/u").ADI_HOME).toBe("/h");
     expect(pinnedEnv({}, "linux", "/home/u").ADI_HOME).toBeUndefined();
+    expect(pinnedEnv({ XDG_DATA_HOME: "rel/data" }, "linux", "/home/u").ADI_HOME).toBeUndefined();
     const unit = systemdUnit({ launcher: ["/opt/$HOME/adi"], env: { ADI_HOME: "/h/$x" } }, {}, "/home/u");
     expect(unit.text).toContain('ExecStart="/opt/$$HOME/adi" "daemon" "run"');
     expect(unit.text).toContain('Environment="ADI_HOME=/h/$x"');

@@ -57,6 +57,8 @@ describe("Linux", () => {
   test("XDG_DATA_HOME, else ~/.local/share", () => {
     expect(resolvePaths({}, "linux", "/home/ann").socket).toBe("/home/ann/.local/share/adi/daemon.sock");
     expect(resolvePaths({ XDG_DATA_HOME: "/data" }, "linux", "/home/ann").home).toBe("/data/adi");
+    // A relative XDG_DATA_HOME is invalid by the XDG spec, and ignored.
+    expect(resolvePaths({ XDG_DATA_HOME: "rel/data" }, "linux", "/home/ann").home).toBe("/home/ann/.local/share/adi");
     expect(resolvePaths({ ADI_HOME: "/srv/adi" }, "linux", "/home/ann").socket).toBe("/srv/adi/daemon.sock");
   });
 

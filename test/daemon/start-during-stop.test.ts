@@ -81,6 +81,18 @@ describe("a start while the daemon shuts down", () => {
     expect(run.exitCode).toBeNull();
     const status = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout);
     expect(status).toMatchObject({ running: true, stopping: false, pid: run.pid, log: null });
-    expect((await d.cli(["daemon", "status"])).stdout).toMatch(/log +stderr \(run in the foreground/);
+    expect((await d.cli(["daemon", "status"])).stdout).toMatch(/log +stderr \(a daemon in the foreground/);
+  });
+
+  test.skipIf(!Bun.which("script"))("`adi daemon stop NAME` on a terminal during the shutdown waits for the service, not 'not running'", async () => {
+    const { d } = await slowToStop();
+    const { stopped } = await beginStop(d);
+    const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+    const r = Bun.spawnSync(["script", "-qec", [...d.argv0, "daemon", "stop", "stubborn"].map(quote).join(" "), "/dev/null"], { env: d.env, stdin: "ignore", stdout: "pipe" });
+    const shown = r.stdout.toString();
+    expect(shown).not.toContain("not running");
+    expect(r.exitCode).toBe(0);
+    expect(shown).toContain("stopped stubborn");
+    await stopped;
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
@@ -42,10 +42,7 @@ afterAll(() => {
   }
 });
 
-/** The owner rules in /etc/sudoers.d that this test did not write: a full --remove would take them too. */
-function othersOwnerRules(): string[] {
-  return readdirSync("/etc/sudoers.d").filter((f) => f.startsWith("adi-owner-") && ![owner, owner2].some((o) => f === `adi-owner-${o}`));
-}
+
 
 describe.skipIf(skip !== null)("adi daemon setup-users", () => {
   test("a non-root user is told to use root, exit 4, nothing changed", () => {
@@ -130,7 +127,7 @@ console.log(JSON.stringify({ enabled: plan.enabled, reason: plan.reason, service
     for (const env of [{ ADI_USER: testUser, ADI_ROOT_USER: login }, { ADI_USER: login, ADI_ROOT_USER: testRoot }]) {
       const r = adi(["daemon", "setup-users"], { env });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`ADI_(ROOT_)?USER=${login} is an existing login account \\(shell /bin/bash\\)`));
+      expect(r.stderr).toMatch(new RegExp(`ADI_(ROOT_)?USER=${login} is an account one can log in to \\(shell /bin/bash\\)`));
       expect(existsSync(`/etc/sudoers.d/${login}`)).toBe(false);
       // Refused before anything is created.
       expect(lookupUser(testUser) ?? lookupUser(testRoot)).toBeNull();
@@ -161,11 +158,10 @@ console.log(JSON.stringify({ enabled: plan.enabled, reason: plan.reason, service
   });
 
   test("--remove takes every rule it wrote, leaves a file it did not write, and keeps the users", () => {
-    const others = othersOwnerRules();
-    if (others.length > 0) {
-      console.log(`skipped: a full --remove would also take ${others.join(", ")}, which this test did not write`);
-      return;
-    }
+    const pairA = existsSync(ownerRule) ? null : ownerRule;
+    // Another pair's owner rule (adi/adi-root) is not this pair's to remove.
+    expect(adi(["daemon", "setup-users", "--owner", owner]).code).toBe(0);
+    rmSync(`/etc/sudoers.d/adi-owner-${owner2}`, { force: true }); // the adi/adi-root pair's, from the test above
     expect(adi(["daemon", "setup-users", "--owner", owner2], { env: testUsers }).code).toBe(0);
     const rootRule = `/etc/sudoers.d/${testRoot}`;
     expect(readFileSync(rootRule, "utf8")).toContain(`${testRoot} ALL=(root) NOPASSWD: ALL`);
@@ -175,6 +171,8 @@ console.log(JSON.stringify({ enabled: plan.enabled, reason: plan.reason, service
     expect(removed.stdout).toContain("the users are kept");
     expect(existsSync(rootRule)).toBe(false);
     expect(existsSync(`/etc/sudoers.d/adi-owner-${owner2}`)).toBe(false);
+    expect(existsSync(ownerRule)).toBe(true);
+    if (pairA) rmSync(pairA);
     expect(lookupUser(testUser)).not.toBeNull();
     expect(lookupUser(testRoot)).not.toBeNull();
     // A rule someone else wrote under the same name stays.
@@ -182,5 +180,55 @@ console.log(JSON.stringify({ enabled: plan.enabled, reason: plan.reason, service
     const again = adi(["daemon", "setup-users", "--remove"], { env: testUsers });
     expect(again.stdout).toContain(`${rootRule} was not written by adi daemon setup-users: left in place`);
     expect(existsSync(rootRule)).toBe(true);
+    rmSync(rootRule);
+  });
+
+  test("an existing account this command did not make is refused, a service account included; marked as adi's, it is taken", () => {
+    const svc = `adi-t-svc${tag}`;
+    expect(Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", svc]).exitCode).toBe(0);
+    try {
+      const env = { ADI_USER: testUser, ADI_ROOT_USER: svc };
+      const r = adi(["daemon", "setup-users", "--dry-run"], { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`ADI_ROOT_USER=${svc} already exists and was not made by adi daemon setup-users`);
+      expect(r.stderr).toContain(`usermod -c 'adi isolation user (adi daemon setup-users)' ${svc}`);
+      expect(Bun.spawnSync(["usermod", "-c", "adi isolation user (adi daemon setup-users)", svc]).exitCode).toBe(0);
+      const marked = adi(["daemon", "setup-users", "--dry-run"], { env });
+      expect(marked.code).toBe(0);
+      expect(marked.stdout).toContain(`${svc} ALL=(root) NOPASSWD: ALL`);
+    } finally {
+      Bun.spawnSync(["userdel", svc]);
+    }
+  });
+
+  test("accounts an earlier setup-users made (its root rule is there) get the mark; a rule file adi did not write is refused", () => {
+    const pair = { ADI_USER: `adi-t-lu${tag}`, ADI_ROOT_USER: `adi-t-lr${tag}` };
+    const rule = `/etc/sudoers.d/${pair.ADI_ROOT_USER}`;
+    try {
+      for (const name of Object.values(pair)) expect(Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]).exitCode).toBe(0);
+      writeFileSync(rule, `${pair.ADI_ROOT_USER} ALL=(root) NOPASSWD: /bin/true\n`, { mode: 0o440 });
+      const foreign = adi(["daemon", "setup-users"], { env: pair });
+      expect(foreign.code).toBe(1);
+      expect(foreign.stderr).toContain(`${rule} was not written by adi daemon setup-users`);
+      expect(readFileSync(rule, "utf8")).toBe(`${pair.ADI_ROOT_USER} ALL=(root) NOPASSWD: /bin/true\n`);
+      writeFileSync(rule, `# Written by adi daemon setup-users: sudo_run executes \`sudo -n -- CMD\` as ${pair.ADI_ROOT_USER}.\n${pair.ADI_ROOT_USER} ALL=(root) NOPASSWD: ALL\n`);
+      const legacy = adi(["daemon", "setup-users"], { env: pair });
+      expect(legacy.code).toBe(0);
+      expect(legacy.stdout).toContain(`mark user ${pair.ADI_USER} as adi's`);
+      for (const name of Object.values(pair)) expect(lookupUser(name)!.comment).toBe("adi isolation user (adi daemon setup-users)");
+    } finally {
+      rmSync(rule, { force: true });
+      for (const name of Object.values(pair)) Bun.spawnSync(["userdel", name]);
+    }
+  });
+
+  test("an owner rule for another pair of users is not replaced", () => {
+    if (!lookupUser(owner)) expect(Bun.spawnSync(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", owner]).exitCode).toBe(0);
+    expect(adi(["daemon", "setup-users", "--owner", owner]).code).toBe(0);
+    const other = adi(["daemon", "setup-users", "--owner", owner, "--dry-run"], { env: testUsers });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(`${ownerRule} already grants ${owner} something else`);
+    expect(readFileSync(ownerRule, "utf8")).toContain(`${owner} ALL=(adi,adi-root) NOPASSWD: ALL`);
+    rmSync(ownerRule);
   });
 });

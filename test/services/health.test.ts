@@ -5,7 +5,11 @@ import { createLogger } from "../../src/daemon/logger.ts";
 import { ServiceManager } from "../../src/daemon/services/manager.ts";
 import { createServiceConfig } from "../../src/gen/adi/daemon/v1/daemon_wire.ts";
 import { EventKind, ServiceState, type ServiceEvent } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
-import { tempHome, waitFor } from "../helpers/env.ts";
+import { environOf, killCarrying, tempHome, waitFor } from "../helpers/env.ts";
+import { runProbe } from "../../src/daemon/services/health.ts";
+import { liveProcesses } from "../../src/util/proc-stat.ts";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { cleanupDaemons, newDaemon, serviceInfo, sessionProcesses } from "./helpers.ts";
 
 afterEach(cleanupDaemons);
@@ -81,6 +85,63 @@ describe("health probes and events", () => {
     } finally {
       await manager.stopAll(false);
       t.cleanup();
+    }
+  });
+});
+
+describe("one probe", () => {
+  const carrying = (entry: string) => liveProcesses().filter(({ pid }) => pid !== process.pid && environOf(pid).includes(entry));
+
+  test("a command probe leaves nothing behind: what it started is KILLed with it, on a timeout and after a pass", async () => {
+    const id = `${process.pid}-${Date.now()}`;
+    const tag = `ADI_T_PROBE=${id}`;
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ADI_T_PROBE: id };
+    try {
+      // The old probe KILLed only `sh`: both sleeps lived on, children of init, in the daemon's own group.
+      expect(await runProbe({ kind: "command", argv: ["sh", "-c", "sleep 1000 & sleep 1000"] }, 200, env)).toBe("health probe timed out after 200 ms");
+      expect(await runProbe({ kind: "command", argv: ["sh", "-c", "sleep 1000 & exit 0"] }, 2_000, env)).toBeNull();
+      await waitFor(() => carrying(tag).length === 0, 2_000, "the probes' processes to be gone");
+    } finally {
+      killCarrying(tag);
+    }
+  });
+
+  test("a command probe runs in the service's working directory", async () => {
+    const t = tempHome();
+    try {
+      mkdirSync(t.home, { recursive: true });
+      writeFileSync(join(t.home, "check.sh"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      const env = { PATH: "/usr/bin:/bin" };
+      expect(await runProbe({ kind: "command", argv: ["./check.sh"] }, 2_000, env, t.home)).toBeNull();
+      expect(await runProbe({ kind: "command", argv: ["sh", "-c", "test -f check.sh"] }, 2_000, env, t.home)).toBeNull();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  test("a connect still pending at the timeout is closed, not left to the kernel", async () => {
+    if (!Bun.which("python3")) return console.log("skip: python3 makes the listener that never accepts");
+    // A listener with a queue of one, filled, that never accepts: a connect to it waits in SYN-SENT.
+    const script = "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\np=s.getsockname()[1]\nc=socket.create_connection(('127.0.0.1',p))\nprint(p,flush=True)\ntime.sleep(60)";
+    const py = Bun.spawn(["python3", "-c", script], { stdout: "pipe" });
+    try {
+      const reader = py.stdout.getReader();
+      let line = "";
+      while (!line.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        line += new TextDecoder().decode(value);
+      }
+      const port = Number(line.trim());
+      expect(port).toBeGreaterThan(0);
+      const fds = () => readdirSync("/proc/self/fd").length;
+      const before = fds();
+      for (let i = 0; i < 20; i++) expect(await runProbe({ kind: "tcp", host: "127.0.0.1", port }, 20, {})).toBe("health probe timed out after 20 ms");
+      await Bun.sleep(50);
+      // The old probe kept each one open in SYN-SENT (≈ 2 minutes): 20 descriptors more.
+      expect(fds() - before).toBeLessThan(5);
+    } finally {
+      py.kill("SIGKILL");
     }
   });
 });

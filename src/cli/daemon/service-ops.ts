@@ -78,7 +78,8 @@ export async function stopServices(words: string[], force = false): Promise<void
   const [{ cliClient }, { manyServices }] = await Promise.all([import("../connect.ts"), import("./many.ts")]);
   const client = cliClient(SERVICE_OP_TIMEOUT_MS);
   try {
-    if (!(await client.isRunning())) notRunning(new AdiError(ErrorCode.UNAVAILABLE, ""), `no service runs, ${name} neither`);
+    // A daemon that is shutting down still has the service (stopping it): the stop is asked for there.
+    if ((await client.daemonState()) === "stopped") notRunning(new AdiError(ErrorCode.UNAVAILABLE, ""), `no service runs, ${name} neither`);
     if (names.length > 1) {
       return await manyServices(names, { doing: "stopping", done: "stopped" }, (c, n) => c.stopService(n, { force }), client);
     }

@@ -59,7 +59,7 @@ export async function showStatus(json: boolean): Promise<void> {
     ["socket", status.socketPath],
     ["isolation", status.isolation ? "on" : `off (${status.isolationReason})`],
     ["services", servicesLine(list)],
-    ["log", status.logPath || "stderr (run in the foreground: adi daemon run)"],
+    ["log", status.logPath || "stderr (a daemon in the foreground: its terminal, or the journal under systemd)"],
   ];
   for (const warning of status.warnings) rows.push(["warning", paint(1, "yellow", warning)]);
   // The table without its (empty) header, indented under the first line.

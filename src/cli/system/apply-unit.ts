@@ -1,10 +1,11 @@
-import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { withAbsolutePaths } from "../../protocol/transport.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { selfLauncher } from "../connect.ts";
 import { out } from "../output.ts";
 import { pinnedEnv, unitFor, type UnitFile } from "./units.ts";
+import { readTextOrNull } from "../../util/files.ts";
 
 /**
  * The path this adi was run by, when it names this same binary through a
@@ -43,13 +44,6 @@ function runAll(commands: string[][]): void {
   }
 }
 
-function readOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Write the unit and activate it; with dryRun, print both instead. A failed
@@ -63,7 +57,7 @@ export function enableUnit(unit: UnitFile, dryRun: boolean): void {
     for (const note of unit.notes) out(`# note: ${note}`);
     return;
   }
-  const before = readOrNull(unit.path);
+  const before = readTextOrNull(unit.path);
   mkdirSync(dirname(unit.path), { recursive: true });
   writeFileSync(unit.path, unit.text, { mode: 0o644 });
   try {

@@ -38,7 +38,7 @@ const ADI_ENV_KEYS = ["ADI_HOME", "ADI_DAEMON_SOCKET", "ADI_DAEMON_PID", "ADI_DA
 export function pinnedEnv(env: Record<string, string | undefined>, platform: NodeJS.Platform = process.platform, home = homedir()): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of [...ADI_ENV_KEYS, ...Object.keys(DAEMON_ALLOCATOR_ENV)]) if (env[key]) out[key] = env[key]!;
-  if (!out.ADI_HOME && env.XDG_DATA_HOME && platform !== "win32") out.ADI_HOME = adiHome(env, platform, home);
+  if (!out.ADI_HOME && env.XDG_DATA_HOME?.startsWith("/") && platform !== "win32") out.ADI_HOME = adiHome(env, platform, home);
   return withDaemonAllocatorEnv(out);
 }
 

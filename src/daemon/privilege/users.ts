@@ -7,6 +7,8 @@ export interface UserEntry {
   gid: number;
   home: string;
   shell: string;
+  /** The GECOS field: `adi daemon setup-users` marks the accounts it makes there. */
+  comment: string;
 }
 
 function parsePasswdLine(line: string, name: string): UserEntry | null {
@@ -15,7 +17,7 @@ function parsePasswdLine(line: string, name: string): UserEntry | null {
   const uid = Number(f[2]);
   const gid = Number(f[3]);
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) return null;
-  return { name, uid, gid, home: f[5]!, shell: f[6]! };
+  return { name, uid, gid, home: f[5]!, shell: f[6]!, comment: f[4]! };
 }
 
 /**

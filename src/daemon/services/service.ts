@@ -5,7 +5,7 @@ import { processAlive } from "../../util/process-alive.ts";
 import { watchHealth } from "./health.ts";
 import { decideRestart, describeExit, DEFAULT_BACKOFF, type BackoffOptions } from "./policy.ts";
 import { commandLine } from "./command-line.ts";
-import { killGroupQuick, killSession, signalSession } from "./process-group.ts";
+import { INSTANCE_VAR, instanceOf, killGroupQuick, killSession, signalSession } from "./process-group.ts";
 import type { ServiceLog } from "./service-log.ts";
 import type { ServiceSpec } from "./spec.ts";
 import { signalName, spawnDetached } from "./spawn.ts";
@@ -29,6 +29,9 @@ const SWEEP_DELAY_MS = 250;
  * reach (process-group.ts) for good: such an exit waits the whole bound.
  */
 const DRAIN_WAIT_MS = 100;
+
+/** How long a daemon shutdown waits, after the KILL loop, for a process that will not end (stopNow). */
+export const UNKILLABLE_WAIT_MS = 5_000;
 
 export type { ServiceEventInit, ServiceInfoInit };
 
@@ -418,7 +421,17 @@ export class Service {
         await killSession(child.pid, 2_000, child.startTime);
       }
     }
-    await child.done;
+    if (this.hooks.closing()) {
+      // A shutdown must end: a process that outlives SIGKILL (uninterruptible sleep, or one that made
+      // itself another user's) is left behind, and said, instead of holding the daemon and every start waiting on it.
+      let timer: Timer | undefined;
+      const ended = await Promise.race([child.done.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), UNKILLABLE_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!ended) {
+        this.log.system(`pid ${child.pid} is still there ${UNKILLABLE_WAIT_MS} ms after SIGKILL (uninterruptible sleep, or not this user's to signal): the daemon stops without it`);
+        return;
+      }
+    } else await child.done;
     this.setState(ServiceState.STOPPED);
     this.emit(EventKind.STOPPED, { pid: child.pid, exitCode: this.lastExitCode, signal: this.lastSignal, message: force ? "killed" : "stopped" });
   }
@@ -431,7 +444,10 @@ export class Service {
   private startHealth(child: Child): void {
     const health = this.spec.health;
     if (!health) return;
-    this.stopHealthWatch = watchHealth(health, () => this.hooks.env(this.spec), {
+    // The generation's marker: should the daemon die mid-probe, the sweeps find what the probe started.
+    const marker = instanceOf(child.pid, child.startTime);
+    const env = () => ({ ...this.hooks.env(this.spec), ...(marker ? { [INSTANCE_VAR]: marker } : {}) });
+    this.stopHealthWatch = watchHealth(health, env, this.spec.workingDir, {
       active: () => !child.handled && !child.stopping && child.unhealthy === undefined,
       passed: () => (child.lastHealthyAt = performance.now()),
       failed: (problem, failures) => this.log.system(`health check failed (${failures}/${health.failureThreshold}): ${problem}`),

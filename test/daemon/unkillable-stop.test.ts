@@ -1,0 +1,52 @@
+import { afterAll, expect, test } from "bun:test";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { lookupUser } from "../../src/daemon/privilege/users.ts";
+import { ADI_BIN, pidAlive, waitFor } from "../helpers/env.ts";
+
+// A service that makes itself root (a setuid-root python calling setuid(0)) cannot be signalled by a
+// daemon running as `adi`: the daemon's shutdown used to wait on it for ever, and every start after it.
+const adi = process.platform === "linux" && process.getuid?.() === 0 ? lookupUser("adi") : null;
+const python = Bun.which("python3", { PATH: "/usr/bin:/bin" });
+const skip = !adi ? "needs root and the user adi" : !python ? "needs python3" : null;
+if (skip) console.log(`test/daemon/unkillable-stop.test.ts skipped: ${skip}`);
+
+const dir = mkdtempSync(join(tmpdir(), "adi-t-unkillable-"));
+let leftover: number | null = null;
+afterAll(() => {
+  if (leftover !== null && pidAlive(leftover)) process.kill(leftover, "SIGKILL");
+  if (!process.env.ADI_T_KEEP) rmSync(dir, { recursive: true, force: true });
+});
+
+test.skipIf(skip !== null)("a daemon shutdown ends though a service outlives SIGKILL; the log says which pid was left", async () => {
+  chmodSync(dir, 0o755);
+  const suid = join(dir, "py");
+  copyFileSync(realpathSync(python!), suid);
+  chmodSync(suid, 0o4755);
+  const home = join(dir, "home");
+  mkdirSync(home, { mode: 0o700 });
+  chownSync(home, adi!.uid, adi!.gid);
+  const env = { PATH: "/usr/bin:/bin", HOME: home, ADI_HOME: home, NO_COLOR: "1" };
+  const as = { uid: adi!.uid, gid: adi!.gid, env, cwd: "/", stdin: "ignore" as const, stdout: "pipe" as const, stderr: "pipe" as const };
+  const cli = (args: string[]) => Bun.spawnSync([ADI_BIN, ...args], as);
+  expect(cli(["daemon", "start"]).exitCode).toBe(0);
+  const daemonPid = Number(readFileSync(join(home, "daemon.pid"), "utf8"));
+  try {
+    const code = "import os,signal,time\nos.setuid(0)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('uid' + str(os.getuid()) + '-now', flush=True)\ntime.sleep(1000)";
+    const started = cli(["daemon", "start", "stuck", "--stop-timeout", "1", "--", suid, "-c", code]);
+    expect(started.stderr.toString()).toBe("");
+    await waitFor(() => readFileSync(join(home, "logs", "services", "stuck.log"), "utf8").includes("uid0-now"), 5_000, "the service to become root");
+    leftover = Number(/started pid (\d+)/.exec(readFileSync(join(home, "logs", "services", "stuck.log"), "utf8"))![1]);
+    const t0 = performance.now();
+    const stop = Bun.spawn([ADI_BIN, "daemon", "stop"], as);
+    expect(await stop.exited).toBe(0);
+    // 1 s stop timeout, 2 s of KILL attempts, 5 s of waiting: then the daemon is gone.
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    expect(pidAlive(daemonPid)).toBe(false);
+    expect(pidAlive(leftover)).toBe(true);
+    expect(readFileSync(join(home, "logs", "services", "stuck.log"), "utf8")).toContain(`pid ${leftover} is still there 5000 ms after SIGKILL`);
+  } finally {
+    if (pidAlive(daemonPid)) process.kill(daemonPid, "SIGKILL");
+  }
+}, 30_000);
