@@ -28,6 +28,8 @@ describe("adi daemon events", () => {
       expect((await d.cli(["daemon", "start", "killed", "--", "sh", "-c", "kill -9 $$"])).code).toBe(0);
       await watch.waitLine((l) => l.includes('"killed"') && l.includes('"restarting"'), "killed restarting");
       expect((await d.cli(["daemon", "stop", "killed"])).code).toBe(0);
+      expect((await d.cli(["daemon", "start", "clean", "--no-restart", "--", "sh", "-c", "exit 0"])).code).toBe(0);
+      await watch.waitLine((l) => l.includes('"clean"') && l.includes('"stopped"'), "clean stopped");
       const before = watch.lines.length;
       expect((await d.cli(["daemon", "stop", "marker"])).code).toBe(0);
       await watch.waitLine((l) => l.includes('"marker"') && l.includes('"stopped"'), "marker stopped", before);
@@ -48,6 +50,10 @@ describe("adi daemon events", () => {
       expect(killed.exit_code).toBeNull();
       // Stopping a service in BACKOFF or RUNNING both end in a stopped event.
       expect(events.some((e) => e.service === "killed" && e.kind === "stopped")).toBe(true);
+      // A clean exit's stopped event carries the generation's pid and exit code, as a stop's does.
+      const clean = events.filter((e) => e.service === "clean");
+      expect(clean.map((e) => e.kind)).toEqual(["started", "exited", "stopped"]);
+      expect(clean[2]).toMatchObject({ pid: clean[0]!.pid, exit_code: 0, signal: null });
       const stopped = events.findLast((e) => e.service === "marker" && e.kind === "stopped")!;
       expect(stopped.signal).toBe("SIGTERM");
       expect(stopped.state).toBe("stopped");

@@ -236,5 +236,29 @@ describe("service supervision", () => {
     expect((await serviceInfo(d, "web"))!.pid).toBe(second.pid);
     expect(JSON.parse(readFileSync(join(d.home, "state.json"), "utf8")).services.web.adhoc.restartOnFailure).toBe(false);
   });
-});
 
+  test("the same --env flags in another order are the same definition: the process keeps running", async () => {
+    const d = newDaemon();
+    await d.start();
+    await d.cli(["daemon", "start", "rd", "--env", "A=1", "--env", "B=2", "--", "sleep", "1000"]);
+    const first = await waitForState(d, "rd", ServiceState.RUNNING);
+    expect((await d.cli(["daemon", "start", "rd", "--env", "B=2", "--env", "A=1", "--", "sleep", "1000"])).code).toBe(0);
+    expect((await serviceInfo(d, "rd"))!.pid).toBe(first.pid);
+  });
+
+  test("a redefinition stops the running process as the definition it started under says (its stop signal)", async () => {
+    const d = newDaemon();
+    await d.start();
+    // Exits cleanly on INT only; TERM is ignored, so the new definition's TERM would cost the whole stop timeout and a KILL.
+    const script = "trap 'echo got INT; exit 0' INT; trap '' TERM; while :; do sleep 0.05; done";
+    expect((await d.cli(["daemon", "start", "gentle", "--stop-signal", "SIGINT", "--stop-timeout", "30", "--", "sh", "-c", script])).code).toBe(0);
+    const first = await waitForState(d, "gentle", ServiceState.RUNNING);
+    const t0 = performance.now();
+    expect((await d.cli(["daemon", "start", "gentle", "--stop-timeout", "30", "--", "sleep", "1000"])).code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect((await serviceInfo(d, "gentle"))!.pid).not.toBe(first.pid);
+    const log = readFileSync(join(d.home, "logs", "services", "gentle.log"), "utf8");
+    expect(log).toContain("got INT");
+    expect(log).not.toContain("sending SIGKILL");
+  });
+});

@@ -129,9 +129,11 @@ export class ServiceManager {
     }
     if (sameSpec(existing.spec, spec)) return existing.start();
     const restart = !sameProcess(existing.spec, spec);
+    // The running generation was started under the old definition: it is stopped as that one says.
+    const { stopSignal, stopTimeoutMs } = existing.spec;
     existing.spec = spec;
     this.persist();
-    return existing.child && restart ? existing.restart() : existing.start();
+    return existing.child && restart ? existing.restart({ stopSignal, stopTimeoutMs }) : existing.start();
   }
 
   /** Every service by name; the objects change with the next call (Service.info): encode them at once. */

@@ -30,6 +30,9 @@ const SWEEP_DELAY_MS = 250;
  */
 const DRAIN_WAIT_MS = 100;
 
+/** How a generation is asked to stop. */
+export type StopSettings = Pick<ServiceSpec, "stopSignal" | "stopTimeoutMs">;
+
 /** How long a daemon shutdown waits, after the KILL loop, for a process that will not end (stopNow). */
 export const UNKILLABLE_WAIT_MS = 5_000;
 
@@ -182,12 +185,13 @@ export class Service {
     });
   }
 
-  restart(): Promise<void> {
+  /** `stopWith`: how the running generation is stopped, when a redefinition has changed the spec since it started. */
+  restart(stopWith?: StopSettings): Promise<void> {
     return this.serialize(async () => {
       await this.hooks.spawnReady(this.spec);
       this.refuseWhileClosing();
       this.desired = true;
-      await this.stopNow(false);
+      await this.stopNow(false, stopWith);
       this.resetHistory();
       this.spawn(true);
     });
@@ -358,7 +362,8 @@ export class Service {
       this.lastError = "";
       this.desired = false;
       this.setState(ServiceState.STOPPED);
-      this.emit(EventKind.STOPPED, { message: reason });
+      // The last generation's, as a user stop's event carries them (docs/cli.md).
+      this.emit(EventKind.STOPPED, { pid: child.pid, exitCode: code ?? undefined, signal: signal ?? "", message: reason });
       return;
     }
     if (decision.action === "fail") {
@@ -385,7 +390,7 @@ export class Service {
     }, decision.delayMs);
   }
 
-  private async stopNow(force: boolean): Promise<void> {
+  private async stopNow(force: boolean, stopWith: StopSettings = this.spec): Promise<void> {
     this.clearBackoff();
     const child = this.child;
     if (!child) {
@@ -397,7 +402,7 @@ export class Service {
     }
     child.stopping = true;
     // A forced stop gives nothing a grace: what the KILL loop below cannot end is not waited on for a stop timeout more.
-    child.killBy = performance.now() + (force ? 0 : this.spec.stopTimeoutMs);
+    child.killBy = performance.now() + (force ? 0 : stopWith.stopTimeoutMs);
     this.setState(ServiceState.STOPPING);
     this.stopHealth();
     // `done` comes once the leader has exited and nothing of the service is
@@ -408,8 +413,8 @@ export class Service {
     if (force) {
       await killSession(child.pid, 2_000, child.startTime);
     } else {
-      signalSession(child.pid, this.spec.stopSignal, child.startTime);
-      const timeout = this.spec.stopTimeoutMs;
+      signalSession(child.pid, stopWith.stopSignal, child.startTime);
+      const timeout = stopWith.stopTimeoutMs;
       let timer: Timer | undefined;
       const timedOut = await Promise.race([
         child.done.then(() => false),
@@ -417,7 +422,7 @@ export class Service {
       ]);
       clearTimeout(timer);
       if (timedOut) {
-        this.log.system(`still running ${timeout} ms after ${this.spec.stopSignal}: sending SIGKILL`);
+        this.log.system(`still running ${timeout} ms after ${stopWith.stopSignal}: sending SIGKILL`);
         await killSession(child.pid, 2_000, child.startTime);
       }
     }

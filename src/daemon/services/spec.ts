@@ -58,7 +58,14 @@ export function argvProblem(argv: readonly string[]): string | null {
 
 /** Same definition? (a redefinition of a running ad-hoc service restarts it only when it changed) */
 export function sameSpec(a: ServiceSpec, b: ServiceSpec): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
+}
+
+/** The spec with its environment in key order: `--env B=2 --env A=1` is the same definition as the other way round. */
+function comparable(spec: ServiceSpec): ServiceSpec {
+  const env: Record<string, string> = {};
+  for (const key of Object.keys(spec.env).sort()) env[key] = spec.env[key]!;
+  return { ...spec, env };
 }
 
 /**
