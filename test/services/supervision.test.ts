@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServiceState } from "../../src/gen/adi/daemon/v1/daemon_pb.ts";
 import { waitFor } from "../helpers/env.ts";
@@ -167,6 +167,30 @@ describe("service supervision", () => {
     expect(r.code).toBe(1);
     // EACCES is also what a closed directory above it gives (a plugin run as ADI_USER under a 0700 home).
     expect(r.stderr).toContain(`spawn failed: permission denied running ${script} as this user: it is not executable, or this user may not enter a directory above it or the working directory`);
+  });
+
+  test("a directory as the command, and a script whose #! names no interpreter, are told as such", async () => {
+    const d = newDaemon();
+    await d.start();
+    const dir = await d.cli(["daemon", "start", "isdir", "--", "/tmp"]);
+    expect(dir.code).toBe(1);
+    expect(dir.stderr).toContain("spawn failed: /tmp is a directory, not a program");
+    const script = join(d.home, "bad-shebang.sh");
+    writeFileSync(script, "#!/nonexistent/interpreter\nexit 0\n", { mode: 0o755 });
+    const bad = await d.cli(["daemon", "start", "badbang", "--", script]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`spawn failed: ${script} exists, but the interpreter its #! line names (or a library it needs) was not found`);
+  });
+
+  test("a relative --cwd is the directory the CLI runs in; the command shows quoted as a shell would take it", async () => {
+    const d = newDaemon();
+    await d.start();
+    mkdirSync(join(d.home, "work"), { recursive: true });
+    const proc = Bun.spawn([...d.argv0, "daemon", "start", "relcwd", "--cwd", "work", "--", "sh", "-c", "pwd; exec sleep 1000"], { cwd: d.home, env: d.env, stdout: "pipe", stderr: "pipe" });
+    expect(await proc.exited).toBe(0);
+    const info = await waitForState(d, "relcwd", ServiceState.RUNNING);
+    expect(info.command).toBe("sh -c 'pwd; exec sleep 1000'");
+    await waitFor(() => readFileSync(join(d.home, "logs", "services", "relcwd.log"), "utf8").includes(`${join(d.home, "work")}\n`), 5_000, "pwd in the log");
   });
 
   test("a missing working directory is reported as such", async () => {

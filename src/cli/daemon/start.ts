@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { resolve } from "node:path";
 import { meta } from "../meta.ts";
 import type { ServiceConfigInit } from "../../client/daemon-client.ts";
 import { runningClient } from "../connect.ts";
@@ -76,7 +77,8 @@ export default defineCommand({
       command: words[0]!,
       args: words.slice(1),
       env: envFlags(rawArgs),
-      workingDir: args.cwd ?? process.cwd(),
+      // A relative --cwd is this directory's, as every path the CLI takes (README).
+      workingDir: resolve(args.cwd ?? "."),
       restartOnFailure: args.restart !== false,
       // Named even when it is the default: a daemon older than the field's `optional` reads it left out as 0 (never restart).
       maxRestarts: wholeNumberFlag("max-restarts", args["max-restarts"], MAX_RESTARTS) ?? DEFAULT_MAX_RESTARTS,

@@ -144,7 +144,7 @@ export class Service {
       this.shownSpec = this.spec;
       shown.name = this.spec.name;
       shown.plugin = this.spec.plugin ?? "";
-      shown.command = this.spec.argv.join(" ");
+      shown.command = commandLine(this.spec.argv); // quoted as a shell would take it: `sh -c 'echo hi; exit 3'`
     }
     const child = this.child;
     shown.state = this.state;

@@ -1,4 +1,5 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { constants } from "node:os";
 import type { Subprocess } from "bun";
 import { INSTANCE_VAR, processStartTime, recordInstance } from "./process-group.ts";
@@ -38,7 +39,12 @@ export function spawnDetached(
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new Error(`executable not found: ${argv0}`);
+    // The same errno covers several causes: the file itself says which.
+    const found = code === "ENOENT" || code === "EACCES" ? locate(argv0, env.PATH, spec.workingDir) : null;
+    if (found !== null && isDirectory(found)) throw new Error(`${argv0} is a directory, not a program`);
+    if (code === "ENOENT") {
+      throw new Error(found === null ? `executable not found: ${argv0}` : `${argv0} exists, but the interpreter its #! line names (or a library it needs) was not found`);
+    }
     // EACCES cannot say which: the file's mode, a directory above it, or the working directory
     // (a plugin service run as ADI_USER under a 0700 home: docs/security.md).
     if (code === "EACCES") {
@@ -65,6 +71,20 @@ export function signalName(signal: number | string | null): string | null {
   if (signal === null) return null;
   if (typeof signal === "string") return signal;
   return Object.entries(constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`;
+}
+
+/** Where `argv0` is, as exec would look for it (a path from the working directory, else a name on PATH); null if nowhere. */
+function locate(argv0: string, path: string | undefined, cwd = "/"): string | null {
+  if (argv0.includes("/")) {
+    const full = resolve(cwd, argv0);
+    return existsSync(full) ? full : null;
+  }
+  for (const dir of (path ?? "").split(":")) {
+    if (dir === "") continue;
+    const full = resolve(cwd, dir, argv0);
+    if (existsSync(full)) return full;
+  }
+  return null;
 }
 
 function isDirectory(path: string): boolean {
