@@ -240,6 +240,11 @@ export class DaemonClient {
     await this.expectOk({ case: "startService", value: { name, config } });
   }
 
+  /** Owner only: stop an ad-hoc service and forget it (its log file stays); a plugin's service answers FAILED_PRECONDITION. */
+  async removeService(name: string): Promise<void> {
+    await this.expectOk({ case: "removeService", value: { name } });
+  }
+
   /** Stop a service (TERM to its process group, KILL after its stop timeout; `force` kills at once). */
   async stopService(name: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.expectOk({ case: "stopService", value: { name, force: opts.force ?? false } });

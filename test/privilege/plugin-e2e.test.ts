@@ -110,6 +110,11 @@ describe.skipIf(skip !== null)("a plugin service talking to the daemon", () => {
     const client = daemon.client();
     const before = (await client.listServices()).find((x) => x.name === "e2e-svc");
     expect(before?.pid).toBeGreaterThan(0);
+    // `adi daemon remove` is for ad-hoc services: a plugin's goes with its plugin.
+    const adhoc = await daemon.cli(["daemon", "remove", "e2e-svc"]);
+    expect(adhoc.code).toBe(1);
+    expect(adhoc.stderr).toContain("service e2e-svc is declared by plugin e2e: remove the plugin (adi plugin remove e2e)");
+    expect((await client.listServices()).find((x) => x.name === "e2e-svc")?.pid).toBe(before!.pid);
     const r = await daemon.cli(["plugin", "remove", "e2e"]);
     expect(r.code).toBe(0);
     const after = (await client.listServices()).find((x) => x.name === "e2e-svc");

@@ -285,4 +285,29 @@ describe("service supervision", () => {
     expect(log).toContain("got INT");
     expect(log).not.toContain("sending SIGKILL");
   });
+
+  test("remove stops an ad-hoc service and forgets it (list, counts, state.json); its log stays; unknown names and a stopped daemon are said", async () => {
+    const d = newDaemon();
+    expect((await d.cli(["daemon", "remove", "web"])).code).toBe(3);
+    await d.start();
+    await d.cli(["daemon", "start", "web", "--", "sleep", "1000"]);
+    await d.cli(["daemon", "start", "keep", "--", "sleep", "1000"]);
+    const web = await waitForState(d, "web", ServiceState.RUNNING);
+    const r = await d.cli(["daemon", "remove", "web"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("removed web\n");
+    expect(sessionProcesses(web.pid)).toEqual([]);
+    expect((await servicesJson(d)).map((s) => s.name)).toEqual(["keep"]);
+    expect(JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout).services.total).toBe(1);
+    expect(Object.keys(JSON.parse(readFileSync(join(d.home, "state.json"), "utf8")).services)).toEqual(["keep"]);
+    expect(readFileSync(join(d.home, "logs", "services", "web.log"), "utf8")).toContain("started pid");
+    const again = await d.cli(["daemon", "remove", "web"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("web");
+    // Removed for good: the next daemon does not bring it back.
+    expect((await d.cli(["daemon", "stop"])).code).toBe(0);
+    await d.start();
+    expect((await servicesJson(d)).map((s) => s.name)).toEqual(["keep"]);
+  });
 });

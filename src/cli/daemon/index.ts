@@ -8,6 +8,7 @@ export default defineCommand({
     start: () => import("./start.ts").then((m) => m.default),
     stop: () => import("./stop.ts").then((m) => m.default),
     restart: () => import("./restart.ts").then((m) => m.default),
+    remove: () => import("./remove.ts").then((m) => m.default),
     run: () => import("./run.ts").then((m) => m.default),
     services: () => import("./services.ts").then((m) => m.default),
     logs: () => import("./logs.ts").then((m) => m.default),

@@ -90,6 +90,22 @@ export async function stopServices(words: string[], force = false): Promise<void
   }
 }
 
+/** `adi daemon remove NAME…`: stop ad-hoc services and forget them. Never starts a daemon: with none running there is nothing to remove. */
+export async function removeServices(words: string[]): Promise<void> {
+  const names = needNames(words);
+  if (overBlockingSocket(names, (n) => ({ case: "removeService", value: { name: n } }), "removed")) return;
+  const [{ cliClient }, { manyServices }] = await Promise.all([import("../connect.ts"), import("./many.ts")]);
+  const client = cliClient(SERVICE_OP_TIMEOUT_MS);
+  try {
+    if ((await client.daemonState()) === "stopped") notRunning(new AdiError(ErrorCode.UNAVAILABLE, ""), "there is no service to remove");
+    if (names.length > 1) return await manyServices(names, { doing: "removing", done: "removed" }, (c, n) => c.removeService(n), client);
+    await withSpinner(`removing ${names[0]} (stopping it first)`, () => client.removeService(names[0]!));
+    out(`removed ${names[0]}`);
+  } finally {
+    client.close();
+  }
+}
+
 /** start and restart: a daemon that is not running is started first. */
 async function startingOp(words: string[], kind: "startService" | "restartService", doing: string, done: string): Promise<void> {
   const names = needNames(words);

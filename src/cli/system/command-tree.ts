@@ -29,7 +29,7 @@ function flagsOf(args: ArgsDef): string[] {
   return [...flags, "--help"];
 }
 
-const SERVICE_COMMANDS = new Set(["start", "stop", "restart", "logs"]);
+const SERVICE_COMMANDS = new Set(["start", "stop", "restart", "remove", "logs"]);
 
 export async function commandTree(root: AnyCommand): Promise<CommandNode[]> {
   const nodes: CommandNode[] = [];

@@ -112,7 +112,7 @@ function sendBacklog(conn: Connection, id: number, lines: LogEntry[]): void {
   }
 }
 
-/** start/stop/restart/list services, logs (with follow), events, reload_plugins. */
+/** start/stop/restart/remove/list services, logs (with follow), events, reload_plugins. */
 export function serviceMethods(manager: ServiceManager): Methods {
   return {
     startService: {
@@ -144,6 +144,13 @@ export function serviceMethods(manager: ServiceManager): Methods {
         const service = manager.resolve(request.name);
         checkAccess(caller, service, "restart");
         await service.restart();
+        return { case: "ok", value: {} };
+      },
+    },
+    removeService: {
+      access: "admin",
+      handle: async ({ request }) => {
+        await manager.removeAdhoc(request.name);
         return { case: "ok", value: {} };
       },
     },

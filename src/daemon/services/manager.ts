@@ -136,6 +136,15 @@ export class ServiceManager {
     return existing.child && restart ? existing.restart({ stopSignal, stopTimeoutMs }) : existing.start();
   }
 
+  /** Stop an ad-hoc service and forget it (`adi daemon remove`); a plugin's goes with its plugin. */
+  async removeAdhoc(name: string): Promise<void> {
+    const service = this.resolve(name);
+    if (service.spec.plugin) {
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `service ${name} is declared by plugin ${service.spec.plugin}: remove the plugin (adi plugin remove ${service.spec.plugin})`);
+    }
+    await this.remove(service);
+  }
+
   /** Every service by name; the objects change with the next call (Service.info): encode them at once. */
   list(): ServiceInfoInit[] {
     this.byName ??= [...this.services.values()].sort((a, b) => a.name.localeCompare(b.name));

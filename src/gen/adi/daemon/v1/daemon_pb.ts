@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file adi/daemon/v1/daemon.proto.
  */
 export const file_adi_daemon_v1_daemon: GenFile = /*@__PURE__*/
-  fileDesc("ChphZGkvZGFlbW9uL3YxL2RhZW1vbi5wcm90bxINYWRpLmRhZW1vbi52MSLBBQoHUmVxdWVzdBIKCgJpZBgBIAEoDRIjCgRwaW5nGAIgASgLMhMuYWRpLmRhZW1vbi52MS5QaW5nSAASKwoIc2h1dGRvd24YAyABKAsyFy5hZGkuZGFlbW9uLnYxLlNodXRkb3duSAASNAoNc3RhcnRfc2VydmljZRgEIAEoCzIbLmFkaS5kYWVtb24udjEuU3RhcnRTZXJ2aWNlSAASMgoMc3RvcF9zZXJ2aWNlGAUgASgLMhouYWRpLmRhZW1vbi52MS5TdG9wU2VydmljZUgAEjgKD3Jlc3RhcnRfc2VydmljZRgGIAEoCzIdLmFkaS5kYWVtb24udjEuUmVzdGFydFNlcnZpY2VIABI0Cg1saXN0X3NlcnZpY2VzGAcgASgLMhsuYWRpLmRhZW1vbi52MS5MaXN0U2VydmljZXNIABIyCgxzZXJ2aWNlX2xvZ3MYCCABKAsyGi5hZGkuZGFlbW9uLnYxLlNlcnZpY2VMb2dzSAASIQoDcnVuGAkgASgLMhIuYWRpLmRhZW1vbi52MS5SdW5IABIqCghzdWRvX3J1bhgKIAEoCzIWLmFkaS5kYWVtb24udjEuU3Vkb1J1bkgAEiUKBWhlbGxvGAsgASgLMhQuYWRpLmRhZW1vbi52MS5IZWxsb0gAEjIKDHdhdGNoX2V2ZW50cxgMIAEoCzIaLmFkaS5kYWVtb24udjEuV2F0Y2hFdmVudHNIABIqCgZzdGF0dXMYDSABKAsyGC5hZGkuZGFlbW9uLnYxLkdldFN0YXR1c0gAEjQKDWNhbmNlbF9zdHJlYW0YDiABKAsyGy5hZGkuZGFlbW9uLnYxLkNhbmNlbFN0cmVhbUgAEjYKDnJlbG9hZF9wbHVnaW5zGA8gASgLMhwuYWRpLmRhZW1vbi52MS5SZWxvYWRQbHVnaW5zSABCBgoEa2luZCKsBAoIUmVzcG9uc2USCgoCaWQYASABKA0SIwoEcG9uZxgCIAEoCzITLmFkaS5kYWVtb24udjEuUG9uZ0gAEh8KAm9rGAMgASgLMhEuYWRpLmRhZW1vbi52MS5Pa0gAEiUKBWVycm9yGAQgASgLMhQuYWRpLmRhZW1vbi52MS5FcnJvckgAEisKCHNlcnZpY2VzGAUgASgLMhcuYWRpLmRhZW1vbi52MS5TZXJ2aWNlc0gAEiMKBGxvZ3MYBiABKAsyEy5hZGkuZGFlbW9uLnYxLkxvZ3NIABIqCghsb2dfbGluZRgHIAEoCzIWLmFkaS5kYWVtb24udjEuTG9nTGluZUgAEi4KCnN0cmVhbV9lbmQYCCABKAsyGC5hZGkuZGFlbW9uLnYxLlN0cmVhbUVuZEgAEjYKDmNvbW1hbmRfcmVzdWx0GAkgASgLMhwuYWRpLmRhZW1vbi52MS5Db21tYW5kUmVzdWx0SAASMAoLc3Vkb19kZW5pZWQYCiABKAsyGS5hZGkuZGFlbW9uLnYxLlN1ZG9EZW5pZWRIABIqCgVoZWxsbxgLIAEoCzIZLmFkaS5kYWVtb24udjEuSGVsbG9SZXBseUgAEiwKBWV2ZW50GAwgASgLMhsuYWRpLmRhZW1vbi52MS5TZXJ2aWNlRXZlbnRIABItCgZzdGF0dXMYDSABKAsyGy5hZGkuZGFlbW9uLnYxLkRhZW1vblN0YXR1c0gAQgYKBGtpbmQiQAoFRXJyb3ISJgoEY29kZRgBIAEoDjIYLmFkaS5kYWVtb24udjEuRXJyb3JDb2RlEg8KB21lc3NhZ2UYAiABKAkiBgoEUGluZyIcCghTaHV0ZG93bhIQCghncmFjZWZ1bBgBIAEoCCJaCgxTdGFydFNlcnZpY2USDAoEbmFtZRgBIAEoCRIxCgZjb25maWcYAiABKAsyHC5hZGkuZGFlbW9uLnYxLlNlcnZpY2VDb25maWdIAIgBAUIJCgdfY29uZmlnIioKC1N0b3BTZXJ2aWNlEgwKBG5hbWUYASABKAkSDQoFZm9yY2UYAiABKAgiHgoOUmVzdGFydFNlcnZpY2USDAoEbmFtZRgBIAEoCSIOCgxMaXN0U2VydmljZXMiOgoLU2VydmljZUxvZ3MSDAoEbmFtZRgBIAEoCRINCgVsaW5lcxgCIAEoDRIOCgZmb2xsb3cYAyABKAgiOAoDUnVuEg8KB2NvbW1hbmQYASABKAkSDAoEYXJncxgCIAMoCRISCgp0aW1lb3V0X21zGAMgASgNIkwKB1N1ZG9SdW4SDwoHY29tbWFuZBgBIAEoCRIMCgRhcmdzGAIgAygJEg4KBnJlYXNvbhgDIAEoCRISCgp0aW1lb3V0X21zGAQgASgNIh8KBUhlbGxvEhYKDmNsaWVudF92ZXJzaW9uGAEgASgJIg0KC1dhdGNoRXZlbnRzIgsKCUdldFN0YXR1cyIhCgxDYW5jZWxTdHJlYW0SEQoJc3RyZWFtX2lkGAEgASgNIg8KDVJlbG9hZFBsdWdpbnMiqQEKC0hlYWx0aENoZWNrEi4KB2NvbW1hbmQYASABKAsyGy5hZGkuZGFlbW9uLnYxLkNvbW1hbmRQcm9iZUgAEg0KA3RjcBgCIAEoCUgAEg4KBHVuaXgYAyABKAlIABITCgtpbnRlcnZhbF9tcxgEIAEoDRISCgp0aW1lb3V0X21zGAUgASgNEhkKEWZhaWx1cmVfdGhyZXNob2xkGAYgASgNQgcKBXByb2JlIi0KDENvbW1hbmRQcm9iZRIPCgdjb21tYW5kGAEgASgJEgwKBGFyZ3MYAiADKAki6QIKDVNlcnZpY2VDb25maWcSDwoHY29tbWFuZBgBIAEoCRIMCgRhcmdzGAIgAygJEjIKA2VudhgDIAMoCzIlLmFkaS5kYWVtb24udjEuU2VydmljZUNvbmZpZy5FbnZFbnRyeRITCgt3b3JraW5nX2RpchgEIAEoCRIaChJyZXN0YXJ0X29uX2ZhaWx1cmUYBSABKAgSGQoMbWF4X3Jlc3RhcnRzGAYgASgNSACIAQESEgoKcHJpdmlsZWdlZBgHIAEoCBIXCg9zdG9wX3RpbWVvdXRfbXMYCCABKA0SEwoLc3RvcF9zaWduYWwYCSABKAkSLwoGaGVhbHRoGAogASgLMhouYWRpLmRhZW1vbi52MS5IZWFsdGhDaGVja0gBiAEBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDwoNX21heF9yZXN0YXJ0c0IJCgdfaGVhbHRoIo4CCgtTZXJ2aWNlSW5mbxIMCgRuYW1lGAEgASgJEioKBXN0YXRlGAIgASgOMhsuYWRpLmRhZW1vbi52MS5TZXJ2aWNlU3RhdGUSCwoDcGlkGAMgASgNEhMKC3VwdGltZV9zZWNzGAQgASgNEhAKCHJlc3RhcnRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSGwoObGFzdF9leGl0X2NvZGUYByABKAVIAIgBARITCgtsYXN0X3NpZ25hbBgIIAEoCRIOCgZwbHVnaW4YCSABKAkSFwoPbmV4dF9yZXN0YXJ0X21zGAogASgNEg8KB2NvbW1hbmQYCyABKAlCEQoPX2xhc3RfZXhpdF9jb2RlIjQKCFNlcnZpY2VzEigKBGxpc3QYASADKAsyGi5hZGkuZGFlbW9uLnYxLlNlcnZpY2VJbmZvImgKB0xvZ0xpbmUSDwoHc2VydmljZRgBIAEoCRIoCgZzdHJlYW0YAiABKA4yGC5hZGkuZGFlbW9uLnYxLkxvZ1N0cmVhbRIUCgx0aW1lX3VuaXhfbXMYAyABKAESDAoEdGV4dBgEIAEoCSItCgRMb2dzEiUKBWxpbmVzGAEgAygLMhYuYWRpLmRhZW1vbi52MS5Mb2dMaW5lIvQBCgxTZXJ2aWNlRXZlbnQSDwoHc2VydmljZRgBIAEoCRImCgRraW5kGAIgASgOMhguYWRpLmRhZW1vbi52MS5FdmVudEtpbmQSKgoFc3RhdGUYAyABKA4yGy5hZGkuZGFlbW9uLnYxLlNlcnZpY2VTdGF0ZRILCgNwaWQYBCABKA0SFgoJZXhpdF9jb2RlGAUgASgFSACIAQESDgoGc2lnbmFsGAYgASgJEhUKDXJlc3RhcnRfaW5fbXMYByABKA0SDwoHbWVzc2FnZRgIIAEoCRIUCgx0aW1lX3VuaXhfbXMYCSABKAFCDAoKX2V4aXRfY29kZSI+CgRQb25nEhMKC3VwdGltZV9zZWNzGAEgASgNEg8KB3ZlcnNpb24YAiABKAkSEAoIc3RvcHBpbmcYAyABKAgiBAoCT2siGwoJU3RyZWFtRW5kEg4KBnJlYXNvbhgBIAEoCSKuAQoNQ29tbWFuZFJlc3VsdBIRCglleGl0X2NvZGUYASABKAUSDgoGc3Rkb3V0GAIgASgMEg4KBnN0ZGVychgDIAEoDBIYChBzdGRvdXRfdHJ1bmNhdGVkGAQgASgIEhgKEHN0ZGVycl90cnVuY2F0ZWQYBSABKAgSDgoGc2lnbmFsGAYgASgJEhEKCXRpbWVkX291dBgHIAEoCBITCgtkdXJhdGlvbl9tcxgIIAEoDSIcCgpTdWRvRGVuaWVkEg4KBnJlYXNvbhgBIAEoCSJmCgpIZWxsb1JlcGx5EhYKDmRhZW1vbl92ZXJzaW9uGAEgASgJEgwKBHJvbGUYAiABKAkSDgoGcGx1Z2luGAMgASgJEhAKCHBlZXJfdWlkGAQgASgNEhAKCHBlZXJfcGlkGAUgASgNIpICCgxEYWVtb25TdGF0dXMSCwoDcGlkGAEgASgNEhMKC3VwdGltZV9zZWNzGAIgASgNEg8KB3ZlcnNpb24YAyABKAkSEwoLc29ja2V0X3BhdGgYBCABKAkSDAoEaG9tZRgFIAEoCRIQCghsb2dfcGF0aBgGIAEoCRIRCglpc29sYXRpb24YByABKAgSGAoQaXNvbGF0aW9uX3JlYXNvbhgIIAEoCRIWCg5zZXJ2aWNlc190b3RhbBgJIAEoDRIYChBzZXJ2aWNlc19ydW5uaW5nGAogASgNEhcKD3NlcnZpY2VzX2ZhaWxlZBgLIAEoDRIQCgh3YXJuaW5ncxgMIAMoCRIQCghzdG9wcGluZxgNIAEoCCqSAwoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX05PVF9GT1VORBABEh0KGUVSUk9SX0NPREVfQUxSRUFEWV9FWElTVFMQAhIfChtFUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQAxIgChxFUlJPUl9DT0RFX1BFUk1JU1NJT05fREVOSUVEEAQSIgoeRVJST1JfQ09ERV9GQUlMRURfUFJFQ09ORElUSU9OEAUSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAGEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQBxIcChhFUlJPUl9DT0RFX1VOSU1QTEVNRU5URUQQCBIhCh1FUlJPUl9DT0RFX1JFU09VUkNFX0VYSEFVU1RFRBAJEiAKHEVSUk9SX0NPREVfREVBRExJTkVfRVhDRUVERUQQChIXChNFUlJPUl9DT0RFX1BST1RPQ09MEAsSGAoURVJST1JfQ09ERV9DQU5DRUxMRUQQDCrQAQoMU2VydmljZVN0YXRlEh0KGVNFUlZJQ0VfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZTRVJWSUNFX1NUQVRFX1NUQVJUSU5HEAESGQoVU0VSVklDRV9TVEFURV9SVU5OSU5HEAISGgoWU0VSVklDRV9TVEFURV9TVE9QUElORxADEhkKFVNFUlZJQ0VfU1RBVEVfU1RPUFBFRBAEEhgKFFNFUlZJQ0VfU1RBVEVfRkFJTEVEEAUSGQoVU0VSVklDRV9TVEFURV9CQUNLT0ZGEAYqbAoJTG9nU3RyZWFtEhoKFkxPR19TVFJFQU1fVU5TUEVDSUZJRUQQABIVChFMT0dfU1RSRUFNX1NURE9VVBABEhUKEUxPR19TVFJFQU1fU1RERVJSEAISFQoRTE9HX1NUUkVBTV9TWVNURU0QAyq6AQoJRXZlbnRLaW5kEhoKFkVWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9LSU5EX1NUQVJURUQQARIVChFFVkVOVF9LSU5EX0VYSVRFRBACEhkKFUVWRU5UX0tJTkRfUkVTVEFSVElORxADEhUKEUVWRU5UX0tJTkRfRkFJTEVEEAQSFgoSRVZFTlRfS0lORF9TVE9QUEVEEAUSGAoURVZFTlRfS0lORF9VTkhFQUxUSFkQBmIGcHJvdG8z");
+  fileDesc("ChphZGkvZGFlbW9uL3YxL2RhZW1vbi5wcm90bxINYWRpLmRhZW1vbi52MSL5BQoHUmVxdWVzdBIKCgJpZBgBIAEoDRIjCgRwaW5nGAIgASgLMhMuYWRpLmRhZW1vbi52MS5QaW5nSAASKwoIc2h1dGRvd24YAyABKAsyFy5hZGkuZGFlbW9uLnYxLlNodXRkb3duSAASNAoNc3RhcnRfc2VydmljZRgEIAEoCzIbLmFkaS5kYWVtb24udjEuU3RhcnRTZXJ2aWNlSAASMgoMc3RvcF9zZXJ2aWNlGAUgASgLMhouYWRpLmRhZW1vbi52MS5TdG9wU2VydmljZUgAEjgKD3Jlc3RhcnRfc2VydmljZRgGIAEoCzIdLmFkaS5kYWVtb24udjEuUmVzdGFydFNlcnZpY2VIABI0Cg1saXN0X3NlcnZpY2VzGAcgASgLMhsuYWRpLmRhZW1vbi52MS5MaXN0U2VydmljZXNIABIyCgxzZXJ2aWNlX2xvZ3MYCCABKAsyGi5hZGkuZGFlbW9uLnYxLlNlcnZpY2VMb2dzSAASIQoDcnVuGAkgASgLMhIuYWRpLmRhZW1vbi52MS5SdW5IABIqCghzdWRvX3J1bhgKIAEoCzIWLmFkaS5kYWVtb24udjEuU3Vkb1J1bkgAEiUKBWhlbGxvGAsgASgLMhQuYWRpLmRhZW1vbi52MS5IZWxsb0gAEjIKDHdhdGNoX2V2ZW50cxgMIAEoCzIaLmFkaS5kYWVtb24udjEuV2F0Y2hFdmVudHNIABIqCgZzdGF0dXMYDSABKAsyGC5hZGkuZGFlbW9uLnYxLkdldFN0YXR1c0gAEjQKDWNhbmNlbF9zdHJlYW0YDiABKAsyGy5hZGkuZGFlbW9uLnYxLkNhbmNlbFN0cmVhbUgAEjYKDnJlbG9hZF9wbHVnaW5zGA8gASgLMhwuYWRpLmRhZW1vbi52MS5SZWxvYWRQbHVnaW5zSAASNgoOcmVtb3ZlX3NlcnZpY2UYECABKAsyHC5hZGkuZGFlbW9uLnYxLlJlbW92ZVNlcnZpY2VIAEIGCgRraW5kIqwECghSZXNwb25zZRIKCgJpZBgBIAEoDRIjCgRwb25nGAIgASgLMhMuYWRpLmRhZW1vbi52MS5Qb25nSAASHwoCb2sYAyABKAsyES5hZGkuZGFlbW9uLnYxLk9rSAASJQoFZXJyb3IYBCABKAsyFC5hZGkuZGFlbW9uLnYxLkVycm9ySAASKwoIc2VydmljZXMYBSABKAsyFy5hZGkuZGFlbW9uLnYxLlNlcnZpY2VzSAASIwoEbG9ncxgGIAEoCzITLmFkaS5kYWVtb24udjEuTG9nc0gAEioKCGxvZ19saW5lGAcgASgLMhYuYWRpLmRhZW1vbi52MS5Mb2dMaW5lSAASLgoKc3RyZWFtX2VuZBgIIAEoCzIYLmFkaS5kYWVtb24udjEuU3RyZWFtRW5kSAASNgoOY29tbWFuZF9yZXN1bHQYCSABKAsyHC5hZGkuZGFlbW9uLnYxLkNvbW1hbmRSZXN1bHRIABIwCgtzdWRvX2RlbmllZBgKIAEoCzIZLmFkaS5kYWVtb24udjEuU3Vkb0RlbmllZEgAEioKBWhlbGxvGAsgASgLMhkuYWRpLmRhZW1vbi52MS5IZWxsb1JlcGx5SAASLAoFZXZlbnQYDCABKAsyGy5hZGkuZGFlbW9uLnYxLlNlcnZpY2VFdmVudEgAEi0KBnN0YXR1cxgNIAEoCzIbLmFkaS5kYWVtb24udjEuRGFlbW9uU3RhdHVzSABCBgoEa2luZCJACgVFcnJvchImCgRjb2RlGAEgASgOMhguYWRpLmRhZW1vbi52MS5FcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSIGCgRQaW5nIhwKCFNodXRkb3duEhAKCGdyYWNlZnVsGAEgASgIIloKDFN0YXJ0U2VydmljZRIMCgRuYW1lGAEgASgJEjEKBmNvbmZpZxgCIAEoCzIcLmFkaS5kYWVtb24udjEuU2VydmljZUNvbmZpZ0gAiAEBQgkKB19jb25maWciKgoLU3RvcFNlcnZpY2USDAoEbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCIeCg5SZXN0YXJ0U2VydmljZRIMCgRuYW1lGAEgASgJIh0KDVJlbW92ZVNlcnZpY2USDAoEbmFtZRgBIAEoCSIOCgxMaXN0U2VydmljZXMiOgoLU2VydmljZUxvZ3MSDAoEbmFtZRgBIAEoCRINCgVsaW5lcxgCIAEoDRIOCgZmb2xsb3cYAyABKAgiOAoDUnVuEg8KB2NvbW1hbmQYASABKAkSDAoEYXJncxgCIAMoCRISCgp0aW1lb3V0X21zGAMgASgNIkwKB1N1ZG9SdW4SDwoHY29tbWFuZBgBIAEoCRIMCgRhcmdzGAIgAygJEg4KBnJlYXNvbhgDIAEoCRISCgp0aW1lb3V0X21zGAQgASgNIh8KBUhlbGxvEhYKDmNsaWVudF92ZXJzaW9uGAEgASgJIg0KC1dhdGNoRXZlbnRzIgsKCUdldFN0YXR1cyIhCgxDYW5jZWxTdHJlYW0SEQoJc3RyZWFtX2lkGAEgASgNIg8KDVJlbG9hZFBsdWdpbnMiqQEKC0hlYWx0aENoZWNrEi4KB2NvbW1hbmQYASABKAsyGy5hZGkuZGFlbW9uLnYxLkNvbW1hbmRQcm9iZUgAEg0KA3RjcBgCIAEoCUgAEg4KBHVuaXgYAyABKAlIABITCgtpbnRlcnZhbF9tcxgEIAEoDRISCgp0aW1lb3V0X21zGAUgASgNEhkKEWZhaWx1cmVfdGhyZXNob2xkGAYgASgNQgcKBXByb2JlIi0KDENvbW1hbmRQcm9iZRIPCgdjb21tYW5kGAEgASgJEgwKBGFyZ3MYAiADKAki6QIKDVNlcnZpY2VDb25maWcSDwoHY29tbWFuZBgBIAEoCRIMCgRhcmdzGAIgAygJEjIKA2VudhgDIAMoCzIlLmFkaS5kYWVtb24udjEuU2VydmljZUNvbmZpZy5FbnZFbnRyeRITCgt3b3JraW5nX2RpchgEIAEoCRIaChJyZXN0YXJ0X29uX2ZhaWx1cmUYBSABKAgSGQoMbWF4X3Jlc3RhcnRzGAYgASgNSACIAQESEgoKcHJpdmlsZWdlZBgHIAEoCBIXCg9zdG9wX3RpbWVvdXRfbXMYCCABKA0SEwoLc3RvcF9zaWduYWwYCSABKAkSLwoGaGVhbHRoGAogASgLMhouYWRpLmRhZW1vbi52MS5IZWFsdGhDaGVja0gBiAEBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDwoNX21heF9yZXN0YXJ0c0IJCgdfaGVhbHRoIo4CCgtTZXJ2aWNlSW5mbxIMCgRuYW1lGAEgASgJEioKBXN0YXRlGAIgASgOMhsuYWRpLmRhZW1vbi52MS5TZXJ2aWNlU3RhdGUSCwoDcGlkGAMgASgNEhMKC3VwdGltZV9zZWNzGAQgASgNEhAKCHJlc3RhcnRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSGwoObGFzdF9leGl0X2NvZGUYByABKAVIAIgBARITCgtsYXN0X3NpZ25hbBgIIAEoCRIOCgZwbHVnaW4YCSABKAkSFwoPbmV4dF9yZXN0YXJ0X21zGAogASgNEg8KB2NvbW1hbmQYCyABKAlCEQoPX2xhc3RfZXhpdF9jb2RlIjQKCFNlcnZpY2VzEigKBGxpc3QYASADKAsyGi5hZGkuZGFlbW9uLnYxLlNlcnZpY2VJbmZvImgKB0xvZ0xpbmUSDwoHc2VydmljZRgBIAEoCRIoCgZzdHJlYW0YAiABKA4yGC5hZGkuZGFlbW9uLnYxLkxvZ1N0cmVhbRIUCgx0aW1lX3VuaXhfbXMYAyABKAESDAoEdGV4dBgEIAEoCSItCgRMb2dzEiUKBWxpbmVzGAEgAygLMhYuYWRpLmRhZW1vbi52MS5Mb2dMaW5lIvQBCgxTZXJ2aWNlRXZlbnQSDwoHc2VydmljZRgBIAEoCRImCgRraW5kGAIgASgOMhguYWRpLmRhZW1vbi52MS5FdmVudEtpbmQSKgoFc3RhdGUYAyABKA4yGy5hZGkuZGFlbW9uLnYxLlNlcnZpY2VTdGF0ZRILCgNwaWQYBCABKA0SFgoJZXhpdF9jb2RlGAUgASgFSACIAQESDgoGc2lnbmFsGAYgASgJEhUKDXJlc3RhcnRfaW5fbXMYByABKA0SDwoHbWVzc2FnZRgIIAEoCRIUCgx0aW1lX3VuaXhfbXMYCSABKAFCDAoKX2V4aXRfY29kZSI+CgRQb25nEhMKC3VwdGltZV9zZWNzGAEgASgNEg8KB3ZlcnNpb24YAiABKAkSEAoIc3RvcHBpbmcYAyABKAgiBAoCT2siGwoJU3RyZWFtRW5kEg4KBnJlYXNvbhgBIAEoCSKuAQoNQ29tbWFuZFJlc3VsdBIRCglleGl0X2NvZGUYASABKAUSDgoGc3Rkb3V0GAIgASgMEg4KBnN0ZGVychgDIAEoDBIYChBzdGRvdXRfdHJ1bmNhdGVkGAQgASgIEhgKEHN0ZGVycl90cnVuY2F0ZWQYBSABKAgSDgoGc2lnbmFsGAYgASgJEhEKCXRpbWVkX291dBgHIAEoCBITCgtkdXJhdGlvbl9tcxgIIAEoDSIcCgpTdWRvRGVuaWVkEg4KBnJlYXNvbhgBIAEoCSJmCgpIZWxsb1JlcGx5EhYKDmRhZW1vbl92ZXJzaW9uGAEgASgJEgwKBHJvbGUYAiABKAkSDgoGcGx1Z2luGAMgASgJEhAKCHBlZXJfdWlkGAQgASgNEhAKCHBlZXJfcGlkGAUgASgNIpICCgxEYWVtb25TdGF0dXMSCwoDcGlkGAEgASgNEhMKC3VwdGltZV9zZWNzGAIgASgNEg8KB3ZlcnNpb24YAyABKAkSEwoLc29ja2V0X3BhdGgYBCABKAkSDAoEaG9tZRgFIAEoCRIQCghsb2dfcGF0aBgGIAEoCRIRCglpc29sYXRpb24YByABKAgSGAoQaXNvbGF0aW9uX3JlYXNvbhgIIAEoCRIWCg5zZXJ2aWNlc190b3RhbBgJIAEoDRIYChBzZXJ2aWNlc19ydW5uaW5nGAogASgNEhcKD3NlcnZpY2VzX2ZhaWxlZBgLIAEoDRIQCgh3YXJuaW5ncxgMIAMoCRIQCghzdG9wcGluZxgNIAEoCCqSAwoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX05PVF9GT1VORBABEh0KGUVSUk9SX0NPREVfQUxSRUFEWV9FWElTVFMQAhIfChtFUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQAxIgChxFUlJPUl9DT0RFX1BFUk1JU1NJT05fREVOSUVEEAQSIgoeRVJST1JfQ09ERV9GQUlMRURfUFJFQ09ORElUSU9OEAUSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAGEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQBxIcChhFUlJPUl9DT0RFX1VOSU1QTEVNRU5URUQQCBIhCh1FUlJPUl9DT0RFX1JFU09VUkNFX0VYSEFVU1RFRBAJEiAKHEVSUk9SX0NPREVfREVBRExJTkVfRVhDRUVERUQQChIXChNFUlJPUl9DT0RFX1BST1RPQ09MEAsSGAoURVJST1JfQ09ERV9DQU5DRUxMRUQQDCrQAQoMU2VydmljZVN0YXRlEh0KGVNFUlZJQ0VfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZTRVJWSUNFX1NUQVRFX1NUQVJUSU5HEAESGQoVU0VSVklDRV9TVEFURV9SVU5OSU5HEAISGgoWU0VSVklDRV9TVEFURV9TVE9QUElORxADEhkKFVNFUlZJQ0VfU1RBVEVfU1RPUFBFRBAEEhgKFFNFUlZJQ0VfU1RBVEVfRkFJTEVEEAUSGQoVU0VSVklDRV9TVEFURV9CQUNLT0ZGEAYqbAoJTG9nU3RyZWFtEhoKFkxPR19TVFJFQU1fVU5TUEVDSUZJRUQQABIVChFMT0dfU1RSRUFNX1NURE9VVBABEhUKEUxPR19TVFJFQU1fU1RERVJSEAISFQoRTE9HX1NUUkVBTV9TWVNURU0QAyq6AQoJRXZlbnRLaW5kEhoKFkVWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9LSU5EX1NUQVJURUQQARIVChFFVkVOVF9LSU5EX0VYSVRFRBACEhkKFUVWRU5UX0tJTkRfUkVTVEFSVElORxADEhUKEUVWRU5UX0tJTkRfRkFJTEVEEAQSFgoSRVZFTlRfS0lORF9TVE9QUEVEEAUSGAoURVZFTlRfS0lORF9VTkhFQUxUSFkQBmIGcHJvdG8z");
 
 /**
  * @generated from message adi.daemon.v1.Request
@@ -120,6 +120,12 @@ export type Request = Message<"adi.daemon.v1.Request"> & {
      */
     value: ReloadPlugins;
     case: "reloadPlugins";
+  } | {
+    /**
+     * @generated from field: adi.daemon.v1.RemoveService remove_service = 16;
+     */
+    value: RemoveService;
+    case: "removeService";
   } | { case: undefined; value?: undefined };
 };
 
@@ -349,6 +355,27 @@ export const RestartServiceSchema: GenMessage<RestartService> = /*@__PURE__*/
   messageDesc(file_adi_daemon_v1_daemon, 7);
 
 /**
+ * Owner only. Stop an ad-hoc service (as stop_service does) and forget it:
+ * it leaves `list_services`, the counts and state.json; its log file stays.
+ * A plugin's service is removed with its plugin (`adi plugin remove`).
+ *
+ * @generated from message adi.daemon.v1.RemoveService
+ */
+export type RemoveService = Message<"adi.daemon.v1.RemoveService"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message adi.daemon.v1.RemoveService.
+ * Use `create(RemoveServiceSchema)` to create a new message.
+ */
+export const RemoveServiceSchema: GenMessage<RemoveService> = /*@__PURE__*/
+  messageDesc(file_adi_daemon_v1_daemon, 8);
+
+/**
  * @generated from message adi.daemon.v1.ListServices
  */
 export type ListServices = Message<"adi.daemon.v1.ListServices"> & {
@@ -359,7 +386,7 @@ export type ListServices = Message<"adi.daemon.v1.ListServices"> & {
  * Use `create(ListServicesSchema)` to create a new message.
  */
 export const ListServicesSchema: GenMessage<ListServices> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 8);
+  messageDesc(file_adi_daemon_v1_daemon, 9);
 
 /**
  * @generated from message adi.daemon.v1.ServiceLogs
@@ -392,7 +419,7 @@ export type ServiceLogs = Message<"adi.daemon.v1.ServiceLogs"> & {
  * Use `create(ServiceLogsSchema)` to create a new message.
  */
 export const ServiceLogsSchema: GenMessage<ServiceLogs> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 9);
+  messageDesc(file_adi_daemon_v1_daemon, 10);
 
 /**
  * @generated from message adi.daemon.v1.Run
@@ -421,7 +448,7 @@ export type Run = Message<"adi.daemon.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 10);
+  messageDesc(file_adi_daemon_v1_daemon, 11);
 
 /**
  * @generated from message adi.daemon.v1.SudoRun
@@ -455,7 +482,7 @@ export type SudoRun = Message<"adi.daemon.v1.SudoRun"> & {
  * Use `create(SudoRunSchema)` to create a new message.
  */
 export const SudoRunSchema: GenMessage<SudoRun> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 11);
+  messageDesc(file_adi_daemon_v1_daemon, 12);
 
 /**
  * @generated from message adi.daemon.v1.Hello
@@ -472,7 +499,7 @@ export type Hello = Message<"adi.daemon.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 12);
+  messageDesc(file_adi_daemon_v1_daemon, 13);
 
 /**
  * @generated from message adi.daemon.v1.WatchEvents
@@ -485,7 +512,7 @@ export type WatchEvents = Message<"adi.daemon.v1.WatchEvents"> & {
  * Use `create(WatchEventsSchema)` to create a new message.
  */
 export const WatchEventsSchema: GenMessage<WatchEvents> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 13);
+  messageDesc(file_adi_daemon_v1_daemon, 14);
 
 /**
  * @generated from message adi.daemon.v1.GetStatus
@@ -498,7 +525,7 @@ export type GetStatus = Message<"adi.daemon.v1.GetStatus"> & {
  * Use `create(GetStatusSchema)` to create a new message.
  */
 export const GetStatusSchema: GenMessage<GetStatus> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 14);
+  messageDesc(file_adi_daemon_v1_daemon, 15);
 
 /**
  * Ends a stream (service_logs follow, watch_events) opened by request
@@ -518,7 +545,7 @@ export type CancelStream = Message<"adi.daemon.v1.CancelStream"> & {
  * Use `create(CancelStreamSchema)` to create a new message.
  */
 export const CancelStreamSchema: GenMessage<CancelStream> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 15);
+  messageDesc(file_adi_daemon_v1_daemon, 16);
 
 /**
  * Re-read plugin manifests and approvals (sent by `adi plugin install/remove`).
@@ -533,7 +560,7 @@ export type ReloadPlugins = Message<"adi.daemon.v1.ReloadPlugins"> & {
  * Use `create(ReloadPluginsSchema)` to create a new message.
  */
 export const ReloadPluginsSchema: GenMessage<ReloadPlugins> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 16);
+  messageDesc(file_adi_daemon_v1_daemon, 17);
 
 /**
  * @generated from message adi.daemon.v1.HealthCheck
@@ -591,7 +618,7 @@ export type HealthCheck = Message<"adi.daemon.v1.HealthCheck"> & {
  * Use `create(HealthCheckSchema)` to create a new message.
  */
 export const HealthCheckSchema: GenMessage<HealthCheck> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 17);
+  messageDesc(file_adi_daemon_v1_daemon, 18);
 
 /**
  * @generated from message adi.daemon.v1.CommandProbe
@@ -613,7 +640,7 @@ export type CommandProbe = Message<"adi.daemon.v1.CommandProbe"> & {
  * Use `create(CommandProbeSchema)` to create a new message.
  */
 export const CommandProbeSchema: GenMessage<CommandProbe> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 18);
+  messageDesc(file_adi_daemon_v1_daemon, 19);
 
 /**
  * @generated from message adi.daemon.v1.ServiceConfig
@@ -685,7 +712,7 @@ export type ServiceConfig = Message<"adi.daemon.v1.ServiceConfig"> & {
  * Use `create(ServiceConfigSchema)` to create a new message.
  */
 export const ServiceConfigSchema: GenMessage<ServiceConfig> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 19);
+  messageDesc(file_adi_daemon_v1_daemon, 20);
 
 /**
  * @generated from message adi.daemon.v1.ServiceInfo
@@ -756,7 +783,7 @@ export type ServiceInfo = Message<"adi.daemon.v1.ServiceInfo"> & {
  * Use `create(ServiceInfoSchema)` to create a new message.
  */
 export const ServiceInfoSchema: GenMessage<ServiceInfo> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 20);
+  messageDesc(file_adi_daemon_v1_daemon, 21);
 
 /**
  * @generated from message adi.daemon.v1.Services
@@ -773,7 +800,7 @@ export type Services = Message<"adi.daemon.v1.Services"> & {
  * Use `create(ServicesSchema)` to create a new message.
  */
 export const ServicesSchema: GenMessage<Services> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 21);
+  messageDesc(file_adi_daemon_v1_daemon, 22);
 
 /**
  * @generated from message adi.daemon.v1.LogLine
@@ -807,7 +834,7 @@ export type LogLine = Message<"adi.daemon.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 22);
+  messageDesc(file_adi_daemon_v1_daemon, 23);
 
 /**
  * @generated from message adi.daemon.v1.Logs
@@ -824,7 +851,7 @@ export type Logs = Message<"adi.daemon.v1.Logs"> & {
  * Use `create(LogsSchema)` to create a new message.
  */
 export const LogsSchema: GenMessage<Logs> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 23);
+  messageDesc(file_adi_daemon_v1_daemon, 24);
 
 /**
  * @generated from message adi.daemon.v1.ServiceEvent
@@ -881,7 +908,7 @@ export type ServiceEvent = Message<"adi.daemon.v1.ServiceEvent"> & {
  * Use `create(ServiceEventSchema)` to create a new message.
  */
 export const ServiceEventSchema: GenMessage<ServiceEvent> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 24);
+  messageDesc(file_adi_daemon_v1_daemon, 25);
 
 /**
  * @generated from message adi.daemon.v1.Pong
@@ -911,7 +938,7 @@ export type Pong = Message<"adi.daemon.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 25);
+  messageDesc(file_adi_daemon_v1_daemon, 26);
 
 /**
  * @generated from message adi.daemon.v1.Ok
@@ -924,7 +951,7 @@ export type Ok = Message<"adi.daemon.v1.Ok"> & {
  * Use `create(OkSchema)` to create a new message.
  */
 export const OkSchema: GenMessage<Ok> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 26);
+  messageDesc(file_adi_daemon_v1_daemon, 27);
 
 /**
  * @generated from message adi.daemon.v1.StreamEnd
@@ -941,7 +968,7 @@ export type StreamEnd = Message<"adi.daemon.v1.StreamEnd"> & {
  * Use `create(StreamEndSchema)` to create a new message.
  */
 export const StreamEndSchema: GenMessage<StreamEnd> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 27);
+  messageDesc(file_adi_daemon_v1_daemon, 28);
 
 /**
  * @generated from message adi.daemon.v1.CommandResult
@@ -995,7 +1022,7 @@ export type CommandResult = Message<"adi.daemon.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 28);
+  messageDesc(file_adi_daemon_v1_daemon, 29);
 
 /**
  * @generated from message adi.daemon.v1.SudoDenied
@@ -1012,7 +1039,7 @@ export type SudoDenied = Message<"adi.daemon.v1.SudoDenied"> & {
  * Use `create(SudoDeniedSchema)` to create a new message.
  */
 export const SudoDeniedSchema: GenMessage<SudoDenied> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 29);
+  messageDesc(file_adi_daemon_v1_daemon, 30);
 
 /**
  * @generated from message adi.daemon.v1.HelloReply
@@ -1053,7 +1080,7 @@ export type HelloReply = Message<"adi.daemon.v1.HelloReply"> & {
  * Use `create(HelloReplySchema)` to create a new message.
  */
 export const HelloReplySchema: GenMessage<HelloReply> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 30);
+  messageDesc(file_adi_daemon_v1_daemon, 31);
 
 /**
  * @generated from message adi.daemon.v1.DaemonStatus
@@ -1138,7 +1165,7 @@ export type DaemonStatus = Message<"adi.daemon.v1.DaemonStatus"> & {
  * Use `create(DaemonStatusSchema)` to create a new message.
  */
 export const DaemonStatusSchema: GenMessage<DaemonStatus> = /*@__PURE__*/
-  messageDesc(file_adi_daemon_v1_daemon, 31);
+  messageDesc(file_adi_daemon_v1_daemon, 32);
 
 /**
  * @generated from enum adi.daemon.v1.ErrorCode

@@ -182,6 +182,7 @@ export function createRequest(init?: RequestInit): pb.Request {
     case "status": m.kind = { case: "status", value: createGetStatus(kind.value) }; break;
     case "cancelStream": m.kind = { case: "cancelStream", value: createCancelStream(kind.value) }; break;
     case "reloadPlugins": m.kind = { case: "reloadPlugins", value: createReloadPlugins(kind.value) }; break;
+    case "removeService": m.kind = { case: "removeService", value: createRemoveService(kind.value) }; break;
   }
   return m;
 }
@@ -202,6 +203,7 @@ function writeRequest(w: WireWriter, m: RequestInit): void {
   if (m.kind?.case === "status") { const v = m.kind.value; w.uint32(106).fork(); writeGetStatus(w, v); w.join(); }
   if (m.kind?.case === "cancelStream") { const v = m.kind.value; w.uint32(114).fork(); writeCancelStream(w, v); w.join(); }
   if (m.kind?.case === "reloadPlugins") { const v = m.kind.value; w.uint32(122).fork(); writeReloadPlugins(w, v); w.join(); }
+  if (m.kind?.case === "removeService") { const v = m.kind.value; w.uint32(130).fork(); writeRemoveService(w, v); w.join(); }
 }
 
 function readRequest(r: WireReader, length: number, into?: pb.Request): pb.Request {
@@ -227,6 +229,7 @@ function readRequest(r: WireReader, length: number, into?: pb.Request): pb.Reque
       case 13: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.status"); m.kind = { case: "status", value: readGetStatus(r, r.uint32(), m.kind.case === "status" ? m.kind.value : undefined) }; break;
       case 14: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.cancel_stream"); m.kind = { case: "cancelStream", value: readCancelStream(r, r.uint32(), m.kind.case === "cancelStream" ? m.kind.value : undefined) }; break;
       case 15: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.reload_plugins"); m.kind = { case: "reloadPlugins", value: readReloadPlugins(r, r.uint32(), m.kind.case === "reloadPlugins" ? m.kind.value : undefined) }; break;
+      case 16: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.Request.remove_service"); m.kind = { case: "removeService", value: readRemoveService(r, r.uint32(), m.kind.case === "removeService" ? m.kind.value : undefined) }; break;
       default: r.skip(wt, no);
     }
   }
@@ -604,6 +607,51 @@ export function encodeRestartService(message: RestartServiceInit, into?: WireWri
 
 export function decodeRestartService(bytes: Uint8Array): pb.RestartService {
   return readRestartService(new WireReader(bytes), bytes.length);
+}
+
+export type RemoveService = pb.RemoveService;
+
+export type RemoveServiceInit = MessageInitShape<typeof pb.RemoveServiceSchema>;
+
+function newRemoveService(): pb.RemoveService {
+  return { $typeName: "adi.daemon.v1.RemoveService", name: "" } as pb.RemoveService;
+}
+
+export function createRemoveService(init?: RemoveServiceInit): pb.RemoveService {
+  const m = newRemoveService();
+  if (init === undefined) return m;
+  if (init.name !== undefined) m.name = init.name;
+  return m;
+}
+
+function writeRemoveService(w: WireWriter, m: RemoveServiceInit): void {
+  { const v = m.name; if (v !== undefined && v !== "") w.uint32(10).string(v); }
+}
+
+function readRemoveService(r: WireReader, length: number, into?: pb.RemoveService): pb.RemoveService {
+  const m = into ?? newRemoveService();
+  const end = r.pos + length;
+  while (r.pos < end) {
+    const tag = r.tag();
+    const no = tag >>> 3;
+    const wt = (tag & 7) as WireType;
+    switch (no) {
+      case 1: if (wt !== 2) wrongWire(wt, 2, "adi.daemon.v1.RemoveService.name"); m.name = r.string(); break;
+      default: r.skip(wt, no);
+    }
+  }
+  if (r.pos !== end) throw new Error("adi.daemon.v1.RemoveService: a field runs past the end of the message");
+  return m;
+}
+
+export function encodeRemoveService(message: RemoveServiceInit, into?: WireWriter): Uint8Array {
+  const w = into ?? new WireWriter();
+  writeRemoveService(w, message);
+  return into ? w.written() : w.finish();
+}
+
+export function decodeRemoveService(bytes: Uint8Array): pb.RemoveService {
+  return readRemoveService(new WireReader(bytes), bytes.length);
 }
 
 export type ListServices = pb.ListServices;
