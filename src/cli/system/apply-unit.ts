@@ -32,6 +32,11 @@ export function currentUnit(): UnitFile {
   return unitFor(process.platform, { launcher, env: pinnedEnv(env) }, env);
 }
 
+/** Run each command that is there, ignoring how it ends. */
+function tryAll(commands: string[][]): void {
+  for (const argv of commands) if (Bun.which(argv[0]!)) Bun.spawnSync(argv, { stdout: "ignore", stderr: "ignore" });
+}
+
 function runAll(commands: string[][]): void {
   for (const argv of commands) {
     if (!Bun.which(argv[0]!)) {
@@ -63,8 +68,15 @@ export function enableUnit(unit: UnitFile, dryRun: boolean): void {
   try {
     runAll(unit.activate);
   } catch (err) {
-    if (before === null) rmSync(unit.path, { force: true });
-    else writeFileSync(unit.path, before, { mode: 0o644 });
+    // Undone as far as it went (`enable --now` may have enabled the unit and then failed to start it);
+    // best effort: the manager that just failed may fail these too.
+    if (before === null) {
+      tryAll(unit.deactivate);
+      rmSync(unit.path, { force: true });
+    } else {
+      writeFileSync(unit.path, before, { mode: 0o644 });
+      tryAll(unit.reload);
+    }
     const message = err instanceof AdiError ? err.message : String(err);
     throw new AdiError(
       ErrorCode.FAILED_PRECONDITION,

@@ -23,6 +23,8 @@ export interface UnitFile {
   /** Commands that activate it (run by `enable`, printed by --dry-run). */
   activate: string[][];
   deactivate: string[][];
+  /** Commands that make the manager read the file again (after `enable` put an earlier one back). */
+  reload: string[][];
   notes: string[];
 }
 
@@ -96,6 +98,7 @@ export function systemdUnit(spec: UnitSpec, env: Record<string, string | undefin
       ["systemctl", "--user", "disable", "--now", "adi.service"],
       ["systemctl", "--user", "daemon-reload"],
     ],
+    reload: [["systemctl", "--user", "daemon-reload"]],
     notes: ["to start adi at boot without a login session: loginctl enable-linger $USER"],
   };
 }
@@ -137,6 +140,7 @@ export function launchdAgent(spec: UnitSpec, home = homedir()): UnitFile {
     text,
     activate: [["launchctl", "load", "-w", path]],
     deactivate: [["launchctl", "unload", "-w", path]],
+    reload: [],
     notes: [],
   };
 }
@@ -169,6 +173,7 @@ export function windowsTask(spec: UnitSpec, env: Record<string, string | undefin
     text,
     activate: [["schtasks", "/Create", "/TN", "adi-daemon", "/XML", path, "/F"]],
     deactivate: [["schtasks", "/Delete", "/TN", "adi-daemon", "/F"]],
+    reload: [],
     notes: Object.keys(spec.env).some((key) => key.startsWith("ADI_")) ? ["set ADI_* variables in your user environment: Scheduled Tasks do not carry them"] : [],
   };
 }
