@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { meta } from "../meta.ts";
-import { chmodSync, closeSync, constants, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { resolvePaths } from "../../config.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
 import { FIXED_ENV } from "../../daemon/privilege/resolve-command.ts";
@@ -27,6 +27,7 @@ function installSudoers(path: string, content: string): void {
   try {
     // All of it: a rule cut short by a full disk can still pass visudo and allow more (a command without its arguments allows any).
     writeAll(fd, Buffer.from(content));
+    fsyncSync(fd); // the rule survives a power loss whole, or not at all
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;

@@ -63,7 +63,8 @@ export function readApprovals(path: string, ownerUid = process.getuid?.() ?? -1)
 
 /** Replace the file atomically with a fresh 0600 one (util/files.ts replaceFile): a full disk never truncates the approvals. */
 export function writeApprovals(path: string, approvals: Approvals): void {
-  replaceFile(path, `${path}.${process.pid}.tmp`, Buffer.from(`${JSON.stringify(approvals, null, 2)}\n`));
+  // Durable: written once per install or remove, and a power loss must not leave the user's decisions an empty file.
+  replaceFile(path, `${path}.${process.pid}.tmp`, Buffer.from(`${JSON.stringify(approvals, null, 2)}\n`), { durable: true });
 }
 
 /** Read, change and write back (the CLI's install/remove). */
