@@ -108,6 +108,32 @@ describe("start-at-login units", () => {
     expect(existsSync(unit)).toBe(false);
   });
 
+  test("with a user manager: the unit file is gone before the manager reloads, on disable and on a failed enable's undo", async () => {
+    // A stand-in systemctl that logs each call and whether the unit file is there; `enable` fails when asked to.
+    const bin = join(d.home, "fakebin");
+    mkdirSync(bin, { recursive: true });
+    const cfg = join(d.home, "cfg4");
+    const unit = join(cfg, "systemd", "user", "adi.service");
+    const calls = join(d.home, "systemctl.log");
+    writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "$* present=$([ -e '${unit}' ] && echo yes || echo no)" >> '${calls}'\ncase "$*" in *enable*) [ -e '${bin}/fail' ] && exit 1;; esac\nexit 0\n`, { mode: 0o755 });
+    const env = { XDG_CONFIG_HOME: cfg, PATH: `${bin}:${process.env.PATH}` };
+    expect((await d.cli(["daemon", "enable"], { env })).code).toBe(0);
+    expect((await d.cli(["daemon", "disable"], { env })).code).toBe(0);
+    writeFileSync(join(bin, "fail"), "");
+    expect((await d.cli(["daemon", "enable"], { env })).code).toBe(1);
+    expect(readFileSync(calls, "utf8").trim().split("\n")).toEqual([
+      "--user daemon-reload present=yes",
+      "--user enable --now adi.service present=yes",
+      "--user disable --now adi.service present=yes",
+      "--user daemon-reload present=no",
+      "--user daemon-reload present=yes",
+      "--user enable --now adi.service present=yes",
+      "--user disable --now adi.service present=yes",
+      "--user daemon-reload present=no",
+    ]);
+    expect(existsSync(unit)).toBe(false);
+  });
+
   test("the unit pins a home that XDG_DATA_HOME chose, doubles `$` in ExecStart only, and gives the daemon its longest stop", () => {
     expect(pinnedEnv({ XDG_DATA_HOME: "/data" }, "linux", "/home/u").ADI_HOME).toBe("/data/adi");
     expect(pinnedEnv({ XDG_DATA_HOME: "/data", ADI_HOME: "/h" }, "linux", "/home/u").ADI_HOME).toBe("/h");

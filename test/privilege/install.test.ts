@@ -250,6 +250,40 @@ describe("the copy", () => {
     }
   });
 
+  test("a link through the staging copy's name, a loop of links and a FIFO are refused, each said as such", () => {
+    const viaStage = pluginSource(base, "viastage", []);
+    symlinkSync("../plugin/bin/viastage", join(viaStage, "helper"));
+    const r1 = adi(["plugin", "install", viaStage]);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toContain("viastage/helper is a symlink to ../plugin/bin/viastage, which does not exist");
+    const loop = pluginSource(base, "looped", []);
+    symlinkSync("b", join(loop, "a"));
+    symlinkSync("a", join(loop, "b"));
+    const r2 = adi(["plugin", "install", loop]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/looped\/[ab] is a symlink to [ab], a loop of links/);
+    const fifo = pluginSource(base, "withfifo", []);
+    expect(Bun.spawnSync(["mkfifo", join(fifo, "pipe")]).exitCode).toBe(0);
+    const r3 = adi(["plugin", "install", fifo]);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toContain(`${join(fifo, "pipe")} is a FIFO, socket or device: a plugin holds only files, directories and links`);
+    for (const name of ["viastage", "looped", "withfifo"]) expect(existsSync(join(t.home, "plugins", name))).toBe(false);
+    expect(readdirSync(join(t.home, "plugins")).filter((n) => n.includes(".install-"))).toEqual([]);
+  });
+
+  test("installs and removes at once keep every decision: one at a time", async () => {
+    const run = (args: string[]) => Bun.spawn([...ADI_ARGV, ...args], { env: t.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" }).exited;
+    for (let round = 0; round < 6; round++) {
+      const names = [`par${round}a`, `par${round}b`, `par${round}c`];
+      const codes = await Promise.all(names.map((n) => run(["plugin", "install", pluginSource(base, n, ["id -u"]), "--yes"])));
+      expect(codes).toEqual([0, 0, 0]);
+      // The old code lost one of three decisions in most rounds: each install wrote its own read of the file.
+      for (const n of names) expect(approvals().plugins[n]?.patterns[0].approved).toBe(true);
+      expect(await Promise.all(names.slice(0, 2).map((n) => run(["plugin", "remove", n])))).toEqual([0, 0]);
+      expect(Object.keys(approvals().plugins).filter((n) => n.startsWith(`par${round}`))).toEqual([`par${round}c`]);
+    }
+  });
+
   test("a dangling link as the executable is refused when the manifest is read", () => {
     const src = pluginSource(base, "dangexe", []);
     rmSync(join(src, "bin", "dangexe"));

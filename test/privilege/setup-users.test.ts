@@ -204,6 +204,8 @@ console.log(JSON.stringify({ enabled: plan.enabled, reason: plan.reason, service
   test("accounts an earlier setup-users made (its root rule is there) get the mark; a rule file adi did not write is refused", () => {
     const pair = { ADI_USER: `adi-t-lu${tag}`, ADI_ROOT_USER: `adi-t-lr${tag}` };
     const rule = `/etc/sudoers.d/${pair.ADI_ROOT_USER}`;
+    const legacyOwner = `adi-t-lo${tag}`;
+    const legacyOwnerRule = `/etc/sudoers.d/adi-owner-${legacyOwner}`;
     try {
       for (const name of Object.values(pair)) expect(Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]).exitCode).toBe(0);
       writeFileSync(rule, `${pair.ADI_ROOT_USER} ALL=(root) NOPASSWD: /bin/true\n`, { mode: 0o440 });
@@ -212,12 +214,26 @@ console.log(JSON.stringify({ enabled: plan.enabled, reason: plan.reason, service
       expect(foreign.stderr).toContain(`${rule} was not written by adi daemon setup-users`);
       expect(readFileSync(rule, "utf8")).toBe(`${pair.ADI_ROOT_USER} ALL=(root) NOPASSWD: /bin/true\n`);
       writeFileSync(rule, `# Written by adi daemon setup-users: sudo_run executes \`sudo -n -- CMD\` as ${pair.ADI_ROOT_USER}.\n${pair.ADI_ROOT_USER} ALL=(root) NOPASSWD: ALL\n`);
+      // The root rule vouches for ADI_ROOT_USER; an owner rule of the pair, for ADI_USER.
+      writeFileSync(legacyOwnerRule, `# Written by adi daemon setup-users: a daemon run by ${legacyOwner} switches to ${pair.ADI_USER} (run) and ${pair.ADI_ROOT_USER} (sudo_run).\n${legacyOwner} ALL=(${pair.ADI_USER},${pair.ADI_ROOT_USER}) NOPASSWD: ALL\n`, { mode: 0o440 });
       const legacy = adi(["daemon", "setup-users"], { env: pair });
       expect(legacy.code).toBe(0);
       expect(legacy.stdout).toContain(`mark user ${pair.ADI_USER} as adi's`);
       for (const name of Object.values(pair)) expect(lookupUser(name)!.comment).toBe("adi isolation user (adi daemon setup-users)");
+      // The root rule names ADI_ROOT_USER only: it vouches for no other account as ADI_USER.
+      const svc = `adi-t-lw${tag}`;
+      expect(Bun.spawnSync(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--comment", "web server", svc]).exitCode).toBe(0);
+      try {
+        const other = adi(["daemon", "setup-users"], { env: { ...pair, ADI_USER: svc } });
+        expect(other.code).toBe(1);
+        expect(other.stderr).toContain(`ADI_USER=${svc} already exists and was not made by adi daemon setup-users`);
+        expect(lookupUser(svc)!.comment).toBe("web server");
+      } finally {
+        Bun.spawnSync(["userdel", svc]);
+      }
     } finally {
       rmSync(rule, { force: true });
+      rmSync(legacyOwnerRule, { force: true });
       for (const name of Object.values(pair)) Bun.spawnSync(["userdel", name]);
     }
   });

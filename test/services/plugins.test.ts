@@ -79,6 +79,10 @@ describe("plugin services", () => {
     expect((await serviceInfo(d, "keeper"))!.plugin).toBe("");
     const kept = JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout).warnings.join("\n");
     expect(kept).toContain("plugin taker declares service keeper, but an ad-hoc service has that name; the ad-hoc one is kept");
+    // Once the ad-hoc one is removed, the plugin's service of that name is there, and the warning gone.
+    expect((await d.cli(["daemon", "remove", "keeper"])).code).toBe(0);
+    expect((await serviceInfo(d, "keeper"))?.plugin).toBe("taker");
+    expect(JSON.parse((await d.cli(["daemon", "status", "--json"])).stdout).warnings.join("\n")).not.toContain("plugin taker declares service keeper");
 
     // What a scan warned about goes away once a reload no longer finds it.
     rmSync(join(d.home, "plugins", "taker"), { recursive: true });

@@ -261,6 +261,25 @@ describe("service supervision", () => {
     expect(JSON.parse(readFileSync(join(d.home, "state.json"), "utf8")).services.web.adhoc.restartOnFailure).toBe(false);
   });
 
+  test("redefinitions in a row: each running process is stopped as the definition it was spawned under says", async () => {
+    const d = newDaemon();
+    await d.start();
+    const deaf = "trap '' INT TERM; while :; do sleep 0.05; done";
+    const gentle = "trap 'echo got INT; exit 0' INT; trap '' TERM; echo gen C; while :; do sleep 0.05; done";
+    expect((await d.cli(["daemon", "start", "g", "--stop-signal", "SIGINT", "--stop-timeout", "2", "--", "sh", "-c", deaf])).code).toBe(0);
+    await waitForState(d, "g", ServiceState.RUNNING);
+    const b = d.cli(["daemon", "start", "g", "--stop-timeout", "2", "--", "sleep", "1000"]);
+    await Bun.sleep(300);
+    const c = d.cli(["daemon", "start", "g", "--stop-signal", "SIGINT", "--stop-timeout", "6", "--", "sh", "-c", gentle]);
+    expect((await b).code).toBe(0);
+    expect((await c).code).toBe(0);
+    const log = readFileSync(join(d.home, "logs", "services", "g.log"), "utf8");
+    // The first generation took its own 2 s and a KILL; the third, spawned while the second request waited, left on SIGINT.
+    expect(log).toContain("still running 2000 ms after SIGINT: sending SIGKILL");
+    expect(log).not.toContain("after SIGTERM");
+    expect(log).toContain("got INT");
+  });
+
   test("the same --env flags in another order are the same definition: the process keeps running", async () => {
     const d = newDaemon();
     await d.start();
@@ -309,5 +328,24 @@ describe("service supervision", () => {
     expect((await d.cli(["daemon", "stop"])).code).toBe(0);
     await d.start();
     expect((await servicesJson(d)).map((s) => s.name)).toEqual(["keep"]);
+  });
+
+  test("a name defined again while its removed predecessor is still stopping waits for it: the log and events are the new one's", async () => {
+    const d = newDaemon();
+    await d.start();
+    const stubborn = "trap '' TERM; while :; do sleep 0.05; done";
+    expect((await d.cli(["daemon", "start", "web", "--stop-timeout", "1", "--", "sh", "-c", stubborn])).code).toBe(0);
+    await waitForState(d, "web", ServiceState.RUNNING);
+    const removing = d.cli(["daemon", "remove", "web"]);
+    await Bun.sleep(200);
+    expect((await d.cli(["daemon", "start", "web", "--", "sleep", "1000"])).code).toBe(0);
+    expect((await removing).code).toBe(0);
+    expect((await serviceInfo(d, "web"))!.state).toBe(ServiceState.RUNNING);
+    const log = readFileSync(join(d.home, "logs", "services", "web.log"), "utf8");
+    const last = log.slice(log.lastIndexOf("started pid"));
+    expect(last).toContain("sleep 1000");
+    // The old code started the new one at once: the old one's KILL and "service removed" landed after it.
+    expect(last).not.toContain("SIGKILL");
+    expect(last).not.toContain("service removed");
   });
 });

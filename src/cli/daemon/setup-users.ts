@@ -51,10 +51,10 @@ const ACCOUNT_COMMENT = "adi isolation user (adi daemon setup-users)";
  * command made it: the rules below give ADI_ROOT_USER passwordless sudo and
  * let the owner become either user, and `ADI_ROOT_USER=www-data` (nologin,
  * like every service account) must not hand root to a web server. Accounts
- * made before the comment existed are known by the root rule this command
- * wrote for the pair (`pairWasOurs`), and get the comment now.
+ * made before the comment existed are known by the rules this command wrote
+ * for them (`madeByAnEarlierRun`), and get the comment now.
  */
-function checkExistingAccount(role: string, entry: UserEntry, pairWasOurs: boolean): "ours" | "to mark" {
+function checkExistingAccount(role: string, entry: UserEntry, madeByAnEarlierRun: boolean): "ours" | "to mark" {
   const fix = `set ${role} to another name`;
   if (entry.uid === 0) throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${role}=${entry.name} is uid 0 (root): ${fix}`);
   if (!NO_LOGIN_SHELLS.test(entry.shell)) {
@@ -64,7 +64,7 @@ function checkExistingAccount(role: string, entry: UserEntry, pairWasOurs: boole
     );
   }
   if (entry.comment === ACCOUNT_COMMENT) return "ours";
-  if (pairWasOurs) return "to mark";
+  if (madeByAnEarlierRun) return "to mark";
   throw new AdiError(
     ErrorCode.FAILED_PRECONDITION,
     `${role}=${entry.name} already exists and was not made by adi daemon setup-users: ${fix}, or, if you made it for adi, mark it: usermod -c '${ACCOUNT_COMMENT}' ${entry.name}`,
@@ -158,8 +158,14 @@ export default defineCommand({
     if (owner && ownerRuleText !== null && !(ownerRuleText.startsWith(MARK) && ownerRuleText.includes(`\n${ownerRuleLine(owner, paths.user, paths.rootUser)}\n`))) {
       throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${ownerRule} already grants ${owner} something else (another pair of users, or a rule adi did not write): remove it first`);
     }
+    // What shows an earlier version made an unmarked account: ADI_ROOT_USER's own rule; for ADI_USER (the root
+    // rule does not name it) an owner rule of this pair, or the default name that version gave it.
+    const legacy = {
+      ADI_ROOT_USER: pairWasOurs,
+      ADI_USER: pairWasOurs && (ownerRules(paths.user, paths.rootUser).size > 0 || (paths.user === "adi" && existing.ADI_USER?.home === "/nonexistent")),
+    };
     const toMark: string[] = [];
-    for (const [role, entry] of Object.entries(existing)) if (entry && checkExistingAccount(role, entry, pairWasOurs) === "to mark") toMark.push(entry.name);
+    for (const [role, entry] of Object.entries(existing)) if (entry && checkExistingAccount(role, entry, legacy[role as keyof typeof legacy]) === "to mark") toMark.push(entry.name);
     // Made by an earlier setup-users, before the comment: marked now, so a later run knows them without the rule.
     for (const name of toMark) {
       say(`mark user ${name} as adi's (usermod -c)`);

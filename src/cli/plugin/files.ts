@@ -1,7 +1,8 @@
-import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { join, sep } from "node:path";
 import type { AdiPaths } from "../../config.ts";
 import { AdiError, ErrorCode } from "../../errors.ts";
+import { tryAcquireLock } from "../../daemon/instance.ts";
 
 /** ADI_HOME and the plugin dir, created 0700 if the daemon has not run yet (it opens them up itself when needed). */
 export function ensurePluginDir(paths: AdiPaths): void {
@@ -25,8 +26,9 @@ function normalizeTree(path: string, root: string, shown: string): void {
     let real: string;
     try {
       real = realpathSync(path);
-    } catch {
-      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${shown} is a symlink to ${readlinkSync(path)}, which does not exist: a plugin's links must lead to files inside it`);
+    } catch (err) {
+      const what = (err as NodeJS.ErrnoException).code === "ELOOP" ? "a loop of links" : "which does not exist";
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${shown} is a symlink to ${readlinkSync(path)}, ${what}: a plugin's links must lead to files inside it`);
     }
     if (real !== root && !real.startsWith(root + sep)) {
       throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${shown} is a symlink to ${readlinkSync(path)}, outside the plugin: a plugin's links must lead to files inside it (copy what it needs)`);
@@ -38,6 +40,32 @@ function normalizeTree(path: string, root: string, shown: string): void {
     for (const entry of readdirSync(path)) normalizeTree(join(path, entry), root, join(shown, entry));
   } else {
     chmodSync(path, (st.mode & 0o755) | 0o444);
+  }
+}
+
+/** How long an install or remove waits for another one to finish. */
+const PLUGIN_LOCK_WAIT_MS = 60_000;
+
+/**
+ * Run `fn` holding `pluginDir/.lock` (flock): installs and removes one at a
+ * time. Two at once read approvals.json, each changed its copy, and the
+ * second write lost the first's decisions (25 of 30 parallel pairs lost one);
+ * two installs of one name could pair the approvals of one copy with the
+ * other. The lock goes with the process, whatever ends it.
+ */
+export async function withPluginLock<T>(paths: AdiPaths, fn: () => Promise<T> | T): Promise<T> {
+  const lockFile = join(paths.pluginDir, ".lock");
+  const deadline = performance.now() + PLUGIN_LOCK_WAIT_MS;
+  let fd = tryAcquireLock(lockFile);
+  while (fd === null) {
+    if (performance.now() > deadline) throw new AdiError(ErrorCode.UNAVAILABLE, `another adi plugin install or remove holds ${lockFile}: try again once it is done`);
+    await Bun.sleep(20);
+    fd = tryAcquireLock(lockFile);
+  }
+  try {
+    return await fn();
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -58,12 +86,27 @@ export interface StagedPlugin {
  */
 export function stagePlugin(src: string, paths: AdiPaths, name: string): StagedPlugin {
   const stage = join(paths.pluginDir, `.${name}.install-${process.pid}`);
-  const copy = join(stage, "plugin");
+  // Named as it will be: a relative link resolves the same here as in place (one through `../plugin/` passed the check when the copy was called that).
+  const copy = join(stage, name);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { mode: 0o700 });
   chmodSync(stage, 0o700); // whatever the umask
   try {
-    cpSync(src, copy, { recursive: true, dereference: false, verbatimSymlinks: true, errorOnExist: true });
+    let special: string | null = null;
+    cpSync(src, copy, {
+      recursive: true,
+      dereference: false,
+      verbatimSymlinks: true,
+      errorOnExist: true,
+      // A FIFO, socket or device would fail the copy with an errno that names the wrong thing.
+      filter: (from) => {
+        const st = lstatSync(from);
+        if (st.isFile() || st.isDirectory() || st.isSymbolicLink()) return true;
+        special ??= from;
+        return false;
+      },
+    });
+    if (special !== null) throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${special} is a FIFO, socket or device: a plugin holds only files, directories and links`);
     normalizeTree(copy, realpathSync(copy), name);
   } catch (err) {
     rmSync(stage, { recursive: true, force: true });

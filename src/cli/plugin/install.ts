@@ -3,14 +3,14 @@ import { meta } from "../meta.ts";
 import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { AdiError, ErrorCode } from "../../errors.ts";
-import { resolvePaths } from "../../config.ts";
+import { resolvePaths, type AdiPaths } from "../../config.ts";
 import { readApprovals, updateApprovals, type ApprovedPattern } from "../../daemon/privilege/approvals.ts";
 import { isBroad, parsePattern } from "../../daemon/privilege/patterns.ts";
 import { resolvePatternCommand } from "../../daemon/privilege/resolve-command.ts";
-import { parsePluginManifest } from "../../plugins/manifest.ts";
+import { parsePluginManifest, type PluginManifest } from "../../plugins/manifest.ts";
 import { err, out, paint } from "../output.ts";
 import { checkInstallConflicts } from "./conflicts.ts";
-import { commitPlugin, discardStaged, ensurePluginDir, stagePlugin } from "./files.ts";
+import { commitPlugin, discardStaged, ensurePluginDir, stagePlugin, withPluginLock } from "./files.ts";
 import { reloadIfRunning } from "./reload.ts";
 import { confirm } from "./prompt.ts";
 
@@ -49,25 +49,11 @@ export default defineCommand({
     }
 
     ensurePluginDir(paths);
-    const staged = stagePlugin(src, paths, source.name);
-    let dest: string;
-    let installed;
-    try {
-      // Approval binds to the bytes of the installed copy's manifest: they must be the ones the questions were about.
-      installed = parsePluginManifest(staged.copy);
-      if (installed.sha256 !== source.sha256) {
-        throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${src}/plugin.toml changed while the plugin was being installed: nothing was installed; install it again`);
-      }
-      // The new decisions first: an install cut short after this leaves the earlier copy under them, never new code under old approvals.
-      updateApprovals(paths.approvalsFile, (a) => {
-        if (decided.length === 0) delete a.plugins[source.name];
-        else a.plugins[source.name] = { sha256: installed!.sha256, decidedAt: new Date().toISOString(), patterns: decided };
-      });
-      dest = commitPlugin(staged, paths, source.name);
-    } catch (error) {
-      discardStaged(staged);
-      throw error;
-    }
+    const { installed, dest } = await withPluginLock(paths, () => {
+      // Again under the lock: an install that finished while the questions were asked may clash now.
+      checkInstallConflicts(paths.pluginDir, source);
+      return stageAndCommit(src, paths, source, decided);
+    });
     out(`installed ${installed.name} ${installed.version} in ${dest}`);
     if (decided.length > 0) {
       const n = decided.filter((d) => d.approved).length;
@@ -76,6 +62,27 @@ export default defineCommand({
     await reloadIfRunning();
   },
 });
+
+/** Copy, check the copy is what was asked about, record the decisions, put the copy in place. */
+function stageAndCommit(src: string, paths: AdiPaths, source: PluginManifest, decided: ApprovedPattern[]): { installed: PluginManifest; dest: string } {
+  const staged = stagePlugin(src, paths, source.name);
+  try {
+    // Approval binds to the bytes of the installed copy's manifest: they must be the ones the questions were about.
+    const installed = parsePluginManifest(staged.copy);
+    if (installed.sha256 !== source.sha256) {
+      throw new AdiError(ErrorCode.FAILED_PRECONDITION, `${src}/plugin.toml changed while the plugin was being installed: nothing was installed; install it again`);
+    }
+    // The new decisions first: an install cut short after this leaves the earlier copy under them, never new code under old approvals.
+    updateApprovals(paths.approvalsFile, (a) => {
+      if (decided.length === 0) delete a.plugins[source.name];
+      else a.plugins[source.name] = { sha256: installed.sha256, decidedAt: new Date().toISOString(), patterns: decided };
+    });
+    return { installed, dest: commitPlugin(staged, paths, source.name) };
+  } catch (error) {
+    discardStaged(staged);
+    throw error;
+  }
+}
 
 function realSource(path: string): string {
   try {

@@ -75,8 +75,9 @@ export function enableUnit(unit: UnitFile, dryRun: boolean): void {
       rmSync(unit.path, { force: true });
     } else {
       writeFileSync(unit.path, before, { mode: 0o644 });
-      tryAll(unit.reload);
     }
+    // After the file is gone or back: a reload before that kept the unit loaded.
+    tryAll(unit.reload);
     const message = err instanceof AdiError ? err.message : String(err);
     throw new AdiError(
       ErrorCode.FAILED_PRECONDITION,
@@ -93,6 +94,7 @@ export function disableUnit(unit: UnitFile, dryRun: boolean): void {
   if (dryRun) {
     for (const argv of unit.deactivate) out(`# would run: ${argv.join(" ")}`);
     out(`# would remove ${unit.path}`);
+    for (const argv of unit.reload) out(`# would run: ${argv.join(" ")}`);
     return;
   }
   let failure: unknown = null;
@@ -103,8 +105,16 @@ export function disableUnit(unit: UnitFile, dryRun: boolean): void {
     failure = err;
   }
   rmSync(unit.path, { force: true });
+  // Once the file is gone, so the manager forgets the unit.
+  if (!failure) {
+    try {
+      runAll(unit.reload);
+    } catch (err) {
+      failure = err;
+    }
+  }
   if (failure) {
-    const commands = unit.deactivate.map((argv) => argv.join(" ")).join(" && ");
+    const commands = [...unit.deactivate, ...unit.reload].map((argv) => argv.join(" ")).join(" && ");
     throw new AdiError(
       ErrorCode.FAILED_PRECONDITION,
       `removed ${unit.path}, but ${failure instanceof AdiError ? failure.message : String(failure)}: run \`${commands}\` in your login session`,

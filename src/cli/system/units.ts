@@ -23,7 +23,7 @@ export interface UnitFile {
   /** Commands that activate it (run by `enable`, printed by --dry-run). */
   activate: string[][];
   deactivate: string[][];
-  /** Commands that make the manager read the file again (after `enable` put an earlier one back). */
+  /** Commands that make the manager read its files again: after the file is removed (disable), or put back (a failed enable). */
   reload: string[][];
   notes: string[];
 }
@@ -94,10 +94,7 @@ export function systemdUnit(spec: UnitSpec, env: Record<string, string | undefin
       ["systemctl", "--user", "daemon-reload"],
       ["systemctl", "--user", "enable", "--now", "adi.service"],
     ],
-    deactivate: [
-      ["systemctl", "--user", "disable", "--now", "adi.service"],
-      ["systemctl", "--user", "daemon-reload"],
-    ],
+    deactivate: [["systemctl", "--user", "disable", "--now", "adi.service"]],
     reload: [["systemctl", "--user", "daemon-reload"]],
     notes: ["to start adi at boot without a login session: loginctl enable-linger $USER"],
   };

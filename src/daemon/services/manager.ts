@@ -42,6 +42,8 @@ export class ServiceManager {
   private plugins: PluginManifest[] = [];
   /** Removed from `services`, their process still stopping (remove). */
   private readonly leaving = new Set<Service>();
+  /** Removals under way by name, to the log's last line: a new definition of the name waits for its predecessor. */
+  private readonly removals = new Map<string, Promise<void>>();
   private config!: DaemonConfig;
   private state!: PersistedState;
   private readonly listeners = new Set<(e: ServiceEventInit) => void>();
@@ -121,6 +123,8 @@ export class ServiceManager {
   /** Start a known service, or define (redefine) an ad-hoc one and start it. */
   async start(name: string, config?: ServiceConfig): Promise<void> {
     if (!config) return this.resolve(name).start();
+    // A service of this name still stopping after a remove goes first: the two would share a log and events.
+    await this.removals.get(name);
     const spec = specFromConfig(name, config);
     const existing = this.services.get(name);
     if (!existing) return this.add(spec).start();
@@ -129,11 +133,10 @@ export class ServiceManager {
     }
     if (sameSpec(existing.spec, spec)) return existing.start();
     const restart = !sameProcess(existing.spec, spec);
-    // The running generation was started under the old definition: it is stopped as that one says.
-    const { stopSignal, stopTimeoutMs } = existing.spec;
     existing.spec = spec;
     this.persist();
-    return existing.child && restart ? existing.restart({ stopSignal, stopTimeoutMs }) : existing.start();
+    // The running generation is stopped as the definition it was spawned under says (Child.stop).
+    return existing.child && restart ? existing.restart() : existing.start();
   }
 
   /** Stop an ad-hoc service and forget it (`adi daemon remove`); a plugin's goes with its plugin. */
@@ -143,6 +146,8 @@ export class ServiceManager {
       throw new AdiError(ErrorCode.FAILED_PRECONDITION, `service ${name} is declared by plugin ${service.spec.plugin}: remove the plugin (adi plugin remove ${service.spec.plugin})`);
     }
     await this.remove(service);
+    // A plugin's service it shadowed (an ad-hoc one of the same name is kept over it) appears now.
+    await this.reloadPlugins();
   }
 
   /** Every service by name; the objects change with the next call (Service.info): encode them at once. */
@@ -234,7 +239,17 @@ export class ServiceManager {
    * its process is gone it is still recorded (a crash meanwhile leaves nothing
    * the next daemon does not know) and its session still identifies its plugin.
    */
-  private async remove(service: Service): Promise<void> {
+  private remove(service: Service): Promise<void> {
+    const done = this.retireAndForget(service);
+    const settled = done.catch(() => {});
+    this.removals.set(service.name, settled);
+    void settled.then(() => {
+      if (this.removals.get(service.name) === settled) this.removals.delete(service.name);
+    });
+    return done;
+  }
+
+  private async retireAndForget(service: Service): Promise<void> {
     this.services.delete(service.name);
     this.byName = null;
     delete this.state.services[service.name];

@@ -61,6 +61,8 @@ export interface Child {
   startTime: number;
   /** performance.now() at spawn. */
   startedAt: number;
+  /** How to stop it: the definition's when it was spawned (a redefinition since does not apply to it). */
+  stop: StopSettings;
   /** A stop was asked for: the exit is expected, no restart. */
   stopping: boolean;
   /** performance.now() by which what is left of it is KILLed: set with the stop signal (a stop, a health check's), sooner when forced. */
@@ -185,13 +187,12 @@ export class Service {
     });
   }
 
-  /** `stopWith`: how the running generation is stopped, when a redefinition has changed the spec since it started. */
-  restart(stopWith?: StopSettings): Promise<void> {
+  restart(): Promise<void> {
     return this.serialize(async () => {
       await this.hooks.spawnReady(this.spec);
       this.refuseWhileClosing();
       this.desired = true;
-      await this.stopNow(false, stopWith);
+      await this.stopNow(false);
       this.resetHistory();
       this.spawn(true);
     });
@@ -280,7 +281,8 @@ export class Service {
       return;
     }
     if (this.retired) {
-      if (userAsked) throw new AdiError(ErrorCode.NOT_FOUND, `cannot start ${this.name}: it was removed (its plugin no longer declares it)`);
+      const why = this.spec.plugin ? "its plugin no longer declares it" : "adi daemon remove";
+      if (userAsked) throw new AdiError(ErrorCode.NOT_FOUND, `cannot start ${this.name}: it was removed (${why})`);
       return;
     }
     this.setState(ServiceState.STARTING);
@@ -302,6 +304,7 @@ export class Service {
       pid: proc.pid,
       startTime,
       startedAt: performance.now(),
+      stop: { stopSignal: spec.stopSignal, stopTimeoutMs: spec.stopTimeoutMs },
       stopping: false,
       handled: false,
       // Only onExit waits for this, and a drain that failed must not hold the exit.
@@ -390,7 +393,7 @@ export class Service {
     }, decision.delayMs);
   }
 
-  private async stopNow(force: boolean, stopWith: StopSettings = this.spec): Promise<void> {
+  private async stopNow(force: boolean): Promise<void> {
     this.clearBackoff();
     const child = this.child;
     if (!child) {
@@ -401,6 +404,7 @@ export class Service {
       return;
     }
     child.stopping = true;
+    const stopWith = child.stop;
     // A forced stop gives nothing a grace: what the KILL loop below cannot end is not waited on for a stop timeout more.
     child.killBy = performance.now() + (force ? 0 : stopWith.stopTimeoutMs);
     this.setState(ServiceState.STOPPING);
@@ -459,13 +463,13 @@ export class Service {
       unhealthy: (problem) => {
         child.unhealthy = problem;
         // As for a stop: after the main process exits, the rest keeps the stop timeout to finish.
-        child.killBy = performance.now() + this.spec.stopTimeoutMs;
+        child.killBy = performance.now() + child.stop.stopTimeoutMs;
         this.emit(EventKind.UNHEALTHY, { message: problem });
         // Asked to stop like a user stop would; its exit then goes through the restart policy.
-        signalSession(child.pid, this.spec.stopSignal, child.startTime);
+        signalSession(child.pid, child.stop.stopSignal, child.startTime);
         setTimeout(() => {
           if (!child.handled) signalSession(child.pid, "SIGKILL", child.startTime);
-        }, this.spec.stopTimeoutMs);
+        }, child.stop.stopTimeoutMs);
       },
     });
   }
