@@ -34,6 +34,13 @@ export class Connection {
   private readonly streams = new Map<number, () => void>();
   private closed = false;
   private paused = false;
+  /**
+   * Set by the server for a plugin's connection: whether the output waiting on
+   * all of that plugin's connections is over its budget (server.ts
+   * PLUGIN_MAX_QUEUED_BYTES). Asked only once this one's own output is past
+   * the high-water mark, so the usual answer costs nothing.
+   */
+  overSharedBudget: (() => boolean) | undefined;
   /** Set by the server: called when reading resumes (its half-frame deadline was off meanwhile). */
   onReadResumed: (() => void) | undefined;
   /**
@@ -106,7 +113,8 @@ export class Connection {
     }
     if (transient) this.out.pushTransient(frame);
     else this.out.push(frame);
-    if (this.out.queuedBytes > MAX_QUEUED_BYTES) this.close();
+    const queued = this.out.queuedBytes;
+    if (queued > MAX_QUEUED_BYTES || (queued > OUTPUT_HIGH_WATER_BYTES && this.overSharedBudget?.() === true)) this.close();
   }
 
   reply(id: number, kind: ResponseKindInit): void {

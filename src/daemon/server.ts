@@ -17,7 +17,18 @@ export interface ServerOptions {
   maxConnections?: number;
   /** A frame left half-sent for this long closes the connection (at most MAX_READ_DEADLINE_MS). */
   readDeadlineMs?: number;
+  /** Output one plugin's connections may have waiting together (PLUGIN_MAX_QUEUED_BYTES). */
+  pluginMaxQueuedBytes?: number;
 }
+
+/**
+ * Output that may wait, unread, for one plugin's connections together. Each
+ * connection is cut off at 64 MiB (connection.ts MAX_QUEUED_BYTES), but a
+ * plugin may hold 240 of them: 40 that asked for 16 MB `run` results and
+ * never read them held 714 MB of the daemon. Past this, the connection whose
+ * answer goes over it is closed, as one over its own cap is.
+ */
+export const PLUGIN_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 /** The longest half-frame deadline: past MAX_TIMER_MS the timer would fire after 1 ms and cut every client off mid-frame. */
 export const MAX_READ_DEADLINE_MS = MAX_TIMER_MS;
@@ -89,7 +100,8 @@ export function startServer(opts: ServerOptions): Server {
   const reserved = ownerReservedConnections(maxConnections);
   const share = pluginConnectionShare(maxConnections);
   /** Open connections per plugin (a plugin caller's plugin, else its service). */
-  const perPlugin = new Map<string, number>();
+  const perPlugin = new Map<string, Set<Connection>>();
+  const pluginMaxQueuedBytes = opts.pluginMaxQueuedBytes ?? PLUGIN_MAX_QUEUED_BYTES;
   const pluginOf = (caller: Caller) => (caller.role === "plugin" ? (caller.plugin ?? caller.service ?? "") : null);
   const readDeadlineMs = opts.readDeadlineMs ?? 10_000;
   const connections = new Set<Connection>();
@@ -121,14 +133,24 @@ export function startServer(opts: ServerOptions): Server {
             return;
           }
           const plugin = pluginOf(caller);
-          const held = plugin === null ? 0 : (perPlugin.get(plugin) ?? 0);
+          const held = plugin === null ? 0 : (perPlugin.get(plugin)?.size ?? 0);
           if (plugin !== null && held >= share) {
             logger.warn("connection refused: the plugin holds its share of connections", { plugin, share, pid: caller.pid });
             refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `plugin ${plugin} holds ${held} connections, the most one plugin may (the rest are for other plugins and the owner)`));
             return;
           }
-          if (plugin !== null) perPlugin.set(plugin, held + 1);
           const conn = new Connection(socket as unknown as Socket<Connection>, caller);
+          if (plugin !== null) {
+            let siblings = perPlugin.get(plugin);
+            if (!siblings) perPlugin.set(plugin, (siblings = new Set()));
+            siblings.add(conn);
+            const all = siblings;
+            conn.overSharedBudget = () => {
+              let total = 0;
+              for (const c of all) total += c.out.queuedBytes;
+              return total > pluginMaxQueuedBytes;
+            };
+          }
           // A frame begun before reading paused gets its full time once reading resumes.
           conn.onReadResumed = () => {
             if (conn.decoder.pending > 0) startDeadline(socket.data, conn, true);
@@ -180,10 +202,10 @@ export function startServer(opts: ServerOptions): Server {
           if (state.conn) {
             connections.delete(state.conn);
             const plugin = pluginOf(state.conn.caller);
-            if (plugin !== null) {
-              const left = (perPlugin.get(plugin) ?? 1) - 1;
-              if (left > 0) perPlugin.set(plugin, left);
-              else perPlugin.delete(plugin);
+            const siblings = plugin === null ? undefined : perPlugin.get(plugin);
+            if (siblings) {
+              siblings.delete(state.conn);
+              if (siblings.size === 0) perPlugin.delete(plugin!);
             }
             state.conn.onClosed();
           }

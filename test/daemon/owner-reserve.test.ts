@@ -113,3 +113,65 @@ test("one plugin holds at most its share; the other plugins still get in; a clos
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// 40 connections of one plugin that asked for 16 MB answers and read none held 714 MB of the daemon:
+// each stayed under its own 64 MiB cap, and nothing bounded them together.
+test("the output waiting for one plugin's connections together is bounded; other plugins and the owner are not charged", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "adi-t-"));
+  const path = join(dir, "s.sock");
+  const logger = createLogger(null, "error");
+  const big = Array.from({ length: 1000 }, (_, i) => ({ name: `s${i}`, command: "x".repeat(4000) }));
+  const router = new Router(
+    {
+      ...coreMethods({ logger, version: "test", startedAt: performance.now(), stopping: () => false } as never, () => ({}) as never),
+      listServices: { access: "any", handle: () => ({ case: "services", value: { list: big } }) },
+    } as never,
+    logger,
+  );
+  let who: Pick<Caller, "role" | "plugin"> = { role: "plugin", plugin: "hoarder" };
+  const server = startServer({
+    address: path,
+    router,
+    logger,
+    identify: (cred) => (cred ? { ...who, uid: cred.uid, gid: cred.gid, pid: cred.pid } : null),
+    pluginMaxQueuedBytes: 20 * 1024 * 1024,
+  });
+  const { connect } = await import("node:net");
+  const sockets: import("node:net").Socket[] = [];
+  // A client that asks for three ≈ 4 MB answers and reads none of them (a paused socket: its close is not seen either,
+  // so the server's own list of connections says which were closed).
+  const hoard = async () => {
+    const s = connect({ path });
+    sockets.push(s);
+    s.pause();
+    await new Promise((r) => s.once("connect", r));
+    for (let id = 1; id <= 3; id++) s.write(encodeRequestFrame({ id, kind: { case: "listServices", value: {} } }));
+  };
+  const queuedBy = (plugin: string | undefined) =>
+    [...server.connections].filter((c) => c.caller.plugin === plugin).map((c) => c.out.queuedBytes > 8 * 1024 * 1024);
+  const settle = async (plugin: string | undefined, n: number) => {
+    for (let i = 0; i < 300 && queuedBy(plugin).filter(Boolean).length < n; i++) await sleep(10);
+  };
+  try {
+    await hoard();
+    await settle("hoarder", 1);
+    expect(queuedBy("hoarder")).toEqual([true]);
+    // The second one takes the hoarder past 20 MiB: it is closed, the first one stays.
+    await hoard();
+    await sleep(500);
+    expect(queuedBy("hoarder")).toEqual([true]);
+    // Another plugin, and the owner, each queue as much: theirs is not the hoarder's budget.
+    who = { role: "plugin", plugin: "other" };
+    await hoard();
+    await settle("other", 1);
+    who = { role: "admin", plugin: undefined };
+    await hoard();
+    await settle(undefined, 1);
+    await sleep(300);
+    expect([queuedBy("hoarder"), queuedBy("other"), queuedBy(undefined)]).toEqual([[true], [true], [true]]);
+  } finally {
+    for (const s of sockets) s.destroy();
+    server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
