@@ -3,7 +3,9 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lookupUser } from "../../src/daemon/privilege/users.ts";
-import { ADI_BIN, pidAlive, waitFor } from "../helpers/env.ts";
+import { writeFileSync } from "node:fs";
+import { ErrorCode } from "../../src/errors.ts";
+import { ADI_BIN, BUN, ROOT, pidAlive, waitFor } from "../helpers/env.ts";
 
 // A service that makes itself root (a setuid-root python calling setuid(0)) cannot be signalled by a
 // daemon running as `adi`: the daemon's shutdown used to wait on it for ever, and every start after it.
@@ -13,9 +15,14 @@ const skip = !adi ? "needs root and the user adi" : !python ? "needs python3" : 
 if (skip) console.log(`test/daemon/unkillable-stop.test.ts skipped: ${skip}`);
 
 const dir = mkdtempSync(join(tmpdir(), "adi-t-unkillable-"));
+const leftovers: number[] = [];
 let leftover: number | null = null;
 afterAll(() => {
   if (leftover !== null && pidAlive(leftover)) process.kill(leftover, "SIGKILL");
+  try {
+    leftovers.push(Number(readFileSync(join(dir, "py2.pid"), "utf8")));
+  } catch {}
+  for (const pid of leftovers) if (pid > 0 && pidAlive(pid)) process.kill(pid, "SIGKILL");
   if (!process.env.ADI_T_KEEP) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -49,4 +56,40 @@ test.skipIf(skip !== null)("a daemon shutdown ends though a service outlives SIG
   } finally {
     if (pidAlive(daemonPid)) process.kill(daemonPid, "SIGKILL");
   }
+}, 30_000);
+
+test.skipIf(skip !== null)("a `run` whose command outlives SIGKILL is answered, DEADLINE_EXCEEDED, past the deadline, the grace and 5 s", async () => {
+  chmodSync(dir, 0o755);
+  const suid = join(dir, "py2");
+  copyFileSync(realpathSync(python!), suid);
+  chmodSync(suid, 0o4755);
+  const script = join(dir, "run.ts");
+  // Its pid goes to a file, so cleanup finds it even when the test fails before it is answered.
+  const code = `import os,signal,time\nos.setuid(0)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nopen(${JSON.stringify(join(dir, "py2.pid"))}, "w").write(str(os.getpid()))\ntime.sleep(1000)`;
+  writeFileSync(
+    script,
+    `import { execute } from ${JSON.stringify(join(ROOT, "src/daemon/privilege/executor.ts"))};
+const t0 = performance.now();
+try {
+  await execute({ argv: [${JSON.stringify(suid)}, "-c", ${JSON.stringify(code)}], timeoutMs: 300 });
+  console.log(JSON.stringify({ answered: "result" }));
+} catch (err) {
+  console.log(JSON.stringify({ answered: "error", code: err.code, message: err.message, ms: performance.now() - t0 }));
+}
+process.exit(0);
+`,
+    { mode: 0o644 },
+  );
+  // As adi, which cannot signal the command once it has made itself root.
+  const p = Bun.spawn([BUN, script], { uid: adi!.uid, gid: adi!.gid, cwd: "/", env: { PATH: "/usr/bin:/bin", HOME: dir }, stdout: "pipe", stderr: "pipe" });
+  const out = (await new Response(p.stdout).text()).trim();
+  await p.exited;
+  const answer = JSON.parse(out.split("\n").at(-1)!);
+  expect(answer).toMatchObject({ answered: "error", code: ErrorCode.DEADLINE_EXCEEDED });
+  expect(answer.message).toContain("is still there 5000 ms after SIGKILL");
+  expect(answer.ms).toBeGreaterThan(6_000);
+  expect(answer.ms).toBeLessThan(12_000);
+  const pid = Number(/pid (\d+)/.exec(answer.message)![1]);
+  leftovers.push(pid);
+  expect(pidAlive(pid)).toBe(true);
 }, 30_000);

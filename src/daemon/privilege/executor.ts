@@ -24,6 +24,8 @@ const RESULT_FIELDS_ALLOWANCE = 64 * 1024;
 export const MAX_OUTPUT_BYTES = (MAX_RESPONSE_FRAME - RESULT_FIELDS_ALLOWANCE) / 2;
 /** After TERM on timeout, how long before KILL (sudo relays TERM to a command we may not signal ourselves). */
 const KILL_GRACE_MS = 1_000;
+/** After that KILL, how long the leader may take to be reaped before the answer gives up on it. */
+export const UNKILLABLE_ANSWER_MS = 5_000;
 
 /** How to start a command: the argv (already absolute) and the identity to switch to, if any. */
 export interface ExecSpec {
@@ -177,9 +179,26 @@ export async function execute(spec: ExecSpec): Promise<CommandResultInit> {
     signalGroup(proc.pid, "SIGKILL");
     return code;
   });
-  const [stdout, stderr, code] = await Promise.all([outReader.done, errReader.done, exited]);
-  clearTimeout(deadline);
-  clearTimeout(graceTimer);
+  // A leader KILL does not end (uninterruptible sleep, or one that made itself another user's) would hold
+  // the answer, and the caller's slot, for ever: once the deadline, the grace and this wait have passed, it is given up on.
+  let abandon: Timer | undefined;
+  const abandoned = new Promise<never>((_, reject) => {
+    abandon = setTimeout(
+      () => reject(new AdiError(ErrorCode.DEADLINE_EXCEEDED, `${spec.argv[0]} (pid ${proc.pid}) is still there ${UNKILLABLE_ANSWER_MS} ms after SIGKILL (uninterruptible sleep, or not this user's to signal): it is left running`)),
+      timeoutMs + KILL_GRACE_MS + UNKILLABLE_ANSWER_MS,
+    );
+  });
+  let stdout, stderr, code;
+  try {
+    [stdout, stderr, code] = await Promise.race([Promise.all([outReader.done, errReader.done, exited]), abandoned]);
+  } catch (err) {
+    stopReading();
+    throw err;
+  } finally {
+    clearTimeout(abandon);
+    clearTimeout(deadline);
+    clearTimeout(graceTimer);
+  }
   const signal = proc.signalCode == null ? "" : String(proc.signalCode);
   return {
     // Bun reports a signal death as 128+n, like a shell; `signal` names it.
