@@ -28,7 +28,7 @@ export interface ServerOptions {
  * never read them held 714 MB of the daemon. Past this, the connection whose
  * answer goes over it is closed, as one over its own cap is.
  */
-export const PLUGIN_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+const PLUGIN_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 /** The longest half-frame deadline: past MAX_TIMER_MS the timer would fire after 1 ms and cut every client off mid-frame. */
 export const MAX_READ_DEADLINE_MS = MAX_TIMER_MS;

@@ -25,7 +25,7 @@ export const MAX_OUTPUT_BYTES = (MAX_RESPONSE_FRAME - RESULT_FIELDS_ALLOWANCE) /
 /** After TERM on timeout, how long before KILL (sudo relays TERM to a command we may not signal ourselves). */
 const KILL_GRACE_MS = 1_000;
 /** After that KILL, how long the leader may take to be reaped before the answer gives up on it. */
-export const UNKILLABLE_ANSWER_MS = 5_000;
+const UNKILLABLE_ANSWER_MS = 5_000;
 
 /** How to start a command: the argv (already absolute) and the identity to switch to, if any. */
 export interface ExecSpec {

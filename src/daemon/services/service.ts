@@ -31,10 +31,10 @@ const SWEEP_DELAY_MS = 250;
 const DRAIN_WAIT_MS = 100;
 
 /** How a generation is asked to stop. */
-export type StopSettings = Pick<ServiceSpec, "stopSignal" | "stopTimeoutMs">;
+type StopSettings = Pick<ServiceSpec, "stopSignal" | "stopTimeoutMs">;
 
 /** How long a daemon shutdown waits, after the KILL loop, for a process that will not end (stopNow). */
-export const UNKILLABLE_WAIT_MS = 5_000;
+const UNKILLABLE_WAIT_MS = 5_000;
 
 export type { ServiceEventInit, ServiceInfoInit };
 
