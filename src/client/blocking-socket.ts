@@ -1,7 +1,7 @@
 import { createError, type Response } from "../gen/adi/daemon/v1/daemon_wire.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { decodeResponse, encodeRequestFrame, FrameDecoder, joinChunks, MAX_RESPONSE_FRAME, type RequestKindInit } from "../protocol/index.ts";
-import { socketAddress } from "../protocol/transport.ts";
+import { socketAddress, socketTooLong } from "../protocol/transport.ts";
 import { EAGAIN, EINTR, libc } from "./libc.ts";
 import { connectionLostError, connectError } from "./connection.ts";
 import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from "./sockaddr.ts";
@@ -58,7 +58,8 @@ export function blockingRoundTrip(
 ): Response["kind"][] | undefined {
   if (process.platform !== "linux") return undefined;
   const addr = sockaddrUn(socketAddress(socketPath)); // refuses what is no unix socket here (a named pipe), as DaemonClient does
-  if (!addr) return undefined;
+  // Null only past sockaddr_un's size, which socketTooLong then says, as DaemonClient does.
+  if (!addr) throw socketTooLong(socketPath)!;
   const c = libc();
   if (!c) return undefined;
   const out = requestFrames(requests); // what cannot be sent (INVALID_ARGUMENT) fails before a connection is made

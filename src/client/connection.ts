@@ -10,7 +10,7 @@ import {
   encodeRequestFrame,
   type RequestKindInit,
 } from "../protocol/index.ts";
-import { socketAddress } from "../protocol/transport.ts";
+import { socketAddress, socketTooLong } from "../protocol/transport.ts";
 import { EAGAIN, libc } from "./libc.ts";
 import { AF_UNIX, SOCK_STREAM_NONBLOCK, sockaddrUn } from "./sockaddr.ts";
 
@@ -145,6 +145,8 @@ export class ClientConnection {
         },
       });
     } catch (err) {
+      const tooLong = socketTooLong(socketPath);
+      if (tooLong) throw tooLong;
       let code = (err as NodeJS.ErrnoException)?.code;
       // Bun reports a full listen queue (a stuck daemon) as ECONNREFUSED, as it does a socket
       // nobody listens on; on Linux connect(2) on a socket of our own tells the two apart.

@@ -6,8 +6,8 @@ export const SOCK_STREAM_NONBLOCK = 1 | 0o4000;
 /**
  * struct sockaddr_un in Linux's layout for a socketAddress() (`\0name`: an
  * abstract socket), as bytes for connect(2) through FFI; null when it does
- * not fit its 108 bytes. socketAddress() refuses such an address first
- * (transport.ts fitsSunPath): this is the layout's own guard.
+ * not fit its 108 bytes (transport.ts socketTooLong says why, for the
+ * caller's error).
  */
 export function sockaddrUn(address: string): Uint8Array | null {
   const name = new TextEncoder().encode(address);

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync } from "node:fs";
 import { resolvePaths, socketAddress, type AdiPaths } from "../config.ts";
-import { withAbsolutePaths } from "../protocol/transport.ts";
+import { socketTooLong, withAbsolutePaths } from "../protocol/transport.ts";
 import { AdiError, ErrorCode } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { DaemonContext } from "./context.ts";
@@ -126,6 +126,8 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
 async function serve(paths: AdiPaths, logger: Logger, warnings: Set<string>, background: boolean): Promise<number> {
   // First: a socket path the platform cannot bind (too long) is refused before anything else is done.
   const address = socketAddress(paths.socket);
+  const tooLong = socketTooLong(paths.socket);
+  if (tooLong) throw tooLong;
   const lock = await acquireInstance(paths, logger);
   if (lock === "already-running") {
     logger.info("a daemon is already running for this ADI_HOME", { socket: paths.socket });

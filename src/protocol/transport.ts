@@ -146,7 +146,7 @@ export function socketAddress(socket: string, platform: NodeJS.Platform = proces
     if (platform !== "linux") {
       throw new AdiError(ErrorCode.INVALID_ARGUMENT, `${socket}: abstract sockets (@name) exist only on Linux`);
     }
-    return fitsSunPath(`\0${socket.slice(1)}`, socket, platform);
+    return `\0${socket.slice(1)}`;
   }
   if (isNamedPipe(socket)) {
     if (platform !== "win32") {
@@ -155,24 +155,24 @@ export function socketAddress(socket: string, platform: NodeJS.Platform = proces
     // `//./pipe/x` is the same pipe as `\\.\pipe\x`; Bun only accepts backslashes.
     return socket.replaceAll("/", "\\");
   }
-  return fitsSunPath(socket, socket, platform);
+  return socket;
 }
 
 /**
- * sockaddr_un holds 108 bytes on Linux (104 on macOS), the path's NUL
- * included; Bun refuses longer ones with a bare EINVAL ("Failed to listen"),
- * an abstract name as well, its leading NUL counted. Said here, for the
- * daemon and its clients alike, with what to do about it.
+ * Why sockaddr_un cannot hold `socket`'s address (INVALID_ARGUMENT, with the
+ * limit and what to set), or null. It holds 108 bytes on Linux (104 on
+ * macOS), the path's NUL included, an abstract name's leading NUL counted;
+ * Bun refuses longer ones with a bare EINVAL ("Failed to listen"), and a
+ * client's connect then looked like "not running". Asked by the daemon before
+ * it binds and by a client whose connect failed: not on every command's path,
+ * where even encoding the path cost a first call ≈ 35 µs.
  */
-function fitsSunPath(address: string, socket: string, platform: NodeJS.Platform): string {
+export function socketTooLong(socket: string, platform: NodeJS.Platform = process.platform): AdiError | null {
+  if (isNamedPipe(socket)) return null;
+  const address = socketAddress(socket, platform);
   const max = platform === "darwin" ? 103 : 107;
   const bytes = new TextEncoder().encode(address).length;
-  if (bytes > max) {
-    const what = address.startsWith("\0") ? "an abstract socket name (@ included)" : "a socket path";
-    throw new AdiError(
-      ErrorCode.INVALID_ARGUMENT,
-      `${socket}: ${what} may be at most ${max} bytes, this one is ${bytes}: set ADI_DAEMON_SOCKET (or ADI_HOME) to a shorter one`,
-    );
-  }
-  return address;
+  if (bytes <= max) return null;
+  const what = address.startsWith("\0") ? "an abstract socket name (@ included)" : "a socket path";
+  return new AdiError(ErrorCode.INVALID_ARGUMENT, `${socket}: ${what} may be at most ${max} bytes, this one is ${bytes}: set ADI_DAEMON_SOCKET (or ADI_HOME) to a shorter one`);
 }
