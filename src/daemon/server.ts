@@ -53,6 +53,54 @@ export function pluginConnectionShare(maxConnections: number): number {
   return Math.max(1, Math.floor((maxConnections - ownerReservedConnections(maxConnections)) / 4));
 }
 
+/**
+ * Each plugin's open connections: the share one plugin may hold
+ * (pluginConnectionShare), and the output they may have waiting together
+ * (PLUGIN_MAX_QUEUED_BYTES). A plugin caller is counted by its plugin, else
+ * by its service; the owner's connections are not counted.
+ */
+class PluginConnections {
+  private readonly byPlugin = new Map<string, Set<Connection>>();
+
+  constructor(
+    private readonly share: number,
+    private readonly maxQueuedBytes: number,
+  ) {}
+
+  /** Why this caller may not open one more connection, or null. */
+  refusal(caller: Caller): string | null {
+    const plugin = pluginOf(caller);
+    const held = plugin === null ? 0 : (this.byPlugin.get(plugin)?.size ?? 0);
+    return held < this.share ? null : `plugin ${plugin} holds ${held} connections, the most one plugin may (the rest are for other plugins and the owner)`;
+  }
+
+  add(conn: Connection): void {
+    const plugin = pluginOf(conn.caller);
+    if (plugin === null) return;
+    let siblings = this.byPlugin.get(plugin);
+    if (!siblings) this.byPlugin.set(plugin, (siblings = new Set()));
+    siblings.add(conn);
+    const all = siblings;
+    conn.overSharedBudget = () => {
+      let total = 0;
+      for (const c of all) total += c.out.queuedBytes;
+      return total > this.maxQueuedBytes;
+    };
+  }
+
+  delete(conn: Connection): void {
+    const plugin = pluginOf(conn.caller);
+    const siblings = plugin === null ? undefined : this.byPlugin.get(plugin);
+    if (!siblings) return;
+    siblings.delete(conn);
+    if (siblings.size === 0) this.byPlugin.delete(plugin!);
+  }
+}
+
+function pluginOf(caller: Caller): string | null {
+  return caller.role === "plugin" ? (caller.plugin ?? caller.service ?? "") : null;
+}
+
 export interface Server {
   readonly connections: Set<Connection>;
   /** Stop listening (unlinks the socket) and close every connection. */
@@ -98,11 +146,7 @@ export function startServer(opts: ServerOptions): Server {
   const { router, identify, logger } = opts;
   const maxConnections = opts.maxConnections ?? 1024;
   const reserved = ownerReservedConnections(maxConnections);
-  const share = pluginConnectionShare(maxConnections);
-  /** Open connections per plugin (a plugin caller's plugin, else its service). */
-  const perPlugin = new Map<string, Set<Connection>>();
-  const pluginMaxQueuedBytes = opts.pluginMaxQueuedBytes ?? PLUGIN_MAX_QUEUED_BYTES;
-  const pluginOf = (caller: Caller) => (caller.role === "plugin" ? (caller.plugin ?? caller.service ?? "") : null);
+  const plugins = new PluginConnections(pluginConnectionShare(maxConnections), opts.pluginMaxQueuedBytes ?? PLUGIN_MAX_QUEUED_BYTES);
   const readDeadlineMs = opts.readDeadlineMs ?? 10_000;
   const connections = new Set<Connection>();
 
@@ -132,25 +176,14 @@ export function startServer(opts: ServerOptions): Server {
             refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, message));
             return;
           }
-          const plugin = pluginOf(caller);
-          const held = plugin === null ? 0 : (perPlugin.get(plugin)?.size ?? 0);
-          if (plugin !== null && held >= share) {
-            logger.warn("connection refused: the plugin holds its share of connections", { plugin, share, pid: caller.pid });
-            refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, `plugin ${plugin} holds ${held} connections, the most one plugin may (the rest are for other plugins and the owner)`));
+          const overShare = plugins.refusal(caller);
+          if (overShare) {
+            logger.warn("connection refused: the plugin holds its share of connections", { plugin: caller.plugin, service: caller.service, pid: caller.pid });
+            refuse(socket, new AdiError(ErrorCode.RESOURCE_EXHAUSTED, overShare));
             return;
           }
           const conn = new Connection(socket as unknown as Socket<Connection>, caller);
-          if (plugin !== null) {
-            let siblings = perPlugin.get(plugin);
-            if (!siblings) perPlugin.set(plugin, (siblings = new Set()));
-            siblings.add(conn);
-            const all = siblings;
-            conn.overSharedBudget = () => {
-              let total = 0;
-              for (const c of all) total += c.out.queuedBytes;
-              return total > pluginMaxQueuedBytes;
-            };
-          }
+          plugins.add(conn);
           // A frame begun before reading paused gets its full time once reading resumes.
           conn.onReadResumed = () => {
             if (conn.decoder.pending > 0) startDeadline(socket.data, conn, true);
@@ -201,12 +234,7 @@ export function startServer(opts: ServerOptions): Server {
           if (state.deadline) clearTimeout(state.deadline);
           if (state.conn) {
             connections.delete(state.conn);
-            const plugin = pluginOf(state.conn.caller);
-            const siblings = plugin === null ? undefined : perPlugin.get(plugin);
-            if (siblings) {
-              siblings.delete(state.conn);
-              if (siblings.size === 0) perPlugin.delete(plugin!);
-            }
+            plugins.delete(state.conn);
             state.conn.onClosed();
           }
         },

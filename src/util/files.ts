@@ -30,7 +30,7 @@ export function readTextOrNull(path: string): string | null {
 }
 
 /**
- * Replace `path` atomically: a fresh file at `tmp` (never through a symlink)
+ * Replace `path` atomically: a fresh 0600 file at `tmp` (never through a symlink)
  * renamed over it only once all of it is written, so a full disk never
  * leaves a truncated file where a good one was. A `tmp` left by a crash is
  * removed first. `durable`: the file is flushed to disk before the rename,
@@ -39,12 +39,11 @@ export function readTextOrNull(path: string): string | null {
  * not the data of a file that was never synced; ext4's default replaces by
  * rename safely). It costs ≈ 0.4 ms a write here, in the daemon's one thread.
  */
-export function replaceFile(path: string, tmp: string, bytes: Uint8Array, opts: { mode?: number; durable?: boolean } = {}): void {
-  const mode = opts.mode ?? 0o600;
+export function replaceFile(path: string, tmp: string, bytes: Uint8Array, opts: { durable?: boolean } = {}): void {
   try {
     unlinkSync(tmp);
   } catch {}
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     writeAll(fd, bytes);
   } catch (err) {

@@ -26,11 +26,17 @@ afterAll(() => {
   if (!process.env.ADI_T_KEEP) rmSync(dir, { recursive: true, force: true });
 });
 
-test.skipIf(skip !== null)("a daemon shutdown ends though a service outlives SIGKILL; the log says which pid was left", async () => {
+/** A setuid-root copy of python in the test's directory (0755, so `adi` can reach it). */
+function setuidRootPython(name: string): string {
   chmodSync(dir, 0o755);
-  const suid = join(dir, "py");
+  const suid = join(dir, name);
   copyFileSync(realpathSync(python!), suid);
   chmodSync(suid, 0o4755);
+  return suid;
+}
+
+test.skipIf(skip !== null)("a daemon shutdown ends though a service outlives SIGKILL; the log says which pid was left", async () => {
+  const suid = setuidRootPython("py");
   const home = join(dir, "home");
   mkdirSync(home, { mode: 0o700 });
   chownSync(home, adi!.uid, adi!.gid);
@@ -59,10 +65,7 @@ test.skipIf(skip !== null)("a daemon shutdown ends though a service outlives SIG
 }, 30_000);
 
 test.skipIf(skip !== null)("a `run` whose command outlives SIGKILL is answered, DEADLINE_EXCEEDED, past the deadline, the grace and 5 s", async () => {
-  chmodSync(dir, 0o755);
-  const suid = join(dir, "py2");
-  copyFileSync(realpathSync(python!), suid);
-  chmodSync(suid, 0o4755);
+  const suid = setuidRootPython("py2");
   const script = join(dir, "run.ts");
   // Its pid goes to a file, so cleanup finds it even when the test fails before it is answered.
   const code = `import os,signal,time\nos.setuid(0)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nopen(${JSON.stringify(join(dir, "py2.pid"))}, "w").write(str(os.getpid()))\ntime.sleep(1000)`;

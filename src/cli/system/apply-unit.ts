@@ -49,7 +49,6 @@ function runAll(commands: string[][]): void {
   }
 }
 
-
 /**
  * Write the unit and activate it; with dryRun, print both instead. A failed
  * activation puts back what was there (the earlier unit, or nothing): a

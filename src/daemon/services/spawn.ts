@@ -73,18 +73,11 @@ export function signalName(signal: number | string | null): string | null {
   return Object.entries(constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`;
 }
 
-/** Where `argv0` is, as exec would look for it (a path from the working directory, else a name on PATH); null if nowhere. */
+/** Where `argv0` is, as exec would look for it (a path from the working directory, else a program on PATH); null if nowhere. */
 function locate(argv0: string, path: string | undefined, cwd = "/"): string | null {
-  if (argv0.includes("/")) {
-    const full = resolve(cwd, argv0);
-    return existsSync(full) ? full : null;
-  }
-  for (const dir of (path ?? "").split(":")) {
-    if (dir === "") continue;
-    const full = resolve(cwd, dir, argv0);
-    if (existsSync(full)) return full;
-  }
-  return null;
+  if (!argv0.includes("/")) return Bun.which(argv0, { PATH: path ?? "", cwd });
+  const full = resolve(cwd, argv0);
+  return existsSync(full) ? full : null;
 }
 
 function isDirectory(path: string): boolean {
